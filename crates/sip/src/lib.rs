@@ -1,1 +1,18 @@
-//! switchboard-sip
+//! SIP for switchboard: transports, transactions (on `sipx-sip`), registrar, digest
+//! authentication, SDP offer/answer and the dialogs of a back-to-back user agent.
+//!
+//! The rest of switchboard sees only this crate's types: the SIP stack crate underneath
+//! can be replaced without touching the core.
+
+pub mod digest;
+mod msg;
+pub mod registrar;
+pub mod sdp;
+mod stack;
+mod timers;
+pub mod transport;
+
+pub use stack::{
+    CallEvent, CallHandle, IncomingCall, InviteError, Origin, SipStack, StackConfig, Target,
+};
+pub use transport::{Flow, Transport};

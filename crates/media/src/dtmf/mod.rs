@@ -1,0 +1,3 @@
+//! DTMF signalling.
+
+pub mod rfc4733;

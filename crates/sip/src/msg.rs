@@ -1,0 +1,229 @@
+//! Small accessors and builders over `sipx_sip` messages, so the stack reads as SIP.
+
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use bytes::Bytes;
+use sipx_sip::headers::Address;
+use sipx_sip::{
+    parse_datagram, HeaderName, Limits, Message, Request, Response, ResponseBuilder, StatusCode,
+};
+
+pub fn header(message_headers: &sipx_sip::Headers, name: &HeaderName) -> Option<String> {
+    message_headers
+        .value(name)
+        .map(|v| String::from_utf8_lossy(&v).into_owned())
+}
+
+pub fn call_id(req: &Request) -> String {
+    header(&req.headers, &HeaderName::CallId).unwrap_or_default()
+}
+
+/// The `tag` parameter of a From or To header.
+pub fn tag(headers: &sipx_sip::Headers, name: &HeaderName) -> Option<String> {
+    let value = headers.value(name)?;
+    let address = Address::parse(&value, "From/To").ok()?;
+    address
+        .tag()
+        .map(|t| String::from_utf8_lossy(t).into_owned())
+}
+
+/// User part and display name of a From/To header.
+pub fn party(headers: &sipx_sip::Headers, name: &HeaderName) -> (String, Option<String>) {
+    let parsed = headers
+        .value(name)
+        .and_then(|v| Address::parse(&v, "From/To").ok());
+    match parsed {
+        Some(address) => (
+            address
+                .uri
+                .user()
+                .map(|u| String::from_utf8_lossy(u).into_owned())
+                .unwrap_or_default(),
+            address
+                .display_name
+                .map(|d| String::from_utf8_lossy(&d).into_owned())
+                .filter(|d| !d.is_empty()),
+        ),
+        None => (String::new(), None),
+    }
+}
+
+/// The URI of the first Contact, which is where in-dialog requests go.
+pub fn contact_uri(headers: &sipx_sip::Headers) -> Option<String> {
+    let value = headers.value(&HeaderName::Contact)?;
+    let list = Address::parse_list(&value, "Contact").ok()?;
+    list.first().map(|a| a.uri.to_string())
+}
+
+pub fn cseq_number(headers: &sipx_sip::Headers) -> Option<u32> {
+    headers
+        .typed::<sipx_sip::CSeq>()
+        .and_then(Result::ok)
+        .map(|c| c.sequence)
+}
+
+pub fn reason_phrase(code: u16) -> &'static str {
+    match code {
+        100 => "Trying",
+        180 => "Ringing",
+        181 => "Call Is Being Forwarded",
+        182 => "Queued",
+        183 => "Session Progress",
+        200 => "OK",
+        202 => "Accepted",
+        400 => "Bad Request",
+        401 => "Unauthorized",
+        403 => "Forbidden",
+        404 => "Not Found",
+        405 => "Method Not Allowed",
+        407 => "Proxy Authentication Required",
+        408 => "Request Timeout",
+        410 => "Gone",
+        415 => "Unsupported Media Type",
+        480 => "Temporarily Unavailable",
+        481 => "Call/Transaction Does Not Exist",
+        482 => "Loop Detected",
+        483 => "Too Many Hops",
+        484 => "Address Incomplete",
+        486 => "Busy Here",
+        487 => "Request Terminated",
+        488 => "Not Acceptable Here",
+        491 => "Request Pending",
+        500 => "Server Internal Error",
+        501 => "Not Implemented",
+        502 => "Bad Gateway",
+        503 => "Service Unavailable",
+        504 => "Server Time-out",
+        600 => "Busy Everywhere",
+        603 => "Decline",
+        604 => "Does Not Exist Anywhere",
+        606 => "Not Acceptable",
+        _ => "Unknown",
+    }
+}
+
+/// A response to `req`, with `to_tag` added to To when it has none yet.
+pub fn response(
+    req: &Request,
+    code: u16,
+    to_tag: Option<&str>,
+    extra: &[(HeaderName, String)],
+    body: Option<&str>,
+) -> Option<Response> {
+    let status = StatusCode::new(code)?;
+    let mut builder = ResponseBuilder::to_request(req, status, reason_phrase(code)).ok()?;
+    if let Some(tag) = to_tag {
+        if self::tag(&req.headers, &HeaderName::To).is_none() {
+            let to = header(&req.headers, &HeaderName::To)?;
+            builder = builder
+                .set_header(&HeaderName::To, format!("{to};tag={tag}"))
+                .ok()?;
+        }
+    }
+    for (name, value) in extra {
+        builder = builder.header(name.clone(), value.clone()).ok()?;
+    }
+    if let Some(body) = body {
+        builder = builder
+            .header(HeaderName::ContentType, "application/sdp")
+            .ok()?
+            .body(Bytes::from(body.to_owned()));
+    }
+    Some(builder.build())
+}
+
+/// A 400 for a request that lacks what `ResponseBuilder` needs: copy whatever of the
+/// mandatory headers is present, and drop the message when even Via is missing.
+pub fn bad_request(raw: &[u8], why: &str) -> Option<Bytes> {
+    let text = String::from_utf8_lossy(raw);
+    let head = text.split("\r\n\r\n").next().unwrap_or_default();
+    let mut lines = head.split("\r\n");
+    let start = lines.next()?;
+    if start.starts_with("SIP/") {
+        return None; // never answer a response
+    }
+    let mut out = format!("SIP/2.0 400 Bad Request\r\nWarning: 399 switchboard \"{}\"\r\n", why.replace('"', "'"));
+    let mut has_via = false;
+    for line in lines {
+        let name = line.split(':').next().unwrap_or_default().trim().to_ascii_lowercase();
+        if matches!(name.as_str(), "via" | "v" | "from" | "f" | "to" | "t" | "call-id" | "i" | "cseq") {
+            has_via |= name == "via" || name == "v";
+            out.push_str(line);
+            out.push_str("\r\n");
+        }
+    }
+    out.push_str("Content-Length: 0\r\n\r\n");
+    has_via.then(|| Bytes::from(out))
+}
+
+/// Parses a message we built as text; a failure is a bug in the builder, logged and dropped.
+pub fn build(text: String) -> Option<Message> {
+    match parse_datagram(Bytes::from(text), &Limits::datagram()) {
+        Ok(message) => Some(message),
+        Err(e) => {
+            tracing::error!(error = %e, "built an unparseable SIP message");
+            None
+        }
+    }
+}
+
+pub fn new_tag() -> String {
+    uuid::Uuid::new_v4().simple().to_string()[..12].to_owned()
+}
+
+pub fn new_branch() -> String {
+    format!("z9hG4bK{}", uuid::Uuid::new_v4().simple())
+}
+
+pub fn unix_now() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const INVITE: &str = "INVITE sip:1001@127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:5070;branch=z9hG4bK1\r\n\
+        From: \"Alice\" <sip:1000@127.0.0.1>;tag=abc\r\nTo: <sip:1001@127.0.0.1>\r\nCall-ID: c1\r\nCSeq: 7 INVITE\r\n\
+        Contact: <sip:1000@127.0.0.1:5070>;expires=60\r\nContent-Length: 0\r\n\r\n";
+
+    fn invite() -> Request {
+        match build(INVITE.to_owned()).unwrap() {
+            Message::Request(r) => r,
+            Message::Response(_) => unreachable!(),
+        }
+    }
+
+    #[test]
+    fn reads_dialog_fields() {
+        let req = invite();
+        assert_eq!(call_id(&req), "c1");
+        assert_eq!(tag(&req.headers, &HeaderName::From).as_deref(), Some("abc"));
+        assert_eq!(tag(&req.headers, &HeaderName::To), None);
+        assert_eq!(party(&req.headers, &HeaderName::From), ("1000".into(), Some("Alice".into())));
+        assert_eq!(contact_uri(&req.headers).as_deref(), Some("sip:1000@127.0.0.1:5070"));
+        assert_eq!(cseq_number(&req.headers), Some(7));
+    }
+
+    #[test]
+    fn response_adds_to_tag_once_and_body() {
+        let resp = response(&invite(), 200, Some("xyz"), &[], Some("v=0\r\n")).unwrap();
+        assert_eq!(tag(&resp.headers, &HeaderName::To).as_deref(), Some("xyz"));
+        assert_eq!(resp.body().as_ref(), b"v=0\r\n");
+        assert_eq!(resp.status.code(), 200);
+    }
+
+    #[test]
+    fn bad_request_copies_what_is_there() {
+        let raw = b"OPTIONS sip:x SIP/2.0\r\nVia: SIP/2.0/UDP 1.2.3.4;branch=z9hG4bKx\r\nCSeq: 1 OPTIONS\r\n\r\n";
+        let out = bad_request(raw, "missing Call-ID").unwrap();
+        let text = String::from_utf8_lossy(&out);
+        assert!(text.starts_with("SIP/2.0 400 Bad Request\r\n"));
+        assert!(text.contains("CSeq: 1 OPTIONS"));
+        assert!(bad_request(b"garbage", "x").is_none());
+        assert!(bad_request(b"SIP/2.0 200 OK\r\nVia: x\r\n\r\n", "x").is_none());
+    }
+}
