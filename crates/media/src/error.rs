@@ -12,4 +12,7 @@ pub enum MediaError {
     /// The file is a valid WAV file in a format this crate does not handle.
     #[error("unsupported wav format: {0}")]
     Unsupported(String),
+    /// The media engine could not do what was asked (no free port, thread start).
+    #[error("media engine: {0}")]
+    Engine(String),
 }

@@ -3,10 +3,12 @@
 //! Nothing in this crate touches sockets, clocks or threads: codecs,
 //! resampling, tone generation/detection, RTP/RTCP framing, RFC 4733 DTMF
 //! and receive statistics all operate on buffers handed in by the caller,
-//! which keeps them deterministic and unit-testable.
+//! which keeps them deterministic and unit-testable. The one exception is
+//! [`engine`], the thin I/O shell that runs them on sockets and a media clock.
 
 pub mod codec;
 pub mod dtmf;
+pub mod engine;
 pub mod error;
 pub mod goertzel;
 pub mod resample;

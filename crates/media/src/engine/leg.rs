@@ -1,0 +1,543 @@
+//! One RTP session: a socket pair, the negotiated codec, where its audio goes (nowhere,
+//! back to itself, or to a peer leg) and its statistics.
+
+use std::net::SocketAddr;
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, Mutex, MutexGuard, Weak};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use tokio::net::UdpSocket;
+use tokio::sync::mpsc;
+
+use super::playback::{self, Playback, Source};
+use super::EngineInner;
+use crate::codec::{Codec, Decoder, Encoder};
+use crate::dtmf::rfc4733;
+use crate::resample::Resampler;
+use crate::rtcp::{self, RtcpPacket, SenderInfo};
+use crate::rtp::{self, OutStream, RtpHeader};
+use crate::stats::{RtpStat, RxStats, Summary};
+use crate::MediaError;
+
+const RTCP_INTERVAL: Duration = Duration::from_secs(5);
+pub(super) const PTIME_MS: u32 = 20;
+
+/// What a leg reports to its owner.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum MediaEvent {
+    /// An RFC 4733 digit, reported once when it ends.
+    Dtmf(rfc4733::Digit),
+}
+
+/// The negotiated far end of a leg.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Remote {
+    pub addr: SocketAddr,
+    pub codec: Codec,
+    /// The payload type the peer uses for `codec` (may differ from the static one).
+    pub payload_type: u8,
+    pub dtmf_payload_type: Option<u8>,
+    /// False while the peer has put us on hold (`sendonly`/`inactive` from it).
+    pub send: bool,
+}
+
+#[derive(Debug)]
+enum Route {
+    Nowhere,
+    Echo,
+    Peer(Weak<Shared>),
+}
+
+/// Decoding state for audio leaving this leg towards a peer with another codec.
+struct Transcode {
+    decoder: Decoder,
+    resampler: Resampler,
+    to: Codec,
+}
+
+pub(super) struct State {
+    pub(super) remote: Option<Remote>,
+    /// Symmetric RTP: the first packet after a remote is set tells where the peer really
+    /// is (NAT); later packets from elsewhere are ignored.
+    latched: bool,
+    route: Route,
+    out: OutStream,
+    encoder: Option<Encoder>,
+    transcode: Option<Transcode>,
+    /// A playback owns the outgoing stream: relayed audio into this leg is dropped.
+    playing: bool,
+    rx: RxStats,
+    dtmf: rfc4733::Receiver,
+    remote_jitter: Summary,
+    remote_loss: Summary,
+    local_jitter: Summary,
+    local_loss: Summary,
+    rtt: Summary,
+    remote_reported_lost: u32,
+    remote_reported_jitter: f64,
+}
+
+impl State {
+    pub(super) fn out_next_local(&mut self, payload_type: u8, ts_increment: u32) -> RtpHeader {
+        let header = self.out.next_local(payload_type, ts_increment);
+        self.out.count_sent(4);
+        header
+    }
+}
+
+pub(super) struct Shared {
+    pub(super) name: String,
+    pub(super) engine: Arc<EngineInner>,
+    socket: UdpSocket,
+    rtcp: UdpSocket,
+    port: u16,
+    state: Mutex<State>,
+    events: mpsc::UnboundedSender<MediaEvent>,
+    started: Instant,
+}
+
+impl Shared {
+    pub(super) fn state(&self) -> MutexGuard<'_, State> {
+        // A panic while holding the lock is a bug elsewhere; keep the media flowing.
+        self.state.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    fn now_ms(&self) -> u64 {
+        u64::try_from(self.started.elapsed().as_millis()).unwrap_or(u64::MAX)
+    }
+
+    fn send_to_remote(&self, remote: Option<Remote>, packet: &[u8]) {
+        if let Some(remote) = remote.filter(|r| r.send) {
+            let _ = self.socket.try_send_to(packet, remote.addr);
+        }
+    }
+
+    /// Sends one locally generated frame of PCM at the leg codec's rate.
+    pub(super) fn send_pcm(&self, pcm: &[i16]) {
+        let mut state = self.state();
+        let Some(remote) = state.remote else { return };
+        let mut payload = Vec::with_capacity(pcm.len());
+        state
+            .encoder
+            .get_or_insert_with(|| Encoder::new(remote.codec))
+            .encode(pcm, &mut payload);
+        let header = state
+            .out
+            .next_local(remote.payload_type, remote.codec.timestamp_increment(PTIME_MS));
+        state.out.count_sent(payload.len());
+        drop(state);
+        let mut packet = Vec::with_capacity(12 + payload.len());
+        rtp::write(&header, &payload, &mut packet);
+        self.send_to_remote(Some(remote), &packet);
+        self.engine.counters.generated.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Sends a packet already built on this leg's outgoing stream.
+    pub(super) fn send_raw(&self, packet: &[u8]) {
+        let remote = self.state().remote;
+        self.send_to_remote(remote, packet);
+    }
+
+    pub(super) fn set_playing(&self, playing: bool) {
+        self.state().playing = playing;
+    }
+
+    pub(super) fn codec(&self) -> Option<Codec> {
+        self.state().remote.map(|r| r.codec)
+    }
+}
+
+/// A handle on one RTP session. Cloning shares the session; [`Leg::close`] ends it.
+#[derive(Clone)]
+pub struct Leg {
+    shared: Arc<Shared>,
+    task: Arc<Mutex<Option<tokio::task::AbortHandle>>>,
+    events: Arc<Mutex<Option<mpsc::UnboundedReceiver<MediaEvent>>>>,
+}
+
+impl std::fmt::Debug for Leg {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Leg")
+            .field("name", &self.shared.name)
+            .field("port", &self.shared.port)
+            .finish()
+    }
+}
+
+impl Leg {
+    pub(super) fn open(engine: Arc<EngineInner>, name: &str) -> Result<Self, MediaError> {
+        let (rtp_std, rtcp_std) = engine.ports.bind_pair(engine.ip)?;
+        let port = rtp_std.local_addr()?.port();
+        let _guard = engine.runtime.enter();
+        let socket = UdpSocket::from_std(rtp_std)?;
+        let rtcp = UdpSocket::from_std(rtcp_std)?;
+        let (events, events_rx) = mpsc::unbounded_channel();
+        let seed = random_u32(port);
+        let shared = Arc::new(Shared {
+            name: name.to_owned(),
+            engine: engine.clone(),
+            socket,
+            rtcp,
+            port,
+            events,
+            started: Instant::now(),
+            state: Mutex::new(State {
+                remote: None,
+                latched: false,
+                route: Route::Nowhere,
+                out: OutStream::new(seed, (seed >> 16) as u16 & 0x7fff, seed.rotate_left(7)),
+                encoder: None,
+                transcode: None,
+                playing: false,
+                rx: RxStats::new(8000),
+                dtmf: rfc4733::Receiver::new(8000),
+                remote_jitter: Summary::new(),
+                remote_loss: Summary::new(),
+                local_jitter: Summary::new(),
+                local_loss: Summary::new(),
+                rtt: Summary::new(),
+                remote_reported_lost: 0,
+                remote_reported_jitter: 0.0,
+            }),
+        });
+        let task = engine.runtime.spawn(run(shared.clone())).abort_handle();
+        Ok(Self {
+            shared,
+            task: Arc::new(Mutex::new(Some(task))),
+            events: Arc::new(Mutex::new(Some(events_rx))),
+        })
+    }
+
+    pub fn local_addr(&self) -> SocketAddr {
+        SocketAddr::new(self.shared.engine.ip, self.shared.port)
+    }
+
+    /// The event stream; the first caller gets it.
+    pub fn take_events(&self) -> Option<mpsc::UnboundedReceiver<MediaEvent>> {
+        self.events.lock().ok()?.take()
+    }
+
+    /// Sets (or changes, on re-INVITE) where and how to send.
+    pub fn set_remote(&self, remote: Remote) {
+        let mut state = self.shared.state();
+        let moved = state.remote.map(|r| r.addr) != Some(remote.addr);
+        if state.remote.map(|r| r.codec) != Some(remote.codec) {
+            state.encoder = Some(Encoder::new(remote.codec));
+        }
+        state.latched &= !moved;
+        state.remote = Some(remote);
+        drop(state);
+        self.refresh_transcoding();
+    }
+
+    pub fn remote(&self) -> Option<Remote> {
+        self.shared.state().remote
+    }
+
+    /// Sends what arrives straight back (the Echo application).
+    pub fn echo(&self) {
+        self.shared.state().route = Route::Echo;
+    }
+
+    /// Connects two legs both ways: relay when the codecs match, transcode otherwise.
+    pub fn connect(&self, other: &Leg) {
+        self.shared.state().route = Route::Peer(Arc::downgrade(&other.shared));
+        other.shared.state().route = Route::Peer(Arc::downgrade(&self.shared));
+        self.refresh_transcoding();
+        other.refresh_transcoding();
+    }
+
+    /// Stops sending this leg's audio anywhere (the peer keeps its own route until it
+    /// is disconnected too).
+    pub fn disconnect(&self) {
+        self.shared.state().route = Route::Nowhere;
+    }
+
+    /// Plays `source` into this leg, paced by the media clock.
+    pub fn play(&self, source: Source) -> Playback {
+        playback::start(self.shared.clone(), source)
+    }
+
+    /// Sends an RFC 4733 digit (blocking the outgoing stream for its duration).
+    pub fn send_dtmf(&self, digit: char, duration_ms: u32) -> Playback {
+        playback::start(self.shared.clone(), Source::Dtmf { digit, duration_ms })
+    }
+
+    pub fn stats(&self) -> RtpStat {
+        let state = self.shared.state();
+        let summary = |s: &Summary| (s.max, s.min, s.mean, s.stdev);
+        let (remote_maxjitter, remote_minjitter, remote_normdevjitter, remote_stdevjitter) =
+            summary(&state.remote_jitter);
+        let (local_maxjitter, local_minjitter, local_normdevjitter, local_stdevjitter) =
+            summary(&state.local_jitter);
+        let (remote_maxrxploss, remote_minrxploss, remote_normdevrxploss, remote_stdevrxploss) =
+            summary(&state.remote_loss);
+        let (local_maxrxploss, local_minrxploss, local_normdevrxploss, local_stdevrxploss) =
+            summary(&state.local_loss);
+        let to_u32 = |v: u64| u32::try_from(v).unwrap_or(u32::MAX);
+        RtpStat {
+            txcount: to_u32(state.out.packets_sent()),
+            rxcount: to_u32(state.rx.packets()),
+            txjitter: state.remote_reported_jitter,
+            rxjitter: state.rx.jitter_seconds(),
+            remote_maxjitter,
+            remote_minjitter,
+            remote_normdevjitter,
+            remote_stdevjitter,
+            local_maxjitter,
+            local_minjitter,
+            local_normdevjitter,
+            local_stdevjitter,
+            txploss: state.remote_reported_lost,
+            rxploss: u32::try_from(state.rx.lost().max(0)).unwrap_or(u32::MAX),
+            remote_maxrxploss,
+            remote_minrxploss,
+            remote_normdevrxploss,
+            remote_stdevrxploss,
+            local_maxrxploss,
+            local_minrxploss,
+            local_normdevrxploss,
+            local_stdevrxploss,
+            rtt: state.rtt.mean,
+            maxrtt: state.rtt.max,
+            minrtt: state.rtt.min,
+            normdevrtt: state.rtt.mean,
+            stdevrtt: state.rtt.stdev,
+            local_ssrc: state.out.ssrc(),
+            remote_ssrc: state.rx.remote_ssrc().unwrap_or(0),
+            txoctetcount: to_u32(state.out.octets_sent()),
+            rxoctetcount: to_u32(state.rx.octets()),
+            channel_uniqueid: self.shared.name.clone(),
+        }
+    }
+
+    /// Ends the session and frees its ports.
+    pub fn close(&self) {
+        if let Some(task) = self.task.lock().ok().and_then(|mut t| t.take()) {
+            task.abort();
+        }
+        self.shared.state().route = Route::Nowhere;
+    }
+
+    /// Keeps the decode side of this leg's outgoing route in step with both codecs.
+    fn refresh_transcoding(&self) {
+        let mut state = self.shared.state();
+        let peer = match &state.route {
+            Route::Peer(peer) => peer.upgrade(),
+            _ => None,
+        };
+        let from = state.remote.map(|r| r.codec);
+        let to = peer.as_ref().and_then(|p| p.codec());
+        state.transcode = match (from, to) {
+            (Some(from), Some(to)) if from != to => Some(Transcode {
+                decoder: Decoder::new(from),
+                resampler: Resampler::new(from.sample_rate(), to.sample_rate()),
+                to,
+            }),
+            _ => None,
+        };
+    }
+}
+
+fn random_u32(salt: u16) -> u32 {
+    let nanos = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.subsec_nanos())
+        .unwrap_or(0);
+    // SSRCs need only be unlikely to collide (RFC 3550 §8.1), not unpredictable.
+    (nanos ^ u32::from(salt).rotate_left(16)).wrapping_mul(0x9E37_79B9) | 1
+}
+
+async fn run(shared: Arc<Shared>) {
+    let mut buf = vec![0u8; 2048];
+    let mut rtcp_buf = vec![0u8; 1500];
+    let mut report = tokio::time::interval(RTCP_INTERVAL);
+    report.tick().await;
+    loop {
+        tokio::select! {
+            received = shared.socket.recv_from(&mut buf) => {
+                let Ok((len, from)) = received else { continue };
+                if let Some(packet) = buf.get(..len) {
+                    if rtp::is_rtcp(packet) {
+                        on_rtcp(&shared, packet);
+                    } else {
+                        on_rtp(&shared, packet, from);
+                    }
+                }
+            }
+            received = shared.rtcp.recv_from(&mut rtcp_buf) => {
+                if let Ok((len, _)) = received {
+                    if let Some(packet) = rtcp_buf.get(..len) {
+                        on_rtcp(&shared, packet);
+                    }
+                }
+            }
+            _ = report.tick() => send_report(&shared),
+        }
+    }
+}
+
+fn on_rtp(shared: &Shared, packet: &[u8], from: SocketAddr) {
+    let Ok(parsed) = rtp::parse(packet) else { return };
+    let header = parsed.header;
+    let now_ms = shared.now_ms();
+    let mut state = shared.state();
+    let Some(remote) = state.remote else { return };
+    if state.latched {
+        if from != remote.addr {
+            return;
+        }
+    } else {
+        state.latched = true;
+        if from != remote.addr {
+            tracing::debug!(leg = %shared.name, %from, "RTP latched to source address");
+            state.remote = Some(Remote { addr: from, ..remote });
+        }
+    }
+    state.rx.on_packet(&header, parsed.payload.len(), now_ms);
+
+    if Some(header.payload_type) == remote.dtmf_payload_type {
+        if let Some(digit) = state.dtmf.on_packet(header.timestamp, parsed.payload) {
+            let _ = shared.events.send(MediaEvent::Dtmf(digit));
+        }
+        let route = peer_of(&state.route);
+        drop(state);
+        match route {
+            Some(Some(peer)) => relay(&peer, &header, parsed.payload, true),
+            Some(None) => relay(shared, &header, parsed.payload, true),
+            None => {}
+        }
+        return;
+    }
+    if header.payload_type != remote.payload_type {
+        return; // comfort noise and formats we did not negotiate
+    }
+    match peer_of(&state.route) {
+        None => {}
+        Some(None) => {
+            drop(state);
+            relay(shared, &header, parsed.payload, false);
+        }
+        Some(Some(peer)) => match state.transcode.as_mut() {
+            None => {
+                drop(state);
+                relay(&peer, &header, parsed.payload, false);
+            }
+            Some(transcode) => {
+                let mut pcm = Vec::with_capacity(320);
+                transcode.decoder.decode(parsed.payload, &mut pcm);
+                let mut converted = Vec::with_capacity(320);
+                transcode.resampler.process(&pcm, &mut converted);
+                let to = transcode.to;
+                drop(state);
+                if peer.codec() == Some(to) && !peer.state().playing {
+                    peer.send_pcm(&converted);
+                    shared.engine.counters.transcoded.fetch_add(1, Ordering::Relaxed);
+                }
+            }
+        },
+    }
+}
+
+/// `None`: audio goes nowhere; `Some(None)`: back to the sender; `Some(Some(p))`: to `p`.
+fn peer_of(route: &Route) -> Option<Option<Arc<Shared>>> {
+    match route {
+        Route::Nowhere => None,
+        Route::Echo => Some(None),
+        Route::Peer(peer) => peer.upgrade().map(Some),
+    }
+}
+
+/// Relays one packet out of `to`, rewriting only the header (no decode).
+fn relay(to: &Shared, header: &RtpHeader, payload: &[u8], dtmf: bool) {
+    let mut state = to.state();
+    if state.playing {
+        return;
+    }
+    let Some(remote) = state.remote else { return };
+    let payload_type = if dtmf {
+        match remote.dtmf_payload_type {
+            Some(pt) => pt,
+            None => return, // the far side did not negotiate RFC 4733
+        }
+    } else {
+        remote.payload_type
+    };
+    let out = state.out.relay(header, payload_type);
+    state.out.count_sent(payload.len());
+    drop(state);
+    let mut packet = Vec::with_capacity(12 + payload.len());
+    rtp::write(&out, payload, &mut packet);
+    to.send_to_remote(Some(remote), &packet);
+    to.engine.counters.relayed.fetch_add(1, Ordering::Relaxed);
+}
+
+fn on_rtcp(shared: &Shared, packet: &[u8]) {
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default();
+    let (sec, frac) = rtcp::ntp_timestamp(now);
+    let arrival = rtcp::compact_ntp(sec, frac);
+    let now_ms = shared.now_ms();
+    let mut state = shared.state();
+    let local_ssrc = state.out.ssrc();
+    for report in rtcp::parse_compound(packet) {
+        let blocks = match report {
+            RtcpPacket::SenderReport {
+                ntp_sec,
+                ntp_frac,
+                reports,
+                ..
+            } => {
+                state.rx.on_sender_report(ntp_sec, ntp_frac, now_ms);
+                reports
+            }
+            RtcpPacket::ReceiverReport { reports, .. } => reports,
+            _ => continue,
+        };
+        for block in blocks.iter().filter(|b| b.ssrc == local_ssrc) {
+            let jitter = f64::from(block.jitter) / 8000.0;
+            state.remote_reported_jitter = jitter;
+            state.remote_jitter.add(jitter);
+            state.remote_reported_lost = u32::try_from(block.cumulative_lost.max(0)).unwrap_or(0);
+            state.remote_loss.add(f64::from(block.fraction_lost) / 256.0);
+            if let Some(rtt) = rtcp::round_trip_time(arrival, block) {
+                state.rtt.add(rtt);
+            }
+        }
+    }
+}
+
+fn send_report(shared: &Shared) {
+    let mut state = shared.state();
+    let Some(remote) = state.remote else { return };
+    let ssrc = state.out.ssrc();
+    let block = state.rx.report_block();
+    if let Some(block) = &block {
+        let jitter = f64::from(block.jitter) / 8000.0;
+        state.local_jitter.add(jitter);
+        state.local_loss.add(f64::from(block.fraction_lost) / 256.0);
+    }
+    let reports: Vec<_> = block.into_iter().collect();
+    let mut packet = Vec::with_capacity(128);
+    if state.out.packets_sent() > 0 {
+        let now = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap_or_default();
+        let (ntp_sec, ntp_frac) = rtcp::ntp_timestamp(now);
+        let info = SenderInfo {
+            ntp_sec,
+            ntp_frac,
+            rtp_ts: 0,
+            packet_count: u32::try_from(state.out.packets_sent()).unwrap_or(u32::MAX),
+            octet_count: u32::try_from(state.out.octets_sent()).unwrap_or(u32::MAX),
+        };
+        rtcp::write_sender_report(ssrc, &info, &reports, &mut packet);
+    } else {
+        rtcp::write_receiver_report(ssrc, &reports, &mut packet);
+    }
+    rtcp::write_sdes_cname(ssrc, &shared.name, &mut packet);
+    drop(state);
+    let addr = SocketAddr::new(remote.addr.ip(), remote.addr.port().wrapping_add(1));
+    let _ = shared.rtcp.try_send_to(&packet, addr);
+}

@@ -1,0 +1,118 @@
+//! The media engine: the I/O shell around the sans-IO pieces of this crate.
+//!
+//! It runs on its own thread with its own runtime, so a busy control plane (API clients,
+//! SIP bursts) never delays a packet; the core only posts commands to [`Leg`]s and reads
+//! their events. Each leg owns one RTP port (and the next one for RTCP) from the
+//! configured range: the port-per-leg side of the design choice, which keeps NAT latching
+//! and per-leg statistics trivial and matches what phones and SBCs expect.
+//!
+//! Two legs with the same codec relay packets without decoding (only the header is
+//! rewritten, so each outgoing stream stays continuous); different codecs are transcoded
+//! through linear PCM.
+
+mod leg;
+mod playback;
+mod ports;
+
+use std::net::IpAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+pub use leg::{Leg, MediaEvent, Remote};
+pub use playback::{Playback, Source};
+
+use crate::MediaError;
+use ports::PortPool;
+
+#[derive(Debug, Clone)]
+pub struct EngineConfig {
+    /// The address RTP sockets bind to and SDP advertises.
+    pub ip: IpAddr,
+    /// Inclusive port range; legs take an even port and the next odd one.
+    pub ports: (u16, u16),
+}
+
+/// Packet counters that prove which path audio took.
+#[derive(Debug, Default)]
+pub struct Counters {
+    pub relayed: AtomicU64,
+    pub transcoded: AtomicU64,
+    pub generated: AtomicU64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CounterSnapshot {
+    pub relayed: u64,
+    pub transcoded: u64,
+    pub generated: u64,
+}
+
+struct EngineInner {
+    ip: IpAddr,
+    ports: PortPool,
+    runtime: tokio::runtime::Handle,
+    counters: Counters,
+}
+
+#[derive(Clone)]
+pub struct MediaEngine {
+    inner: Arc<EngineInner>,
+}
+
+impl std::fmt::Debug for MediaEngine {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MediaEngine").field("ip", &self.inner.ip).finish()
+    }
+}
+
+impl MediaEngine {
+    /// Starts the media thread.
+    pub fn start(config: EngineConfig) -> Result<Self, MediaError> {
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::Builder::new()
+            .name("media".into())
+            .spawn(move || {
+                let runtime = match tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                {
+                    Ok(rt) => rt,
+                    Err(e) => {
+                        let _ = tx.send(Err(e));
+                        return;
+                    }
+                };
+                let _ = tx.send(Ok(runtime.handle().clone()));
+                runtime.block_on(std::future::pending::<()>());
+            })?;
+        let runtime = rx
+            .recv()
+            .map_err(|_| MediaError::Engine("media thread did not start".into()))??;
+        Ok(Self {
+            inner: Arc::new(EngineInner {
+                ip: config.ip,
+                ports: PortPool::new(config.ports.0, config.ports.1),
+                runtime,
+                counters: Counters::default(),
+            }),
+        })
+    }
+
+    pub fn ip(&self) -> IpAddr {
+        self.inner.ip
+    }
+
+    /// A new leg with its own RTP/RTCP port pair.
+    pub fn create_leg(&self, name: &str) -> Result<Leg, MediaError> {
+        Leg::open(self.inner.clone(), name)
+    }
+
+    pub fn counters(&self) -> CounterSnapshot {
+        let c = &self.inner.counters;
+        CounterSnapshot {
+            relayed: c.relayed.load(Ordering::Relaxed),
+            transcoded: c.transcoded.load(Ordering::Relaxed),
+            generated: c.generated.load(Ordering::Relaxed),
+        }
+    }
+}
