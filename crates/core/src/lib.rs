@@ -1,1 +1,28 @@
-//! switchboard-core
+//! The switch: channels, the control API every face uses, the event bus, the dialplan
+//! and its applications, causes and CDRs.
+
+mod apps;
+pub mod cause;
+pub mod channel;
+pub mod config;
+mod dial;
+pub mod dialplan;
+pub mod events;
+pub mod state;
+mod switch;
+pub mod time;
+
+pub use cause::Cause;
+pub use channel::{CallerId, Channel, Direction, Status};
+pub use config::Config;
+pub use events::{Event, EventBus, EventKind};
+pub use state::ChannelState;
+pub use switch::{parse_dialstring, ControlError, Switch};
+
+#[derive(Debug, thiserror::Error)]
+pub enum CoreError {
+    #[error("configuration: {0}")]
+    Config(String),
+    #[error("{0}")]
+    Io(String),
+}

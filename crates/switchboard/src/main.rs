@@ -1,1 +1,187 @@
-fn main() {}
+//! `switchboard`: the softswitch binary — config loading, startup, signals, shutdown.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use switchboard_core::{Config, Switch};
+
+const DEFAULT_CONFIG: &str = include_str!("default.toml");
+
+const HELP: &str = "switchboard — a SIP softswitch with ARI, Lua and a Sessions API
+
+Usage:
+  switchboard [--config FILE]     run the server (built-in config without --config)
+  switchboard --check-config FILE parse and validate FILE, then exit
+  switchboard --print-default-config
+  switchboard --help | --version
+
+Logging: RUST_LOG (e.g. RUST_LOG=debug, RUST_LOG=switchboard_sip=trace).
+";
+
+enum Mode {
+    Run(Option<PathBuf>),
+    Check(PathBuf),
+    PrintDefault,
+    Help,
+    Version,
+}
+
+fn parse_args() -> Result<Mode, String> {
+    let mut args = std::env::args().skip(1);
+    let mut mode = Mode::Run(None);
+    while let Some(arg) = args.next() {
+        mode = match arg.as_str() {
+            "-h" | "--help" => Mode::Help,
+            "-V" | "--version" => Mode::Version,
+            "--print-default-config" => Mode::PrintDefault,
+            "-c" | "--config" => Mode::Run(Some(
+                args.next().ok_or("--config needs a FILE")?.into(),
+            )),
+            "--check-config" => Mode::Check(args.next().ok_or("--check-config needs a FILE")?.into()),
+            other => return Err(format!("unknown argument {other:?} (see --help)")),
+        };
+    }
+    Ok(mode)
+}
+
+/// Loads and validates a config; the error names the file, the key and the reason.
+fn load_config(path: Option<&PathBuf>) -> Result<Config, String> {
+    let (origin, text) = match path {
+        Some(path) => (
+            path.display().to_string(),
+            std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?,
+        ),
+        None => ("built-in config".to_owned(), DEFAULT_CONFIG.to_owned()),
+    };
+    let config: Config = toml::from_str(&text).map_err(|e| format!("{origin}: {e}"))?;
+    validate(&config).map_err(|e| format!("{origin}: {e}"))?;
+    Ok(config)
+}
+
+fn validate(config: &Config) -> Result<(), String> {
+    let [low, high] = config.rtp.ports;
+    if low == 0 || high < low + 1 {
+        return Err(format!("rtp.ports: [{low}, {high}] must be an increasing range of at least two ports"));
+    }
+    for codec in &config.rtp.codecs {
+        let known = ["PCMU", "PCMA", "G722", "telephone-event"];
+        if !known.iter().any(|k| k.eq_ignore_ascii_case(codec)) {
+            return Err(format!("rtp.codecs: unknown codec {codec:?} (known: {})", known.join(", ")));
+        }
+    }
+    let mut ids = std::collections::HashSet::new();
+    for endpoint in &config.endpoint {
+        if !ids.insert(&endpoint.id) {
+            return Err(format!("endpoint: id {:?} is defined twice", endpoint.id));
+        }
+        if !config.dialplan.contains_key(&endpoint.context) {
+            return Err(format!(
+                "endpoint {:?}: context {:?} is not in [dialplan]",
+                endpoint.id, endpoint.context
+            ));
+        }
+    }
+    for trunk in &config.trunk {
+        if trunk.host.parse::<std::net::SocketAddr>().is_err() {
+            return Err(format!("trunk {:?}: host {:?} must be IP:PORT", trunk.name, trunk.host));
+        }
+    }
+    switchboard_core::dialplan::Dialplan::from_config(&config.dialplan)?;
+    Ok(())
+}
+
+fn main() -> ExitCode {
+    let mode = match parse_args() {
+        Ok(mode) => mode,
+        Err(e) => {
+            eprintln!("switchboard: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let path = match mode {
+        Mode::Help => {
+            print!("{HELP}");
+            return ExitCode::SUCCESS;
+        }
+        Mode::Version => {
+            println!("switchboard {}", env!("CARGO_PKG_VERSION"));
+            return ExitCode::SUCCESS;
+        }
+        Mode::PrintDefault => {
+            print!("{DEFAULT_CONFIG}");
+            return ExitCode::SUCCESS;
+        }
+        Mode::Check(path) => {
+            return match load_config(Some(&path)) {
+                Ok(_) => {
+                    println!("{}: OK", path.display());
+                    ExitCode::SUCCESS
+                }
+                Err(e) => {
+                    eprintln!("switchboard: {e}");
+                    ExitCode::from(2)
+                }
+            };
+        }
+        Mode::Run(path) => path,
+    };
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .init();
+    let config = match load_config(path.as_ref()) {
+        Ok(config) => config,
+        Err(e) => {
+            eprintln!("switchboard: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("switchboard: cannot start the runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    runtime.block_on(run(config))
+}
+
+async fn run(config: Config) -> ExitCode {
+    if config.ari.is_some() || config.sessions_api.is_some() {
+        tracing::warn!("[ari] and [sessions_api] are accepted but not served yet");
+    }
+    let listen = config.sip.listen.join(", ");
+    let switch = match Switch::start(config).await {
+        Ok(switch) => switch,
+        Err(e) => {
+            eprintln!("switchboard: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    tracing::info!(%listen, "switchboard ready");
+    wait_for_signal().await;
+    tracing::info!("shutting down: hanging up calls, flushing CDRs");
+    switch.shutdown().await;
+    ExitCode::SUCCESS
+}
+
+async fn wait_for_signal() {
+    use tokio::signal::unix::{signal, SignalKind};
+    match signal(SignalKind::terminate()) {
+        Ok(mut term) => {
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => {}
+                _ = term.recv() => {}
+            }
+        }
+        Err(_) => {
+            let _ = tokio::signal::ctrl_c().await;
+        }
+    }
+}

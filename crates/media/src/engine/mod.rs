@@ -19,7 +19,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 pub use leg::{Leg, MediaEvent, Remote};
-pub use playback::{Playback, Source};
+pub use playback::{Playback, PlaybackEnd, Source};
 
 use crate::MediaError;
 use ports::PortPool;

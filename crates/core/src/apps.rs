@@ -1,0 +1,170 @@
+//! Dialplan execution and the applications, named and behaving as Asterisk's.
+//!
+//! Each application is an async function over the core's control API; a hangup ends
+//! whatever is running, because the dialplan task races the channel's hangup.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::cause::Cause;
+use crate::channel::Channel;
+use crate::dial;
+use crate::dialplan::{expand, is_true, split_args, Step};
+use crate::switch::Switch;
+
+/// What a step asks the dialplan to do next.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Next {
+    Continue,
+    Goto {
+        context: String,
+        exten: String,
+        priority: usize,
+    },
+    Hangup(Cause),
+}
+
+pub(crate) async fn run_dialplan(switch: Switch, channel: Arc<Channel>) {
+    let cause = tokio::select! {
+        cause = execute(&switch, &channel) => cause,
+        _ = channel.hung_up() => return,
+    };
+    switch.hangup(&channel.id, cause);
+}
+
+async fn execute(switch: &Switch, channel: &Arc<Channel>) -> Cause {
+    // Bounded, so a `Goto` loop with no waiting in it cannot spin forever.
+    for _ in 0..10_000 {
+        let (context, exten, priority) = {
+            let d = channel.data();
+            (d.context.clone(), d.exten.clone(), d.priority)
+        };
+        let step: Option<Step> = switch
+            .dialplan()
+            .lookup(&context, &exten)
+            .and_then(|steps| steps.get(priority.wrapping_sub(1)).cloned());
+        let Some(step) = step else {
+            if priority == 1 {
+                tracing::info!(channel = %channel.name, %context, %exten, "no such extension");
+                return Cause::UNALLOCATED;
+            }
+            break;
+        };
+        let args = expand(&step.args, &|name| channel.var(name));
+        tracing::debug!(channel = %channel.name, %exten, priority, app = %step.app, %args, "executing");
+        match run_app(switch, channel, &step.app, &args).await {
+            Next::Continue => channel.data().priority += 1,
+            Next::Goto {
+                context,
+                exten,
+                priority,
+            } => {
+                let mut d = channel.data();
+                d.context = context;
+                d.exten = exten;
+                d.priority = priority;
+            }
+            Next::Hangup(cause) => return cause,
+        }
+    }
+    let pending = channel.data().pending_cause;
+    pending.unwrap_or(Cause::NORMAL_CLEARING)
+}
+
+async fn run_app(switch: &Switch, channel: &Arc<Channel>, app: &str, args: &str) -> Next {
+    let id = channel.id.as_str();
+    let parts = split_args(args);
+    let first = parts.first().map(String::as_str).unwrap_or_default();
+    match app.to_ascii_lowercase().as_str() {
+        "answer" => {
+            let _ = switch.answer(id);
+            Next::Continue
+        }
+        "hangup" => Next::Hangup(
+            Cause::parse(first)
+                .or(channel.data().pending_cause)
+                .unwrap_or(Cause::NORMAL_CLEARING),
+        ),
+        "progress" => {
+            let _ = switch.progress(id);
+            Next::Continue
+        }
+        "ringing" => {
+            let _ = switch.ring(id);
+            Next::Continue
+        }
+        "playback" => {
+            // Playback answers first unless told `noanswer`, as in Asterisk.
+            if !parts.iter().skip(1).any(|o| o.contains("noanswer")) {
+                let _ = switch.answer(id);
+            }
+            for name in first.split('&').filter(|n| !n.is_empty()) {
+                let _ = switch.play(id, name).await;
+            }
+            Next::Continue
+        }
+        "echo" => {
+            let _ = switch.echo(id);
+            channel.hung_up().await;
+            Next::Continue
+        }
+        "wait" => {
+            let secs = first.trim().parse::<f64>().unwrap_or(0.0).clamp(0.0, 86_400.0);
+            tokio::time::sleep(Duration::from_secs_f64(secs)).await;
+            Next::Continue
+        }
+        "set" => {
+            if let Some((name, value)) = args.split_once('=') {
+                let _ = switch.set_var(id, name.trim(), value);
+            }
+            Next::Continue
+        }
+        "noop" | "verbose" | "log" => {
+            tracing::info!(channel = %channel.name, "{app}: {args}");
+            Next::Continue
+        }
+        "senddtmf" => {
+            let duration = parts.get(1).and_then(|d| d.parse().ok()).unwrap_or(250);
+            let _ = switch.send_dtmf(id, first, duration, 100).await;
+            Next::Continue
+        }
+        "dial" => dial::dial(switch, channel, &parts).await,
+        "goto" => goto(channel, &parts),
+        "gotoif" => {
+            let (condition, labels) = args.split_once('?').unwrap_or((args, ""));
+            let (if_true, if_false) = labels.split_once(':').unwrap_or((labels, ""));
+            let label = if is_true(condition) { if_true } else { if_false };
+            if label.trim().is_empty() {
+                Next::Continue
+            } else {
+                goto(channel, &split_args(label))
+            }
+        }
+        _ => {
+            tracing::warn!(channel = %channel.name, app, "no such application; hanging up");
+            Next::Hangup(Cause::NORMAL_CLEARING)
+        }
+    }
+}
+
+/// `Goto([[context,]exten,]priority)`.
+fn goto(channel: &Channel, parts: &[String]) -> Next {
+    let data = channel.data();
+    let (context, exten, priority) = match parts {
+        [p] => (data.context.clone(), data.exten.clone(), p),
+        [e, p] => (data.context.clone(), e.clone(), p),
+        [c, e, p, ..] => (c.clone(), e.clone(), p),
+        [] => return Next::Continue,
+    };
+    match priority.trim().parse() {
+        Ok(priority) if priority >= 1 => Next::Goto {
+            context,
+            exten,
+            priority,
+        },
+        _ => {
+            tracing::warn!(channel = %channel.name, ?parts, "Goto: bad priority; continuing");
+            Next::Continue
+        }
+    }
+}

@@ -1,0 +1,197 @@
+//! A channel: one call leg as the switch sees it — signalling handle, media leg, state,
+//! caller id, dialplan position and variables. Its id is the ARI channel id, the
+//! FreeSWITCH uuid and the CDR key.
+
+use std::collections::BTreeMap;
+use std::sync::{Mutex, MutexGuard};
+use std::time::SystemTime;
+
+use switchboard_media::engine::Leg;
+use switchboard_sip::sdp::Sdp;
+use switchboard_sip::CallHandle;
+use tokio::sync::watch;
+
+use crate::cause::Cause;
+use crate::state::ChannelState;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Direction {
+    Inbound,
+    Outbound,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CallerId {
+    pub name: String,
+    pub number: String,
+}
+
+/// What waiters watch: the state, early media, and the hangup once it happens.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Status {
+    pub state: ChannelState,
+    /// The far end sent 183 with SDP and its audio flows before answer.
+    pub early_media: bool,
+    pub hangup: Option<Cause>,
+}
+
+#[derive(Debug, Clone)]
+pub struct ChannelData {
+    pub caller: CallerId,
+    pub connected: CallerId,
+    pub context: String,
+    pub exten: String,
+    pub priority: usize,
+    pub language: String,
+    pub vars: BTreeMap<String, String>,
+    pub answered_at: Option<SystemTime>,
+    /// Our side of the offer/answer: the answer we give, or our offer (late offer,
+    /// outbound calls).
+    pub local_sdp: Option<Sdp>,
+    /// Whether `local_sdp` is an offer awaiting the peer's answer.
+    pub awaiting_answer: bool,
+    /// The channel this one is (or was last) connected to.
+    pub peer: Option<String>,
+    /// The channel that dialled this one (it owns this channel's CDR).
+    pub parent: Option<String>,
+    /// Channels this one dialled: they go when it goes.
+    pub children: Vec<String>,
+    /// Cause to hang up with when the dialplan runs out (set by Dial).
+    pub pending_cause: Option<Cause>,
+    pub held: bool,
+}
+
+#[derive(Debug)]
+pub struct Channel {
+    pub id: String,
+    pub name: String,
+    pub direction: Direction,
+    pub created: SystemTime,
+    pub(crate) sip: CallHandle,
+    pub(crate) leg: Leg,
+    /// Codec preference for this channel's peer, as SDP encoding names.
+    pub(crate) codecs: Vec<String>,
+    data: Mutex<ChannelData>,
+    status: watch::Sender<Status>,
+}
+
+impl Channel {
+    pub(crate) fn new(
+        id: String,
+        name: String,
+        direction: Direction,
+        sip: CallHandle,
+        leg: Leg,
+        codecs: Vec<String>,
+        data: ChannelData,
+        state: ChannelState,
+    ) -> Self {
+        let (status, _) = watch::channel(Status {
+            state,
+            early_media: false,
+            hangup: None,
+        });
+        Self {
+            id,
+            name,
+            direction,
+            created: SystemTime::now(),
+            sip,
+            leg,
+            codecs,
+            data: Mutex::new(data),
+            status,
+        }
+    }
+
+    pub fn data(&self) -> MutexGuard<'_, ChannelData> {
+        self.data
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    pub fn status(&self) -> Status {
+        *self.status.borrow()
+    }
+
+    pub fn state(&self) -> ChannelState {
+        self.status().state
+    }
+
+    pub fn subscribe(&self) -> watch::Receiver<Status> {
+        self.status.subscribe()
+    }
+
+    /// Changes the state; true when it changed.
+    pub(crate) fn set_state(&self, state: ChannelState) -> bool {
+        self.status.send_if_modified(|s| {
+            let changed = s.state != state && s.hangup.is_none();
+            if changed {
+                s.state = state;
+            }
+            changed
+        })
+    }
+
+    pub(crate) fn set_early_media(&self) {
+        self.status.send_if_modified(|s| {
+            let changed = !s.early_media;
+            s.early_media = true;
+            changed
+        });
+    }
+
+    /// Marks the hangup; true only for the first caller (who then tears down).
+    pub(crate) fn mark_hangup(&self, cause: Cause) -> bool {
+        self.status.send_if_modified(|s| {
+            let first = s.hangup.is_none();
+            if first {
+                s.hangup = Some(cause);
+            }
+            first
+        })
+    }
+
+    /// Resolves once the channel is hung up, with the cause.
+    pub async fn hung_up(&self) -> Cause {
+        let mut rx = self.subscribe();
+        loop {
+            if let Some(cause) = rx.borrow_and_update().hangup {
+                return cause;
+            }
+            if rx.changed().await.is_err() {
+                return Cause::NORMAL_CLEARING;
+            }
+        }
+    }
+
+    pub fn media_stats(&self) -> switchboard_media::stats::RtpStat {
+        let mut stats = self.leg.stats();
+        stats.channel_uniqueid.clone_from(&self.id);
+        stats
+    }
+
+    /// A variable: channel variables first, then the built-ins Asterisk provides.
+    pub fn var(&self, name: &str) -> Option<String> {
+        let data = self.data();
+        if let Some(value) = data.vars.get(name) {
+            return Some(value.clone());
+        }
+        Some(match name {
+            "EXTEN" => data.exten.clone(),
+            "CONTEXT" => data.context.clone(),
+            "PRIORITY" => data.priority.to_string(),
+            "CALLERID(num)" | "CALLERIDNUM" => data.caller.number.clone(),
+            "CALLERID(name)" | "CALLERIDNAME" => data.caller.name.clone(),
+            "CHANNEL" => self.name.clone(),
+            "UNIQUEID" => self.id.clone(),
+            "LANGUAGE" | "CHANNEL(language)" => data.language.clone(),
+            "HANGUPCAUSE" => data.pending_cause.map(|c| c.0.to_string()).unwrap_or_default(),
+            "EPOCH" => SystemTime::now()
+                .duration_since(SystemTime::UNIX_EPOCH)
+                .map(|d| d.as_secs().to_string())
+                .unwrap_or_default(),
+            _ => return None,
+        })
+    }
+}

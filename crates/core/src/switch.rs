@@ -1,0 +1,816 @@
+//! The switch: the channel registry and the one control API every face uses.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime};
+
+use switchboard_media::codec::Codec;
+use switchboard_media::engine::{EngineConfig, Leg, MediaEngine, MediaEvent, PlaybackEnd, Remote, Source};
+use switchboard_sip::sdp::{Direction as SdpDirection, Format, Sdp};
+use switchboard_sip::{CallEvent, IncomingCall, InviteError, Origin, SipStack, StackConfig, Target};
+use switchboard_store::{Cdr, CdrStore};
+use tokio::sync::mpsc;
+
+use crate::cause::Cause;
+use crate::channel::{CallerId, Channel, ChannelData, Direction};
+use crate::config::Config;
+use crate::dialplan::Dialplan;
+use crate::events::{EventBus, EventKind};
+use crate::state::ChannelState;
+use crate::{time, CoreError};
+
+/// Why a control operation was refused (the faces map these to their error codes).
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum ControlError {
+    #[error("channel not found")]
+    NotFound,
+    #[error("channel is not in a state that allows this: {0}")]
+    WrongState(&'static str),
+    #[error("{0}")]
+    Invalid(String),
+}
+
+struct Inner {
+    config: Config,
+    dialplan: Dialplan,
+    sip: SipStack,
+    media: MediaEngine,
+    events: EventBus,
+    cdr: CdrStore,
+    channels: Mutex<HashMap<String, Arc<Channel>>>,
+    counter: AtomicU64,
+}
+
+/// A cheap, cloneable handle on the running switch.
+#[derive(Clone)]
+pub struct Switch {
+    inner: Arc<Inner>,
+}
+
+fn parse_listen(spec: &str) -> Result<(String, SocketAddr), CoreError> {
+    let (proto, addr) = spec
+        .split_once(':')
+        .ok_or_else(|| CoreError::Config(format!("sip.listen: {spec:?} is not proto:ip:port")))?;
+    let addr = addr
+        .parse()
+        .map_err(|_| CoreError::Config(format!("sip.listen: {spec:?} has no valid ip:port")))?;
+    Ok((proto.to_ascii_lowercase(), addr))
+}
+
+impl Switch {
+    /// Starts SIP, media and storage from a validated config.
+    pub async fn start(config: Config) -> Result<Self, CoreError> {
+        let dialplan = Dialplan::from_config(&config.dialplan).map_err(CoreError::Config)?;
+        let mut udp = None;
+        let mut tcp = None;
+        for spec in &config.sip.listen {
+            match parse_listen(spec)? {
+                (p, addr) if p == "udp" => udp = udp.or(Some(addr)),
+                (p, addr) if p == "tcp" => tcp = tcp.or(Some(addr)),
+                (p, _) => {
+                    return Err(CoreError::Config(format!(
+                        "sip.listen: transport {p:?} is not supported (udp, tcp)"
+                    )))
+                }
+            }
+        }
+        let udp = udp.ok_or_else(|| CoreError::Config("sip.listen: a udp listener is required".into()))?;
+        let mut trunks = Vec::new();
+        for trunk in &config.trunk {
+            let addr = trunk.host.parse().map_err(|_| {
+                CoreError::Config(format!("trunk {:?}: host {:?} is not ip:port", trunk.name, trunk.host))
+            })?;
+            trunks.push((trunk.name.clone(), addr));
+        }
+        let stack_config = StackConfig {
+            udp,
+            tcp,
+            realm: config.sip.realm.clone(),
+            endpoints: config
+                .endpoint
+                .iter()
+                .map(|e| (e.id.clone(), e.password.clone()))
+                .collect(),
+            trunks,
+            user_agent: format!("switchboard {}", env!("CARGO_PKG_VERSION")),
+        };
+        let (sip, incoming) = SipStack::start(stack_config)
+            .await
+            .map_err(|e| CoreError::Io(format!("SIP listener {udp}: {e}")))?;
+        let media = MediaEngine::start(EngineConfig {
+            ip: sip.local_ip(),
+            ports: (config.rtp.ports[0], config.rtp.ports[1]),
+        })
+        .map_err(|e| CoreError::Io(e.to_string()))?;
+        let cdr = CdrStore::open(&config.general.data_dir.join("switchboard.db"))
+            .map_err(|e| CoreError::Io(e.to_string()))?;
+        let switch = Self {
+            inner: Arc::new(Inner {
+                config,
+                dialplan,
+                sip,
+                media,
+                events: EventBus::default(),
+                cdr,
+                channels: Mutex::default(),
+                counter: AtomicU64::new(0),
+            }),
+        };
+        tokio::spawn(switch.clone().accept_calls(incoming));
+        Ok(switch)
+    }
+
+    pub fn config(&self) -> &Config {
+        &self.inner.config
+    }
+
+    pub fn events(&self) -> &EventBus {
+        &self.inner.events
+    }
+
+    pub fn media(&self) -> &MediaEngine {
+        &self.inner.media
+    }
+
+    pub fn sip(&self) -> &SipStack {
+        &self.inner.sip
+    }
+
+    pub(crate) fn dialplan(&self) -> &Dialplan {
+        &self.inner.dialplan
+    }
+
+    fn registry(&self) -> std::sync::MutexGuard<'_, HashMap<String, Arc<Channel>>> {
+        self.inner
+            .channels
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    pub fn channels(&self) -> Vec<Arc<Channel>> {
+        let mut list: Vec<_> = self.registry().values().cloned().collect();
+        list.sort_by_key(|c| c.created);
+        list
+    }
+
+    pub fn channel(&self, id: &str) -> Result<Arc<Channel>, ControlError> {
+        self.registry().get(id).cloned().ok_or(ControlError::NotFound)
+    }
+
+    fn codecs_for(&self, origin: Option<&Origin>) -> Vec<String> {
+        let config = &self.inner.config;
+        let specific = match origin {
+            Some(Origin::Endpoint(id)) => config
+                .endpoint
+                .iter()
+                .find(|e| &e.id == id)
+                .and_then(|e| e.codecs.clone()),
+            Some(Origin::Trunk(name)) => config
+                .trunk
+                .iter()
+                .find(|t| &t.name == name)
+                .and_then(|t| t.codecs.clone()),
+            None => None,
+        };
+        let mut codecs = specific.unwrap_or_else(|| config.rtp.codecs.clone());
+        // Digits pass through whenever the switch supports them at all.
+        let dtmf = config
+            .rtp
+            .codecs
+            .iter()
+            .any(|c| c.eq_ignore_ascii_case("telephone-event"));
+        if dtmf && !codecs.iter().any(|c| c.eq_ignore_ascii_case("telephone-event")) {
+            codecs.push("telephone-event".into());
+        }
+        codecs
+    }
+
+    fn next_name(&self, tech_resource: &str) -> String {
+        let n = self.inner.counter.fetch_add(1, Ordering::Relaxed) + 1;
+        format!("SIP/{tech_resource}-{n:08x}")
+    }
+
+    fn register(&self, channel: Arc<Channel>, sip_events: mpsc::UnboundedReceiver<CallEvent>) {
+        self.registry().insert(channel.id.clone(), channel.clone());
+        self.inner
+            .events
+            .publish(&channel.id, EventKind::ChannelCreated);
+        tokio::spawn(self.clone().drive(channel, sip_events));
+    }
+
+    // ---- inbound calls ----
+
+    async fn accept_calls(self, mut incoming: mpsc::Receiver<IncomingCall>) {
+        while let Some(call) = incoming.recv().await {
+            self.on_incoming(call);
+        }
+    }
+
+    fn on_incoming(&self, call: IncomingCall) {
+        let config = &self.inner.config;
+        let (context, resource) = match &call.origin {
+            Origin::Endpoint(id) => (
+                config
+                    .endpoint
+                    .iter()
+                    .find(|e| &e.id == id)
+                    .map_or_else(|| "default".to_owned(), |e| e.context.clone()),
+                id.clone(),
+            ),
+            Origin::Trunk(name) => (
+                config
+                    .trunk
+                    .iter()
+                    .find(|t| &t.name == name)
+                    .map_or_else(|| "default".to_owned(), |t| t.context.clone()),
+                name.clone(),
+            ),
+        };
+        let codecs = self.codecs_for(Some(&call.origin));
+        let id = uuid::Uuid::new_v4().to_string();
+        let name = self.next_name(&resource);
+        let leg = match self.inner.media.create_leg(&id) {
+            Ok(leg) => leg,
+            Err(e) => {
+                tracing::error!(error = %e, "no media for an incoming call");
+                call.handle.hangup(Cause::SWITCH_CONGESTION.sip_status());
+                return;
+            }
+        };
+        let session_id = session_id();
+        let (local_sdp, awaiting_answer) = match call.offer.as_deref().map(Sdp::parse) {
+            Some(Ok(offer)) => {
+                let prefs: Vec<&str> = codecs.iter().map(String::as_str).collect();
+                match offer.answer(&prefs, leg.local_addr(), session_id) {
+                    Some(answer) => {
+                        apply_remote(&leg, &offer, &answer);
+                        (answer, false)
+                    }
+                    None => {
+                        tracing::info!(call_id = %call.call_id, "no common codec; 488");
+                        call.handle.hangup(Cause::INCOMPATIBLE_DESTINATION.sip_status());
+                        leg.close();
+                        return;
+                    }
+                }
+            }
+            Some(Err(e)) => {
+                tracing::info!(call_id = %call.call_id, error = %e, "bad SDP offer; 488");
+                call.handle.hangup(Cause::INCOMPATIBLE_DESTINATION.sip_status());
+                leg.close();
+                return;
+            }
+            None => {
+                let prefs: Vec<&str> = codecs.iter().map(String::as_str).collect();
+                (Sdp::offer(&prefs, leg.local_addr(), session_id), true)
+            }
+        };
+        let data = ChannelData {
+            caller: CallerId {
+                name: call.caller_name.unwrap_or_default(),
+                number: call.caller,
+            },
+            connected: CallerId::default(),
+            context,
+            exten: call.callee,
+            priority: 1,
+            language: "en".into(),
+            vars: Default::default(),
+            answered_at: None,
+            local_sdp: Some(local_sdp),
+            awaiting_answer,
+            peer: None,
+            parent: None,
+            children: Vec::new(),
+            pending_cause: None,
+            held: false,
+        };
+        let channel = Arc::new(Channel::new(
+            id,
+            name,
+            Direction::Inbound,
+            call.handle,
+            leg,
+            codecs,
+            data,
+            ChannelState::Ring,
+        ));
+        tracing::info!(channel = %channel.name, id = %channel.id, exten = %channel.data().exten, "incoming call");
+        self.register(channel.clone(), call.events);
+        tokio::spawn(crate::apps::run_dialplan(self.clone(), channel));
+    }
+
+    // ---- outbound calls ----
+
+    /// Starts an outbound call for `dialstring` (`SIP/1001`, `SIP/trunk/555`,
+    /// `SIP/sip:u@ip:port`; `PJSIP/` is an alias). The channel exists (state Down) once
+    /// the INVITE is on its way; watch it for ringing, answer and hangup.
+    pub async fn originate(
+        &self,
+        dialstring: &str,
+        caller: CallerId,
+        parent: Option<&Arc<Channel>>,
+    ) -> Result<Arc<Channel>, Cause> {
+        let target = parse_dialstring(dialstring, &self.inner.config)?;
+        let origin = match &target {
+            Target::Endpoint(id) => Some(Origin::Endpoint(id.clone())),
+            Target::Trunk { name, .. } => Some(Origin::Trunk(name.clone())),
+            Target::Uri(_) => None,
+        };
+        let resource = match &target {
+            Target::Endpoint(id) => id.clone(),
+            Target::Trunk { name, .. } => name.clone(),
+            Target::Uri(uri) => uri.trim_start_matches("sip:").to_owned(),
+        };
+        let codecs = self.codecs_for(origin.as_ref());
+        let id = uuid::Uuid::new_v4().to_string();
+        let leg = self
+            .inner
+            .media
+            .create_leg(&id)
+            .map_err(|_| Cause::SWITCH_CONGESTION)?;
+        let prefs: Vec<&str> = codecs.iter().map(String::as_str).collect();
+        let offer = Sdp::offer(&prefs, leg.local_addr(), session_id());
+        let invited = self
+            .inner
+            .sip
+            .invite(
+                target,
+                &caller.number,
+                Some(caller.name.as_str()).filter(|n| !n.is_empty()),
+                Some(offer.to_string()),
+            )
+            .await;
+        let (handle, events) = match invited {
+            Ok(ok) => ok,
+            Err(e) => {
+                leg.close();
+                tracing::info!(dialstring, error = %e, "cannot dial");
+                return Err(match e {
+                    InviteError::NotRegistered(_) => Cause::SUBSCRIBER_ABSENT,
+                    InviteError::UnknownTrunk(_) | InviteError::BadUri(_) => Cause::NO_ROUTE_DESTINATION,
+                    InviteError::Stopped => Cause::SWITCH_CONGESTION,
+                });
+            }
+        };
+        let (context, exten) = parent
+            .map(|p| {
+                let d = p.data();
+                (d.context.clone(), d.exten.clone())
+            })
+            .unwrap_or_default();
+        let data = ChannelData {
+            caller: CallerId {
+                name: String::new(),
+                number: resource.clone(),
+            },
+            connected: caller,
+            context,
+            exten,
+            priority: 1,
+            language: "en".into(),
+            vars: Default::default(),
+            answered_at: None,
+            local_sdp: Some(offer),
+            awaiting_answer: true,
+            peer: None,
+            parent: parent.map(|p| p.id.clone()),
+            children: Vec::new(),
+            pending_cause: None,
+            held: false,
+        };
+        let channel = Arc::new(Channel::new(
+            id,
+            self.next_name(&resource),
+            Direction::Outbound,
+            handle,
+            leg,
+            codecs,
+            data,
+            ChannelState::Down,
+        ));
+        if let Some(parent) = parent {
+            parent.data().children.push(channel.id.clone());
+        }
+        self.register(channel.clone(), events);
+        Ok(channel)
+    }
+
+    // ---- the per-channel driver: signalling and media events into state ----
+
+    async fn drive(self, channel: Arc<Channel>, mut sip: mpsc::UnboundedReceiver<CallEvent>) {
+        let mut media = channel.leg.take_events();
+        let mut status = channel.subscribe();
+        loop {
+            tokio::select! {
+                event = sip.recv() => match event {
+                    Some(event) => self.on_call_event(&channel, event),
+                    None => {
+                        // The dialog is gone; every path there sent an event first.
+                        self.hangup(&channel.id, Cause::NORMAL_CLEARING);
+                        break;
+                    }
+                },
+                Some(MediaEvent::Dtmf(digit)) = recv_media(&mut media) => {
+                    self.inner.events.publish(&channel.id, EventKind::ChannelDtmfReceived {
+                        digit: digit.digit,
+                        duration_ms: digit.duration_ms,
+                    });
+                }
+                changed = status.changed() => {
+                    if changed.is_err() || status.borrow().hangup.is_some() {
+                        break;
+                    }
+                }
+            }
+        }
+    }
+
+    fn on_call_event(&self, channel: &Arc<Channel>, event: CallEvent) {
+        match event {
+            CallEvent::Provisional { code, sdp } => {
+                if let Some(sdp) = sdp {
+                    if self.apply_answer(channel, &sdp) {
+                        channel.set_early_media();
+                    }
+                }
+                if code == 180 || code == 183 {
+                    self.set_state(channel, ChannelState::Ringing);
+                }
+            }
+            CallEvent::Answered { sdp } => {
+                if let Some(sdp) = sdp {
+                    if !self.apply_answer(channel, &sdp) {
+                        self.hangup(&channel.id, Cause::INCOMPATIBLE_DESTINATION);
+                        return;
+                    }
+                }
+                channel.data().answered_at = Some(SystemTime::now());
+                self.set_state(channel, ChannelState::Up);
+            }
+            CallEvent::Failed { code } => self.hangup(&channel.id, Cause::from_sip_status(code)),
+            CallEvent::Acked { sdp } => {
+                if let Some(sdp) = sdp {
+                    if channel.data().awaiting_answer && !self.apply_answer(channel, &sdp) {
+                        self.hangup(&channel.id, Cause::INCOMPATIBLE_DESTINATION);
+                    }
+                }
+            }
+            CallEvent::Cancelled => self.hangup(&channel.id, Cause::ORIGINATOR_CANCEL),
+            CallEvent::Bye => self.hangup(&channel.id, Cause::NORMAL_CLEARING),
+            CallEvent::Lost => self.hangup(&channel.id, Cause::RECOVERY_ON_TIMER_EXPIRE),
+            CallEvent::Reinvite { sdp } => self.on_reinvite(channel, sdp.as_deref()),
+            CallEvent::Dtmf { digit, duration_ms } => {
+                self.inner.events.publish(
+                    &channel.id,
+                    EventKind::ChannelDtmfReceived { digit, duration_ms },
+                );
+            }
+        }
+    }
+
+    /// Applies the peer's SDP answer to our offer; false when it names nothing we offered.
+    fn apply_answer(&self, channel: &Channel, text: &str) -> bool {
+        let Ok(answer) = Sdp::parse(text) else {
+            return false;
+        };
+        let Some(format) = answer.audio_format() else {
+            return false;
+        };
+        let Some(remote) = remote_for(&answer, format) else {
+            return false;
+        };
+        channel.leg.set_remote(remote);
+        channel.data().awaiting_answer = false;
+        true
+    }
+
+    fn on_reinvite(&self, channel: &Arc<Channel>, offer: Option<&str>) {
+        let Some(offer) = offer else {
+            // Late-offer re-INVITE: offer what we have, as a fresh sendrecv.
+            let sdp = channel.data().local_sdp.clone().map(|mut s| {
+                s.version += 1;
+                s.direction = SdpDirection::SendRecv;
+                s
+            });
+            match sdp {
+                Some(sdp) => channel.sip.answer_reinvite(Ok(sdp.to_string())),
+                None => channel.sip.answer_reinvite(Err(488)),
+            }
+            return;
+        };
+        let Ok(offer) = Sdp::parse(offer) else {
+            channel.sip.answer_reinvite(Err(488));
+            return;
+        };
+        // Keep the current codec when it is still offered: no needless transcoding switch.
+        let current = channel.leg.remote().map(|r| r.codec.name().to_owned());
+        let mut prefs: Vec<&str> = current.iter().map(String::as_str).collect();
+        prefs.extend(channel.codecs.iter().map(String::as_str));
+        let version = channel.data().local_sdp.as_ref().map_or(0, |s| s.version + 1);
+        let Some(mut answer) = offer.answer(&prefs, channel.leg.local_addr(), session_id()) else {
+            channel.sip.answer_reinvite(Err(488));
+            return;
+        };
+        if let Some(local) = &channel.data().local_sdp {
+            answer.session_id = local.session_id;
+        }
+        answer.version = version;
+        apply_remote(&channel.leg, &offer, &answer);
+        let held = !offer.direction.receives();
+        let was_held = {
+            let mut data = channel.data();
+            data.local_sdp = Some(answer.clone());
+            std::mem::replace(&mut data.held, held)
+        };
+        channel.sip.answer_reinvite(Ok(answer.to_string()));
+        if held != was_held {
+            let kind = if held { EventKind::ChannelHold } else { EventKind::ChannelUnhold };
+            self.inner.events.publish(&channel.id, kind);
+        }
+    }
+
+    fn set_state(&self, channel: &Channel, state: ChannelState) {
+        if channel.set_state(state) {
+            self.inner
+                .events
+                .publish(&channel.id, EventKind::ChannelStateChange { state });
+        }
+    }
+
+    // ---- the control API ----
+
+    /// Answers an inbound channel (200 OK with our SDP).
+    pub fn answer(&self, id: &str) -> Result<(), ControlError> {
+        let channel = self.channel(id)?;
+        if channel.direction != Direction::Inbound {
+            return Err(ControlError::WrongState("only inbound channels can be answered"));
+        }
+        if channel.state() == ChannelState::Up {
+            return Ok(());
+        }
+        let sdp = channel.data().local_sdp.clone();
+        let Some(sdp) = sdp else {
+            return Err(ControlError::WrongState("no media negotiated"));
+        };
+        channel.sip.answer(sdp.to_string());
+        channel.data().answered_at = Some(SystemTime::now());
+        self.set_state(&channel, ChannelState::Up);
+        Ok(())
+    }
+
+    /// 180 Ringing to an inbound channel.
+    pub fn ring(&self, id: &str) -> Result<(), ControlError> {
+        let channel = self.channel(id)?;
+        if channel.direction == Direction::Inbound && channel.state() != ChannelState::Up {
+            channel.sip.ring();
+        }
+        Ok(())
+    }
+
+    /// 183 Session Progress with our SDP: early media from here on.
+    pub fn progress(&self, id: &str) -> Result<(), ControlError> {
+        let channel = self.channel(id)?;
+        let data = channel.data();
+        if channel.direction != Direction::Inbound || channel.state() == ChannelState::Up {
+            return Ok(());
+        }
+        // A late-offer call has no answer to send in a provisional response.
+        if let (Some(sdp), false) = (&data.local_sdp, data.awaiting_answer) {
+            channel.sip.progress(sdp.to_string());
+        }
+        Ok(())
+    }
+
+    /// Requests a hangup; teardown (signalling, CDR, media) runs in the background.
+    pub fn hangup(&self, id: &str, cause: Cause) {
+        let Ok(channel) = self.channel(id) else { return };
+        if !channel.mark_hangup(cause) {
+            return;
+        }
+        let switch = self.clone();
+        tokio::spawn(async move { switch.teardown(channel, cause).await });
+    }
+
+    async fn teardown(&self, channel: Arc<Channel>, cause: Cause) {
+        let events = &self.inner.events;
+        events.publish(&channel.id, EventKind::ChannelHangupRequest { cause });
+        tracing::info!(channel = %channel.name, %cause, "hangup");
+        channel.sip.hangup(cause.sip_status());
+        let children = std::mem::take(&mut channel.data().children);
+        for child in children {
+            // Unanswered legs of a Dial are cancelled; bridged ones hung up alike.
+            self.hangup(&child, cause);
+        }
+        if channel.data().parent.is_none() {
+            let cdr = self.cdr_for(&channel, cause);
+            let store = self.inner.cdr.clone();
+            let written = tokio::task::spawn_blocking(move || store.insert_blocking(cdr)).await;
+            if let Ok(Err(e)) | Err(e) = written.map_err(|e| switchboard_store::StoreError::Write(e.to_string())) {
+                tracing::error!(channel = %channel.id, error = %e, "CDR not written");
+            }
+        }
+        channel.leg.close();
+        self.registry().remove(&channel.id);
+        events.publish(&channel.id, EventKind::ChannelDestroyed { cause });
+    }
+
+    fn cdr_for(&self, channel: &Channel, cause: Cause) -> Cdr {
+        let end = SystemTime::now();
+        let data = channel.data();
+        let dstchannel = data
+            .peer
+            .as_ref()
+            .and_then(|p| self.registry().get(p).map(|c| c.name.clone()))
+            .unwrap_or_default();
+        let disposition = match (data.answered_at, cause) {
+            (Some(_), _) => "ANSWERED",
+            (None, Cause::USER_BUSY) => "BUSY",
+            (None, Cause::NO_ANSWER | Cause::ORIGINATOR_CANCEL) => "NO ANSWER",
+            (None, _) => "FAILED",
+        };
+        Cdr {
+            uniqueid: channel.id.clone(),
+            channel: channel.name.clone(),
+            dstchannel,
+            caller: data.caller.number.clone(),
+            caller_name: data.caller.name.clone(),
+            callee: data.exten.clone(),
+            context: data.context.clone(),
+            start: time::rfc3339(channel.created),
+            answer: data.answered_at.map(time::rfc3339),
+            end: time::rfc3339(end),
+            duration: time::seconds_between(channel.created, end),
+            billsec: data.answered_at.map_or(0, |a| time::seconds_between(a, end)),
+            cause: i64::from(cause.0),
+            disposition: disposition.into(),
+        }
+    }
+
+    /// Connects two channels' media both ways.
+    pub fn bridge(&self, a: &str, b: &str) -> Result<(), ControlError> {
+        let (first, second) = (self.channel(a)?, self.channel(b)?);
+        first.leg.connect(&second.leg);
+        first.data().peer = Some(second.id.clone());
+        second.data().peer = Some(first.id.clone());
+        self.inner
+            .events
+            .publish(&first.id, EventKind::ChannelsBridged { peer: second.id.clone() });
+        Ok(())
+    }
+
+    /// Sends the channel's audio back to it.
+    pub fn echo(&self, id: &str) -> Result<(), ControlError> {
+        self.channel(id)?.leg.echo();
+        Ok(())
+    }
+
+    pub fn set_var(&self, id: &str, name: &str, value: &str) -> Result<(), ControlError> {
+        let channel = self.channel(id)?;
+        if name.is_empty() {
+            return Err(ControlError::Invalid("variable name is empty".into()));
+        }
+        channel.data().vars.insert(name.to_owned(), value.to_owned());
+        self.inner.events.publish(
+            id,
+            EventKind::ChannelVarset {
+                variable: name.to_owned(),
+                value: value.to_owned(),
+            },
+        );
+        Ok(())
+    }
+
+    /// The file for a sound name: `sounds_dir/<lang>/<name>.wav`, then
+    /// `sounds_dir/<name>.wav`; a path is taken as it is.
+    pub fn find_sound(&self, name: &str, language: &str) -> Option<PathBuf> {
+        let name = name.strip_prefix("sound:").unwrap_or(name);
+        let with_ext = |p: PathBuf| {
+            if p.extension().is_some() {
+                p
+            } else {
+                p.with_extension("wav")
+            }
+        };
+        if name.starts_with('/') {
+            let path = with_ext(PathBuf::from(name));
+            return path.is_file().then_some(path);
+        }
+        self.inner.config.general.sounds_dirs.iter().find_map(|dir| {
+            [dir.join(language).join(name), dir.join(name)]
+                .into_iter()
+                .map(with_ext)
+                .find(|p| p.is_file())
+        })
+    }
+
+    /// Plays a sound into a channel and waits for the end. A missing file is logged and
+    /// skipped, as Asterisk does.
+    pub async fn play(&self, id: &str, media: &str) -> Result<PlaybackEnd, ControlError> {
+        let channel = self.channel(id)?;
+        let language = channel.data().language.clone();
+        let Some(path) = self.find_sound(media, &language) else {
+            tracing::warn!(channel = %channel.name, media, "sound file not found; skipped");
+            return Ok(PlaybackEnd::Failed);
+        };
+        let events = &self.inner.events;
+        events.publish(id, EventKind::PlaybackStarted { media: media.to_owned() });
+        let end = channel.leg.play(Source::File(path)).finished().await;
+        events.publish(id, EventKind::PlaybackFinished { media: media.to_owned() });
+        Ok(end)
+    }
+
+    /// Sends RFC 4733 digits, each `duration_ms` long with `gap_ms` between.
+    pub async fn send_dtmf(&self, id: &str, digits: &str, duration_ms: u32, gap_ms: u32) -> Result<(), ControlError> {
+        let channel = self.channel(id)?;
+        for digit in digits.chars() {
+            channel.leg.send_dtmf(digit, duration_ms).finished().await;
+            tokio::time::sleep(Duration::from_millis(u64::from(gap_ms))).await;
+        }
+        Ok(())
+    }
+
+    /// Hangs up every channel and waits (bounded) until their CDRs are written.
+    pub async fn shutdown(&self) {
+        for channel in self.channels() {
+            self.hangup(&channel.id, Cause::NORMAL_CLEARING);
+        }
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+        while !self.registry().is_empty() && tokio::time::Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        // Let the BYEs leave before the process exits.
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+async fn recv_media(rx: &mut Option<mpsc::UnboundedReceiver<MediaEvent>>) -> Option<MediaEvent> {
+    match rx {
+        Some(rx) => rx.recv().await,
+        None => std::future::pending().await,
+    }
+}
+
+fn session_id() -> u64 {
+    SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(1)
+}
+
+/// The media far end described by `sdp` for its format `format`.
+fn remote_for(sdp: &Sdp, format: &Format) -> Option<Remote> {
+    Some(Remote {
+        addr: sdp.rtp_addr(),
+        codec: Codec::from_name(&format.encoding)?,
+        payload_type: format.payload_type,
+        dtmf_payload_type: sdp.telephone_event().map(|f| f.payload_type),
+        send: sdp.direction.receives(),
+    })
+}
+
+/// Points a leg at the offerer, using the format our answer chose.
+fn apply_remote(leg: &Leg, offer: &Sdp, answer: &Sdp) {
+    let chosen = answer.audio_format().and_then(|f| {
+        offer
+            .formats
+            .iter()
+            .find(|o| o.payload_type == f.payload_type)
+    });
+    if let Some(remote) = chosen.and_then(|f| remote_for(offer, f)) {
+        let dtmf = answer.telephone_event().map(|f| f.payload_type);
+        leg.set_remote(Remote {
+            dtmf_payload_type: dtmf,
+            ..remote
+        });
+    }
+}
+
+/// `SIP/1001`, `SIP/carrier/5551234`, `SIP/sip:u@127.0.0.1:5070`, `PJSIP/…`.
+pub fn parse_dialstring(dialstring: &str, config: &Config) -> Result<Target, Cause> {
+    let (tech, rest) = dialstring.split_once('/').ok_or(Cause::INVALID_NUMBER_FORMAT)?;
+    if !tech.eq_ignore_ascii_case("SIP") && !tech.eq_ignore_ascii_case("PJSIP") {
+        tracing::warn!(dialstring, "unsupported channel technology");
+        return Err(Cause::NO_ROUTE_DESTINATION);
+    }
+    if rest.starts_with("sip:") {
+        return Ok(Target::Uri(rest.to_owned()));
+    }
+    match rest.split_once('/') {
+        Some((trunk, number)) => {
+            if config.trunk.iter().any(|t| t.name == trunk) {
+                Ok(Target::Trunk {
+                    name: trunk.to_owned(),
+                    number: number.to_owned(),
+                })
+            } else {
+                Err(Cause::NO_ROUTE_DESTINATION)
+            }
+        }
+        None if config.endpoint.iter().any(|e| e.id == rest) => Ok(Target::Endpoint(rest.to_owned())),
+        None => Err(Cause::UNALLOCATED),
+    }
+}
