@@ -109,7 +109,11 @@ async fn run_app(switch: &Switch, channel: &Arc<Channel>, app: &str, args: &str)
             Next::Continue
         }
         "wait" => {
-            let secs = first.trim().parse::<f64>().unwrap_or(0.0).clamp(0.0, 86_400.0);
+            let secs = first
+                .trim()
+                .parse::<f64>()
+                .unwrap_or(0.0)
+                .clamp(0.0, 86_400.0);
             tokio::time::sleep(Duration::from_secs_f64(secs)).await;
             Next::Continue
         }
@@ -133,7 +137,11 @@ async fn run_app(switch: &Switch, channel: &Arc<Channel>, app: &str, args: &str)
         "gotoif" => {
             let (condition, labels) = args.split_once('?').unwrap_or((args, ""));
             let (if_true, if_false) = labels.split_once(':').unwrap_or((labels, ""));
-            let label = if is_true(condition) { if_true } else { if_false };
+            let label = if is_true(condition) {
+                if_true
+            } else {
+                if_false
+            };
             if label.trim().is_empty() {
                 Next::Continue
             } else {

@@ -124,7 +124,11 @@ mod tests {
 
     #[test]
     fn sip_mapping_round_trips_for_common_causes() {
-        for cause in [Cause::USER_BUSY, Cause::ORIGINATOR_CANCEL, Cause::UNALLOCATED] {
+        for cause in [
+            Cause::USER_BUSY,
+            Cause::ORIGINATOR_CANCEL,
+            Cause::UNALLOCATED,
+        ] {
             assert_eq!(Cause::from_sip_status(cause.sip_status()), cause);
         }
         assert_eq!(Cause::NO_ANSWER.sip_status(), 480);

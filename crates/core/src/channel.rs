@@ -61,6 +61,16 @@ pub struct ChannelData {
     pub held: bool,
 }
 
+/// What a new channel is made of besides its data.
+pub(crate) struct Parts {
+    pub id: String,
+    pub name: String,
+    pub direction: Direction,
+    pub sip: CallHandle,
+    pub leg: Leg,
+    pub codecs: Vec<String>,
+}
+
 #[derive(Debug)]
 pub struct Channel {
     pub id: String,
@@ -76,16 +86,15 @@ pub struct Channel {
 }
 
 impl Channel {
-    pub(crate) fn new(
-        id: String,
-        name: String,
-        direction: Direction,
-        sip: CallHandle,
-        leg: Leg,
-        codecs: Vec<String>,
-        data: ChannelData,
-        state: ChannelState,
-    ) -> Self {
+    pub(crate) fn new(parts: Parts, data: ChannelData, state: ChannelState) -> Self {
+        let Parts {
+            id,
+            name,
+            direction,
+            sip,
+            leg,
+            codecs,
+        } = parts;
         let (status, _) = watch::channel(Status {
             state,
             early_media: false,
@@ -186,7 +195,10 @@ impl Channel {
             "CHANNEL" => self.name.clone(),
             "UNIQUEID" => self.id.clone(),
             "LANGUAGE" | "CHANNEL(language)" => data.language.clone(),
-            "HANGUPCAUSE" => data.pending_cause.map(|c| c.0.to_string()).unwrap_or_default(),
+            "HANGUPCAUSE" => data
+                .pending_cause
+                .map(|c| c.0.to_string())
+                .unwrap_or_default(),
             "EPOCH" => SystemTime::now()
                 .duration_since(SystemTime::UNIX_EPOCH)
                 .map(|d| d.as_secs().to_string())

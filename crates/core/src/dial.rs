@@ -26,7 +26,10 @@ pub(crate) async fn dial(switch: &Switch, caller: &Arc<Channel>, args: &[String]
     let mut ringing: Vec<Arc<Channel>> = Vec::new();
     let mut last_cause = Cause::NO_ROUTE_DESTINATION;
     for dialstring in dialstrings.split('&').filter(|d| !d.is_empty()) {
-        match switch.originate(dialstring, caller_id.clone(), Some(caller)).await {
+        match switch
+            .originate(dialstring, caller_id.clone(), Some(caller))
+            .await
+        {
             Ok(callee) => {
                 events.publish(
                     &caller.id,

@@ -177,11 +177,13 @@ fn matches_from(classes: &[Class<'_>], chars: &[char]) -> bool {
     match class {
         Class::OneOrMore => !chars.is_empty(),
         Class::ZeroOrMore => true,
-        Class::Literal(l) => chars.first() == Some(l) && matches_from(rest, chars.get(1..).unwrap_or_default()),
-        Class::Set(set) => chars
-            .first()
-            .is_some_and(|c| set_contains(set, *c))
-            && matches_from(rest, chars.get(1..).unwrap_or_default()),
+        Class::Literal(l) => {
+            chars.first() == Some(l) && matches_from(rest, chars.get(1..).unwrap_or_default())
+        }
+        Class::Set(set) => {
+            chars.first().is_some_and(|c| set_contains(set, *c))
+                && matches_from(rest, chars.get(1..).unwrap_or_default())
+        }
     }
 }
 
@@ -206,7 +208,10 @@ pub fn expand(text: &str, lookup: &dyn Fn(&str) -> Option<String>) -> String {
         let Some(len) = out.get(start..).and_then(|s| s.find('}')) else {
             break;
         };
-        let inner = out.get(start + 2..start + len).unwrap_or_default().to_owned();
+        let inner = out
+            .get(start + 2..start + len)
+            .unwrap_or_default()
+            .to_owned();
         let value = substitute(&inner, lookup);
         out.replace_range(start..=start + len, &value);
     }
@@ -221,11 +226,21 @@ fn substitute(inner: &str, lookup: &dyn Fn(&str) -> Option<String>) -> String {
         return value.into_iter().collect();
     };
     let count = i64::try_from(value.len()).unwrap_or(0);
-    let start = if offset < 0 { (count + offset).max(0) } else { offset.min(count) };
+    let start = if offset < 0 {
+        (count + offset).max(0)
+    } else {
+        offset.min(count)
+    };
     let length = parts
         .next()
         .and_then(|l| l.trim().parse::<i64>().ok())
-        .map_or(count - start, |l| if l < 0 { (count - start + l).max(0) } else { l });
+        .map_or(count - start, |l| {
+            if l < 0 {
+                (count - start + l).max(0)
+            } else {
+                l
+            }
+        });
     value
         .into_iter()
         .skip(usize::try_from(start).unwrap_or(0))
@@ -267,13 +282,18 @@ pub fn is_true(condition: &str) -> bool {
         .trim();
     for op in ["!=", ">=", "<=", "=", ">", "<"] {
         if let Some((left, right)) = expr.split_once(op) {
-            let (l, r) = (left.trim().trim_matches('"'), right.trim().trim_matches('"'));
+            let (l, r) = (
+                left.trim().trim_matches('"'),
+                right.trim().trim_matches('"'),
+            );
             let numeric = l.parse::<f64>().ok().zip(r.parse::<f64>().ok());
             let ordering = match numeric {
                 Some((a, b)) => a.partial_cmp(&b),
                 None => Some(l.cmp(r)),
             };
-            let Some(ordering) = ordering else { return false };
+            let Some(ordering) = ordering else {
+                return false;
+            };
             return match op {
                 "!=" => ordering.is_ne(),
                 ">=" => ordering.is_ge(),
@@ -293,7 +313,10 @@ mod tests {
 
     fn plan() -> Dialplan {
         let mut default = BTreeMap::new();
-        default.insert("100".to_owned(), vec!["Answer()".to_owned(), "Hangup".to_owned()]);
+        default.insert(
+            "100".to_owned(),
+            vec!["Answer()".to_owned(), "Hangup".to_owned()],
+        );
         default.insert("_1XXX".to_owned(), vec!["Dial(SIP/${EXTEN},30)".to_owned()]);
         default.insert("_10XX".to_owned(), vec!["NoOp(more specific)".to_owned()]);
         default.insert("_9.".to_owned(), vec!["NoOp(outbound)".to_owned()]);
@@ -321,7 +344,10 @@ mod tests {
     fn lookup_prefers_exact_then_specific() {
         let plan = plan();
         assert_eq!(plan.lookup("default", "100").unwrap()[0].app, "Answer");
-        assert_eq!(plan.lookup("default", "1001").unwrap()[0].args, "more specific");
+        assert_eq!(
+            plan.lookup("default", "1001").unwrap()[0].args,
+            "more specific"
+        );
         assert_eq!(plan.lookup("default", "1101").unwrap()[0].app, "Dial");
         assert!(plan.lookup("default", "555").is_none());
         assert!(plan.lookup("nope", "100").is_none());
@@ -357,7 +383,10 @@ mod tests {
 
     #[test]
     fn splits_and_evaluates() {
-        assert_eq!(split_args("a,b(c,d),\"e,f\""), vec!["a", "b(c,d)", "\"e,f\""]);
+        assert_eq!(
+            split_args("a,b(c,d),\"e,f\""),
+            vec!["a", "b(c,d)", "\"e,f\""]
+        );
         assert_eq!(split_args(""), vec![""]);
         assert!(is_true("$[1 = 1]"));
         assert!(is_true("$[ANSWER != BUSY]"));

@@ -13,20 +13,44 @@ use crate::state::ChannelState;
 #[derive(Debug, Clone, PartialEq)]
 pub enum EventKind {
     ChannelCreated,
-    ChannelStateChange { state: ChannelState },
-    ChannelDtmfReceived { digit: char, duration_ms: u32 },
-    ChannelVarset { variable: String, value: String },
+    ChannelStateChange {
+        state: ChannelState,
+    },
+    ChannelDtmfReceived {
+        digit: char,
+        duration_ms: u32,
+    },
+    ChannelVarset {
+        variable: String,
+        value: String,
+    },
     ChannelHold,
     ChannelUnhold,
     /// `peer` starts being dialled by `caller`.
-    ChannelDialBegin { peer: String, dialstring: String },
-    ChannelDialEnd { peer: String, status: String },
-    ChannelHangupRequest { cause: Cause },
-    ChannelDestroyed { cause: Cause },
+    ChannelDialBegin {
+        peer: String,
+        dialstring: String,
+    },
+    ChannelDialEnd {
+        peer: String,
+        status: String,
+    },
+    ChannelHangupRequest {
+        cause: Cause,
+    },
+    ChannelDestroyed {
+        cause: Cause,
+    },
     /// Two channels' media connected (a two-party bridge).
-    ChannelsBridged { peer: String },
-    PlaybackStarted { media: String },
-    PlaybackFinished { media: String },
+    ChannelsBridged {
+        peer: String,
+    },
+    PlaybackStarted {
+        media: String,
+    },
+    PlaybackFinished {
+        media: String,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq)]

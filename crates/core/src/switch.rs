@@ -8,14 +8,18 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
 use switchboard_media::codec::Codec;
-use switchboard_media::engine::{EngineConfig, Leg, MediaEngine, MediaEvent, PlaybackEnd, Remote, Source};
+use switchboard_media::engine::{
+    EngineConfig, Leg, MediaEngine, MediaEvent, PlaybackEnd, Remote, Source,
+};
 use switchboard_sip::sdp::{Direction as SdpDirection, Format, Sdp};
-use switchboard_sip::{CallEvent, IncomingCall, InviteError, Origin, SipStack, StackConfig, Target};
+use switchboard_sip::{
+    CallEvent, IncomingCall, InviteError, Origin, SipStack, StackConfig, Target,
+};
 use switchboard_store::{Cdr, CdrStore};
 use tokio::sync::mpsc;
 
 use crate::cause::Cause;
-use crate::channel::{CallerId, Channel, ChannelData, Direction};
+use crate::channel::{CallerId, Channel, ChannelData, Direction, Parts};
 use crate::config::Config;
 use crate::dialplan::Dialplan;
 use crate::events::{EventBus, EventKind};
@@ -77,11 +81,15 @@ impl Switch {
                 }
             }
         }
-        let udp = udp.ok_or_else(|| CoreError::Config("sip.listen: a udp listener is required".into()))?;
+        let udp =
+            udp.ok_or_else(|| CoreError::Config("sip.listen: a udp listener is required".into()))?;
         let mut trunks = Vec::new();
         for trunk in &config.trunk {
             let addr = trunk.host.parse().map_err(|_| {
-                CoreError::Config(format!("trunk {:?}: host {:?} is not ip:port", trunk.name, trunk.host))
+                CoreError::Config(format!(
+                    "trunk {:?}: host {:?} is not ip:port",
+                    trunk.name, trunk.host
+                ))
             })?;
             trunks.push((trunk.name.clone(), addr));
         }
@@ -157,7 +165,10 @@ impl Switch {
     }
 
     pub fn channel(&self, id: &str) -> Result<Arc<Channel>, ControlError> {
-        self.registry().get(id).cloned().ok_or(ControlError::NotFound)
+        self.registry()
+            .get(id)
+            .cloned()
+            .ok_or(ControlError::NotFound)
     }
 
     fn codecs_for(&self, origin: Option<&Origin>) -> Vec<String> {
@@ -182,7 +193,11 @@ impl Switch {
             .codecs
             .iter()
             .any(|c| c.eq_ignore_ascii_case("telephone-event"));
-        if dtmf && !codecs.iter().any(|c| c.eq_ignore_ascii_case("telephone-event")) {
+        if dtmf
+            && !codecs
+                .iter()
+                .any(|c| c.eq_ignore_ascii_case("telephone-event"))
+        {
             codecs.push("telephone-event".into());
         }
         codecs
@@ -251,7 +266,8 @@ impl Switch {
                     }
                     None => {
                         tracing::info!(call_id = %call.call_id, "no common codec; 488");
-                        call.handle.hangup(Cause::INCOMPATIBLE_DESTINATION.sip_status());
+                        call.handle
+                            .hangup(Cause::INCOMPATIBLE_DESTINATION.sip_status());
                         leg.close();
                         return;
                     }
@@ -259,7 +275,8 @@ impl Switch {
             }
             Some(Err(e)) => {
                 tracing::info!(call_id = %call.call_id, error = %e, "bad SDP offer; 488");
-                call.handle.hangup(Cause::INCOMPATIBLE_DESTINATION.sip_status());
+                call.handle
+                    .hangup(Cause::INCOMPATIBLE_DESTINATION.sip_status());
                 leg.close();
                 return;
             }
@@ -288,16 +305,15 @@ impl Switch {
             pending_cause: None,
             held: false,
         };
-        let channel = Arc::new(Channel::new(
+        let parts = Parts {
             id,
             name,
-            Direction::Inbound,
-            call.handle,
+            direction: Direction::Inbound,
+            sip: call.handle,
             leg,
             codecs,
-            data,
-            ChannelState::Ring,
-        ));
+        };
+        let channel = Arc::new(Channel::new(parts, data, ChannelState::Ring));
         tracing::info!(channel = %channel.name, id = %channel.id, exten = %channel.data().exten, "incoming call");
         self.register(channel.clone(), call.events);
         tokio::spawn(crate::apps::run_dialplan(self.clone(), channel));
@@ -351,7 +367,9 @@ impl Switch {
                 tracing::info!(dialstring, error = %e, "cannot dial");
                 return Err(match e {
                     InviteError::NotRegistered(_) => Cause::SUBSCRIBER_ABSENT,
-                    InviteError::UnknownTrunk(_) | InviteError::BadUri(_) => Cause::NO_ROUTE_DESTINATION,
+                    InviteError::UnknownTrunk(_) | InviteError::BadUri(_) => {
+                        Cause::NO_ROUTE_DESTINATION
+                    }
                     InviteError::Stopped => Cause::SWITCH_CONGESTION,
                 });
             }
@@ -382,16 +400,15 @@ impl Switch {
             pending_cause: None,
             held: false,
         };
-        let channel = Arc::new(Channel::new(
+        let parts = Parts {
             id,
-            self.next_name(&resource),
-            Direction::Outbound,
-            handle,
+            name: self.next_name(&resource),
+            direction: Direction::Outbound,
+            sip: handle,
             leg,
             codecs,
-            data,
-            ChannelState::Down,
-        ));
+        };
+        let channel = Arc::new(Channel::new(parts, data, ChannelState::Down));
         if let Some(parent) = parent {
             parent.data().children.push(channel.id.clone());
         }
@@ -510,7 +527,11 @@ impl Switch {
         let current = channel.leg.remote().map(|r| r.codec.name().to_owned());
         let mut prefs: Vec<&str> = current.iter().map(String::as_str).collect();
         prefs.extend(channel.codecs.iter().map(String::as_str));
-        let version = channel.data().local_sdp.as_ref().map_or(0, |s| s.version + 1);
+        let version = channel
+            .data()
+            .local_sdp
+            .as_ref()
+            .map_or(0, |s| s.version + 1);
         let Some(mut answer) = offer.answer(&prefs, channel.leg.local_addr(), session_id()) else {
             channel.sip.answer_reinvite(Err(488));
             return;
@@ -528,7 +549,11 @@ impl Switch {
         };
         channel.sip.answer_reinvite(Ok(answer.to_string()));
         if held != was_held {
-            let kind = if held { EventKind::ChannelHold } else { EventKind::ChannelUnhold };
+            let kind = if held {
+                EventKind::ChannelHold
+            } else {
+                EventKind::ChannelUnhold
+            };
             self.inner.events.publish(&channel.id, kind);
         }
     }
@@ -547,7 +572,9 @@ impl Switch {
     pub fn answer(&self, id: &str) -> Result<(), ControlError> {
         let channel = self.channel(id)?;
         if channel.direction != Direction::Inbound {
-            return Err(ControlError::WrongState("only inbound channels can be answered"));
+            return Err(ControlError::WrongState(
+                "only inbound channels can be answered",
+            ));
         }
         if channel.state() == ChannelState::Up {
             return Ok(());
@@ -587,7 +614,9 @@ impl Switch {
 
     /// Requests a hangup; teardown (signalling, CDR, media) runs in the background.
     pub fn hangup(&self, id: &str, cause: Cause) {
-        let Ok(channel) = self.channel(id) else { return };
+        let Ok(channel) = self.channel(id) else {
+            return;
+        };
         if !channel.mark_hangup(cause) {
             return;
         }
@@ -609,7 +638,9 @@ impl Switch {
             let cdr = self.cdr_for(&channel, cause);
             let store = self.inner.cdr.clone();
             let written = tokio::task::spawn_blocking(move || store.insert_blocking(cdr)).await;
-            if let Ok(Err(e)) | Err(e) = written.map_err(|e| switchboard_store::StoreError::Write(e.to_string())) {
+            if let Ok(Err(e)) | Err(e) =
+                written.map_err(|e| switchboard_store::StoreError::Write(e.to_string()))
+            {
                 tracing::error!(channel = %channel.id, error = %e, "CDR not written");
             }
         }
@@ -644,7 +675,9 @@ impl Switch {
             answer: data.answered_at.map(time::rfc3339),
             end: time::rfc3339(end),
             duration: time::seconds_between(channel.created, end),
-            billsec: data.answered_at.map_or(0, |a| time::seconds_between(a, end)),
+            billsec: data
+                .answered_at
+                .map_or(0, |a| time::seconds_between(a, end)),
             cause: i64::from(cause.0),
             disposition: disposition.into(),
         }
@@ -656,9 +689,12 @@ impl Switch {
         first.leg.connect(&second.leg);
         first.data().peer = Some(second.id.clone());
         second.data().peer = Some(first.id.clone());
-        self.inner
-            .events
-            .publish(&first.id, EventKind::ChannelsBridged { peer: second.id.clone() });
+        self.inner.events.publish(
+            &first.id,
+            EventKind::ChannelsBridged {
+                peer: second.id.clone(),
+            },
+        );
         Ok(())
     }
 
@@ -673,7 +709,10 @@ impl Switch {
         if name.is_empty() {
             return Err(ControlError::Invalid("variable name is empty".into()));
         }
-        channel.data().vars.insert(name.to_owned(), value.to_owned());
+        channel
+            .data()
+            .vars
+            .insert(name.to_owned(), value.to_owned());
         self.inner.events.publish(
             id,
             EventKind::ChannelVarset {
@@ -699,12 +738,17 @@ impl Switch {
             let path = with_ext(PathBuf::from(name));
             return path.is_file().then_some(path);
         }
-        self.inner.config.general.sounds_dirs.iter().find_map(|dir| {
-            [dir.join(language).join(name), dir.join(name)]
-                .into_iter()
-                .map(with_ext)
-                .find(|p| p.is_file())
-        })
+        self.inner
+            .config
+            .general
+            .sounds_dirs
+            .iter()
+            .find_map(|dir| {
+                [dir.join(language).join(name), dir.join(name)]
+                    .into_iter()
+                    .map(with_ext)
+                    .find(|p| p.is_file())
+            })
     }
 
     /// Plays a sound into a channel and waits for the end. A missing file is logged and
@@ -717,14 +761,30 @@ impl Switch {
             return Ok(PlaybackEnd::Failed);
         };
         let events = &self.inner.events;
-        events.publish(id, EventKind::PlaybackStarted { media: media.to_owned() });
+        events.publish(
+            id,
+            EventKind::PlaybackStarted {
+                media: media.to_owned(),
+            },
+        );
         let end = channel.leg.play(Source::File(path)).finished().await;
-        events.publish(id, EventKind::PlaybackFinished { media: media.to_owned() });
+        events.publish(
+            id,
+            EventKind::PlaybackFinished {
+                media: media.to_owned(),
+            },
+        );
         Ok(end)
     }
 
     /// Sends RFC 4733 digits, each `duration_ms` long with `gap_ms` between.
-    pub async fn send_dtmf(&self, id: &str, digits: &str, duration_ms: u32, gap_ms: u32) -> Result<(), ControlError> {
+    pub async fn send_dtmf(
+        &self,
+        id: &str,
+        digits: &str,
+        duration_ms: u32,
+        gap_ms: u32,
+    ) -> Result<(), ControlError> {
         let channel = self.channel(id)?;
         for digit in digits.chars() {
             channel.leg.send_dtmf(digit, duration_ms).finished().await;
@@ -791,7 +851,9 @@ fn apply_remote(leg: &Leg, offer: &Sdp, answer: &Sdp) {
 
 /// `SIP/1001`, `SIP/carrier/5551234`, `SIP/sip:u@127.0.0.1:5070`, `PJSIP/…`.
 pub fn parse_dialstring(dialstring: &str, config: &Config) -> Result<Target, Cause> {
-    let (tech, rest) = dialstring.split_once('/').ok_or(Cause::INVALID_NUMBER_FORMAT)?;
+    let (tech, rest) = dialstring
+        .split_once('/')
+        .ok_or(Cause::INVALID_NUMBER_FORMAT)?;
     if !tech.eq_ignore_ascii_case("SIP") && !tech.eq_ignore_ascii_case("PJSIP") {
         tracing::warn!(dialstring, "unsupported channel technology");
         return Err(Cause::NO_ROUTE_DESTINATION);
@@ -810,7 +872,9 @@ pub fn parse_dialstring(dialstring: &str, config: &Config) -> Result<Target, Cau
                 Err(Cause::NO_ROUTE_DESTINATION)
             }
         }
-        None if config.endpoint.iter().any(|e| e.id == rest) => Ok(Target::Endpoint(rest.to_owned())),
+        None if config.endpoint.iter().any(|e| e.id == rest) => {
+            Ok(Target::Endpoint(rest.to_owned()))
+        }
         None => Err(Cause::UNALLOCATED),
     }
 }

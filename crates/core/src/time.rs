@@ -59,7 +59,10 @@ mod tests {
         let t = UNIX_EPOCH + Duration::from_millis(1_700_000_000_123);
         assert_eq!(rfc3339(t), "2023-11-14T22:13:20Z");
         assert_eq!(asterisk(t), "2023-11-14T22:13:20.123+0000");
-        assert_eq!(rfc3339(UNIX_EPOCH + Duration::from_secs(951_782_400)), "2000-02-29T00:00:00Z");
+        assert_eq!(
+            rfc3339(UNIX_EPOCH + Duration::from_secs(951_782_400)),
+            "2000-02-29T00:00:00Z"
+        );
         assert_eq!(seconds_between(t, t + Duration::from_millis(4_600)), 5);
         assert_eq!(seconds_between(t + Duration::from_secs(1), t), 0);
     }

@@ -190,10 +190,9 @@ impl Authenticator {
         let ha1 = algorithm.hash(&format!("{}:{}:{password}", answer.username, answer.realm));
         let ha2 = algorithm.hash(&format!("{method}:{}", answer.uri));
         let expected = match (&answer.qop, &answer.nc, &answer.cnonce) {
-            (Some(qop), Some(nc), Some(cnonce)) => algorithm.hash(&format!(
-                "{ha1}:{}:{nc}:{cnonce}:{qop}:{ha2}",
-                answer.nonce
-            )),
+            (Some(qop), Some(nc), Some(cnonce)) => {
+                algorithm.hash(&format!("{ha1}:{}:{nc}:{cnonce}:{qop}:{ha2}", answer.nonce))
+            }
             (None, _, _) => algorithm.hash(&format!("{ha1}:{}:{ha2}", answer.nonce)),
             _ => return Verdict::Forged,
         };
@@ -238,7 +237,10 @@ mod tests {
         for alg in ["MD5", "SHA-256"] {
             let answer = client_answer(&auth, alg, "pw", 1000);
             assert_eq!(auth.verify(&answer, "REGISTER", "pw", 1010), Verdict::Ok);
-            assert_eq!(auth.verify(&answer, "REGISTER", "bad", 1010), Verdict::Forged);
+            assert_eq!(
+                auth.verify(&answer, "REGISTER", "bad", 1010),
+                Verdict::Forged
+            );
             assert_eq!(auth.verify(&answer, "INVITE", "pw", 1010), Verdict::Forged);
         }
     }
@@ -247,9 +249,15 @@ mod tests {
     fn old_nonce_is_stale_and_foreign_nonce_forged() {
         let auth = Authenticator::new("switchboard", "s3cret");
         let answer = client_answer(&auth, "MD5", "pw", 1000);
-        assert_eq!(auth.verify(&answer, "REGISTER", "pw", 1000 + 301), Verdict::Stale);
+        assert_eq!(
+            auth.verify(&answer, "REGISTER", "pw", 1000 + 301),
+            Verdict::Stale
+        );
         let other = Authenticator::new("switchboard", "other");
-        assert_eq!(other.verify(&answer, "REGISTER", "pw", 1000), Verdict::Forged);
+        assert_eq!(
+            other.verify(&answer, "REGISTER", "pw", 1000),
+            Verdict::Forged
+        );
     }
 
     #[test]

@@ -142,11 +142,22 @@ pub fn bad_request(raw: &[u8], why: &str) -> Option<Bytes> {
     if start.starts_with("SIP/") {
         return None; // never answer a response
     }
-    let mut out = format!("SIP/2.0 400 Bad Request\r\nWarning: 399 switchboard \"{}\"\r\n", why.replace('"', "'"));
+    let mut out = format!(
+        "SIP/2.0 400 Bad Request\r\nWarning: 399 switchboard \"{}\"\r\n",
+        why.replace('"', "'")
+    );
     let mut has_via = false;
     for line in lines {
-        let name = line.split(':').next().unwrap_or_default().trim().to_ascii_lowercase();
-        if matches!(name.as_str(), "via" | "v" | "from" | "f" | "to" | "t" | "call-id" | "i" | "cseq") {
+        let name = line
+            .split(':')
+            .next()
+            .unwrap_or_default()
+            .trim()
+            .to_ascii_lowercase();
+        if matches!(
+            name.as_str(),
+            "via" | "v" | "from" | "f" | "to" | "t" | "call-id" | "i" | "cseq"
+        ) {
             has_via |= name == "via" || name == "v";
             out.push_str(line);
             out.push_str("\r\n");
@@ -203,8 +214,14 @@ mod tests {
         assert_eq!(call_id(&req), "c1");
         assert_eq!(tag(&req.headers, &HeaderName::From).as_deref(), Some("abc"));
         assert_eq!(tag(&req.headers, &HeaderName::To), None);
-        assert_eq!(party(&req.headers, &HeaderName::From), ("1000".into(), Some("Alice".into())));
-        assert_eq!(contact_uri(&req.headers).as_deref(), Some("sip:1000@127.0.0.1:5070"));
+        assert_eq!(
+            party(&req.headers, &HeaderName::From),
+            ("1000".into(), Some("Alice".into()))
+        );
+        assert_eq!(
+            contact_uri(&req.headers).as_deref(),
+            Some("sip:1000@127.0.0.1:5070")
+        );
         assert_eq!(cseq_number(&req.headers), Some(7));
     }
 

@@ -71,7 +71,12 @@ impl Registrar {
         let mut live: Vec<Binding> = self
             .bindings
             .get(aor)
-            .map(|list| list.iter().filter(|b| b.expires_at > now).cloned().collect())
+            .map(|list| {
+                list.iter()
+                    .filter(|b| b.expires_at > now)
+                    .cloned()
+                    .collect()
+            })
             .unwrap_or_default();
         live.reverse();
         live

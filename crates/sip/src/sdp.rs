@@ -204,9 +204,7 @@ impl Sdp {
         if !seen_audio {
             return Err(SdpError::NoAudio);
         }
-        let address = media_addr
-            .or(session_addr)
-            .ok_or(SdpError::NoConnection)?;
+        let address = media_addr.or(session_addr).ok_or(SdpError::NoConnection)?;
         let formats = pts
             .iter()
             .filter_map(|&pt| {
@@ -215,10 +213,7 @@ impl Sdp {
                     .find(|f| f.payload_type == pt)
                     .cloned()
                     .or_else(|| static_format(pt))?;
-                format.fmtp = fmtps
-                    .iter()
-                    .find(|(p, _)| *p == pt)
-                    .map(|(_, v)| v.clone());
+                format.fmtp = fmtps.iter().find(|(p, _)| *p == pt).map(|(_, v)| v.clone());
                 Some(format)
             })
             .collect();
@@ -257,7 +252,9 @@ impl Sdp {
                 .find(|f| f.is(name) && !f.is("telephone-event"))
         })?;
         let mut formats = vec![codec.clone()];
-        let wants_dtmf = prefer.iter().any(|p| p.eq_ignore_ascii_case("telephone-event"));
+        let wants_dtmf = prefer
+            .iter()
+            .any(|p| p.eq_ignore_ascii_case("telephone-event"));
         if let Some(te) = self.telephone_event().filter(|_| wants_dtmf) {
             formats.push(te.clone());
         }
@@ -395,8 +392,14 @@ mod tests {
 
     #[test]
     fn rejects_garbage() {
-        assert_eq!(Sdp::parse("hello"), Err(SdpError::Malformed("hello".into())));
-        assert_eq!(Sdp::parse("v=0\r\nc=IN IP4 1.2.3.4\r\n"), Err(SdpError::NoAudio));
+        assert_eq!(
+            Sdp::parse("hello"),
+            Err(SdpError::Malformed("hello".into()))
+        );
+        assert_eq!(
+            Sdp::parse("v=0\r\nc=IN IP4 1.2.3.4\r\n"),
+            Err(SdpError::NoAudio)
+        );
         assert!(Sdp::parse("v=0\r\nm=audio x RTP/AVP 0\r\n").is_err());
         assert_eq!(
             Sdp::parse("v=0\r\nm=audio 5 RTP/AVP 0\r\n"),

@@ -84,7 +84,10 @@ pub enum CallEvent {
 pub enum Target {
     /// A registered endpoint, at its newest contact.
     Endpoint(String),
-    Trunk { name: String, number: String },
+    Trunk {
+        name: String,
+        number: String,
+    },
     /// `sip:user@ip:port[;transport=tcp]`.
     Uri(String),
 }
@@ -121,7 +124,8 @@ enum Command {
         caller: String,
         caller_name: Option<String>,
         offer: Option<String>,
-        reply: oneshot::Sender<Result<(CallHandle, mpsc::UnboundedReceiver<CallEvent>), InviteError>>,
+        reply:
+            oneshot::Sender<Result<(CallHandle, mpsc::UnboundedReceiver<CallEvent>), InviteError>>,
     },
     Contacts {
         aor: String,
@@ -275,7 +279,10 @@ enum TimerId {
 enum Phase {
     Early,
     /// 2xx sent, waiting for the ACK.
-    Answering { interval: Duration, give_up: Instant },
+    Answering {
+        interval: Duration,
+        give_up: Instant,
+    },
     Confirmed,
     /// Outgoing call hung up before answer: CANCEL sent or due.
     Cancelling,
@@ -411,9 +418,10 @@ impl Task {
         match item {
             Inbound::Malformed(raw, flow) => {
                 if let Some(bytes) = msg::bad_request(&raw, "malformed message") {
-                    if let Some(Ok(message)) =
-                        Some(sipx_sip::parse_datagram(bytes, &sipx_sip::Limits::datagram()))
-                    {
+                    if let Some(Ok(message)) = Some(sipx_sip::parse_datagram(
+                        bytes,
+                        &sipx_sip::Limits::datagram(),
+                    )) {
                         self.transports.send(flow, &message);
                     }
                 }
@@ -441,7 +449,10 @@ impl Task {
             return;
         }
         stamp_received(&mut request, flow);
-        match self.layer.receive(Message::Request(request), reliability(flow)) {
+        match self
+            .layer
+            .receive(Message::Request(request), reliability(flow))
+        {
             sipx_sip::transaction::Dispatch::Created { key, outputs } => {
                 self.flows.insert(key.clone(), flow);
                 self.run_outputs(&key, outputs);
@@ -475,7 +486,10 @@ impl Task {
     }
 
     fn on_response(&mut self, response: Response) {
-        match self.layer.receive(Message::Response(response), Reliability::Unreliable) {
+        match self
+            .layer
+            .receive(Message::Response(response), Reliability::Unreliable)
+        {
             sipx_sip::transaction::Dispatch::Matched { key, outputs }
             | sipx_sip::transaction::Dispatch::Created { key, outputs } => {
                 self.run_outputs(&key, outputs);
@@ -536,7 +550,10 @@ impl Task {
                     (HeaderName::Allow, ALLOW.to_owned()),
                     (HeaderName::Accept, "application/sdp".to_owned()),
                 ];
-                self.reply(key, msg::response(&request, 200, Some(&msg::new_tag()), &extra, None));
+                self.reply(
+                    key,
+                    msg::response(&request, 200, Some(&msg::new_tag()), &extra, None),
+                );
             }
             Method::Invite if !in_dialog => {
                 if let Some(flow) = flow {
@@ -616,7 +633,10 @@ impl Task {
             })
             .collect();
         tracing::info!(%aor, contacts = extra.len(), "registration updated");
-        self.reply(key, msg::response(request, 200, Some(&msg::new_tag()), &extra, None));
+        self.reply(
+            key,
+            msg::response(request, 200, Some(&msg::new_tag()), &extra, None),
+        );
     }
 
     /// Digest-checks a request; answers the challenge or the refusal itself and returns
@@ -645,17 +665,19 @@ impl Task {
                 .into_iter()
                 .map(|c| (name.clone(), c))
                 .collect();
-            task.reply(key, msg::response(request, code, Some(&msg::new_tag()), &extra, None));
+            task.reply(
+                key,
+                msg::response(request, code, Some(&msg::new_tag()), &extra, None),
+            );
         };
         let Some(answer) = answer else {
             challenge(self, false);
             return None;
         };
         let verdict = match self.config.endpoints.get(&answer.username) {
-            Some(password) => {
-                self.auth
-                    .verify(&answer, &request.method.to_string(), password, now)
-            }
+            Some(password) => self
+                .auth
+                .verify(&answer, &request.method.to_string(), password, now),
             None => Verdict::Forged,
         };
         match verdict {
@@ -666,7 +688,10 @@ impl Task {
             }
             Verdict::Forged => {
                 tracing::info!(user = %answer.username, method = %request.method, "authentication failed");
-                self.reply(key, msg::response(request, 403, Some(&msg::new_tag()), &[], None));
+                self.reply(
+                    key,
+                    msg::response(request, 403, Some(&msg::new_tag()), &[], None),
+                );
                 None
             }
         }
@@ -761,7 +786,10 @@ impl Task {
                 Some(call) => (call.invite.clone(), call.local_tag.clone()),
                 None => return,
             };
-            self.reply(&invite_key, msg::response(&invite, 487, Some(&tag), &[], None));
+            self.reply(
+                &invite_key,
+                msg::response(&invite, 487, Some(&tag), &[], None),
+            );
             self.emit(id, CallEvent::Cancelled);
             self.forget(id);
         }
@@ -802,14 +830,18 @@ impl Task {
     }
 
     fn on_ack(&mut self, ack: &Request) {
-        let Some(id) = self.dialog_of(ack) else { return };
-        let Some(call) = self.calls.get_mut(&id) else { return };
+        let Some(id) = self.dialog_of(ack) else {
+            return;
+        };
+        let Some(call) = self.calls.get_mut(&id) else {
+            return;
+        };
         if matches!(call.phase, Phase::Answering { .. }) {
             call.phase = Phase::Confirmed;
             call.last_2xx = None;
             self.timers.clear(&TimerId::Retransmit2xx(id));
-            let sdp = (!ack.body().is_empty())
-                .then(|| String::from_utf8_lossy(ack.body()).into_owned());
+            let sdp =
+                (!ack.body().is_empty()).then(|| String::from_utf8_lossy(ack.body()).into_owned());
             self.emit(id, CallEvent::Acked { sdp });
         }
     }
@@ -821,7 +853,9 @@ impl Task {
             return; // BYE, CANCEL, re-INVITE answers: nothing to do
         };
         let code = response.status.code();
-        let Some(call) = self.calls.get_mut(&id) else { return };
+        let Some(call) = self.calls.get_mut(&id) else {
+            return;
+        };
         if code < 200 {
             if code == 100 {
                 return;
@@ -856,7 +890,9 @@ impl Task {
         let cseq = msg::cseq_number(&call.invite.headers).unwrap_or(1);
         let ack = self.in_dialog_text(id, "ACK", Some(cseq), None);
         let ack = ack.and_then(msg::build);
-        let Some(call) = self.calls.get_mut(&id) else { return };
+        let Some(call) = self.calls.get_mut(&id) else {
+            return;
+        };
         if let Some(ack) = &ack {
             self.transports.send(call.flow, ack);
         }
@@ -867,9 +903,12 @@ impl Task {
             return;
         }
         call.phase = Phase::Confirmed;
-        self.emit(id, CallEvent::Answered {
-            sdp: body_of(&response),
-        });
+        self.emit(
+            id,
+            CallEvent::Answered {
+                sdp: body_of(&response),
+            },
+        );
     }
 
     // ---- commands from the core ----
@@ -879,8 +918,12 @@ impl Task {
             Command::Respond { call, code, sdp } => self.respond(call, code, sdp),
             Command::Hangup { call, code } => self.hangup(call, code),
             Command::ReinviteAnswer { call, sdp } => {
-                let Some(c) = self.calls.get_mut(&call) else { return };
-                let Some((key, request)) = c.reinvite.take() else { return };
+                let Some(c) = self.calls.get_mut(&call) else {
+                    return;
+                };
+                let Some((key, request)) = c.reinvite.take() else {
+                    return;
+                };
                 let transport = c.flow.transport;
                 let contact = self.contact_header(transport);
                 let response = match &sdp {
@@ -917,11 +960,16 @@ impl Task {
             Transport::Udp => "",
             Transport::Tcp => ";transport=tcp",
         };
-        (HeaderName::Contact, format!("<sip:switchboard@{local}{param}>"))
+        (
+            HeaderName::Contact,
+            format!("<sip:switchboard@{local}{param}>"),
+        )
     }
 
     fn respond(&mut self, id: u64, code: u16, sdp: Option<String>) {
-        let Some(call) = self.calls.get(&id) else { return };
+        let Some(call) = self.calls.get(&id) else {
+            return;
+        };
         if call.outgoing || call.phase != Phase::Early {
             return;
         }
@@ -968,7 +1016,9 @@ impl Task {
     }
 
     fn hangup(&mut self, id: u64, code: u16) {
-        let Some(call) = self.calls.get_mut(&id) else { return };
+        let Some(call) = self.calls.get_mut(&id) else {
+            return;
+        };
         match (call.outgoing, call.phase) {
             (false, Phase::Early) => self.respond(id, code.max(300), None),
             (true, Phase::Early) => {
@@ -984,10 +1034,17 @@ impl Task {
     }
 
     fn send_cancel(&mut self, id: u64) {
-        let Some(call) = self.calls.get(&id) else { return };
+        let Some(call) = self.calls.get(&id) else {
+            return;
+        };
         let invite = &call.invite;
         let mut text = format!("CANCEL {} SIP/2.0\r\n", invite.uri);
-        for name in [HeaderName::Via, HeaderName::From, HeaderName::To, HeaderName::CallId] {
+        for name in [
+            HeaderName::Via,
+            HeaderName::From,
+            HeaderName::To,
+            HeaderName::CallId,
+        ] {
             if let Some(value) = header(&invite.headers, &name) {
                 text.push_str(&format!(
                     "{}: {value}\r\n",
@@ -996,13 +1053,17 @@ impl Task {
             }
         }
         let cseq = msg::cseq_number(&invite.headers).unwrap_or(1);
-        text.push_str(&format!("CSeq: {cseq} CANCEL\r\nMax-Forwards: 70\r\nContent-Length: 0\r\n\r\n"));
+        text.push_str(&format!(
+            "CSeq: {cseq} CANCEL\r\nMax-Forwards: 70\r\nContent-Length: 0\r\n\r\n"
+        ));
         let flow = call.flow;
         self.send_request(flow, text);
     }
 
     fn send_bye(&mut self, id: u64) {
-        let Some(call) = self.calls.get_mut(&id) else { return };
+        let Some(call) = self.calls.get_mut(&id) else {
+            return;
+        };
         call.local_cseq += 1;
         let cseq = call.local_cseq;
         let flow = call.flow;
@@ -1073,7 +1134,9 @@ impl Task {
                     .ok_or_else(|| InviteError::BadUri(uri.clone()))?;
                 let ip: IpAddr = match host.trim_matches(['[', ']']) {
                     "localhost" => IpAddr::from([127, 0, 0, 1]),
-                    other => other.parse().map_err(|_| InviteError::BadUri(uri.clone()))?,
+                    other => other
+                        .parse()
+                        .map_err(|_| InviteError::BadUri(uri.clone()))?,
                 };
                 let tcp = uri.to_ascii_lowercase().contains("transport=tcp");
                 let flow = Flow {
@@ -1171,7 +1234,9 @@ impl Task {
                 self.run_outputs(&key, outputs);
             }
             TimerId::Retransmit2xx(call_id) => {
-                let Some(call) = self.calls.get_mut(&call_id) else { return };
+                let Some(call) = self.calls.get_mut(&call_id) else {
+                    return;
+                };
                 let Phase::Answering { interval, give_up } = call.phase else {
                     return;
                 };
@@ -1246,16 +1311,25 @@ fn stamp_received(request: &mut Request, flow: Flow) {
         }
         None => false,
     };
-    if !rport && !matches!(flow.remote.ip(), ip if first.contains(&ip.to_string())) {
-        params.push(format!("received={}", flow.remote.ip()));
-    } else if rport {
-        params.push(format!("received={}", flow.remote.ip()));
+    // `received` when the sent-by host is not where the request came from, and always
+    // alongside a filled-in `rport` (RFC 3581 §4).
+    let source = flow.remote.ip().to_string();
+    let sent_by_matches = first
+        .split_whitespace()
+        .nth(1)
+        .is_some_and(|sent_by| sent_by.starts_with(&source));
+    if rport || !sent_by_matches {
+        params.push(format!("received={source}"));
     }
     let rebuilt = format!("{}{rest}", params.join(";"));
     if let Ok(header) = sipx_sip::Header::build(HeaderName::Via, rebuilt) {
         let mut headers = sipx_sip::Headers::new();
         for (i, h) in request.headers.iter().enumerate() {
-            headers.push(if i == index { header.clone() } else { h.clone() });
+            headers.push(if i == index {
+                header.clone()
+            } else {
+                h.clone()
+            });
         }
         request.headers = headers;
     }
@@ -1266,7 +1340,9 @@ fn dtmf_relay(body: &str) -> Option<(char, u32)> {
     let mut digit = None;
     let mut duration = 250;
     for line in body.lines() {
-        let Some((name, value)) = line.split_once('=') else { continue };
+        let Some((name, value)) = line.split_once('=') else {
+            continue;
+        };
         match name.trim().to_ascii_lowercase().as_str() {
             "signal" => digit = value.trim().chars().next(),
             "duration" => duration = value.trim().parse().unwrap_or(duration),
@@ -1293,7 +1369,8 @@ mod tests {
 
     #[test]
     fn stamps_received_and_rport() {
-        let text = "OPTIONS sip:x SIP/2.0\r\nVia: SIP/2.0/UDP 10.0.0.1:5060;branch=z9hG4bKa;rport\r\n\
+        let text =
+            "OPTIONS sip:x SIP/2.0\r\nVia: SIP/2.0/UDP 10.0.0.1:5060;branch=z9hG4bKa;rport\r\n\
             Via: SIP/2.0/UDP 10.0.0.2;branch=z9hG4bKb\r\nFrom: <sip:a@b>;tag=1\r\nTo: <sip:c@d>\r\n\
             Call-ID: x\r\nCSeq: 1 OPTIONS\r\nContent-Length: 0\r\n\r\n";
         let Some(Message::Request(mut req)) = msg::build(text.to_owned()) else {

@@ -104,7 +104,11 @@ impl Transports {
     }
 
     fn send_tcp(&self, remote: SocketAddr, bytes: Bytes) {
-        let existing = self.tcp.lock().ok().and_then(|map| map.get(&remote).cloned());
+        let existing = self
+            .tcp
+            .lock()
+            .ok()
+            .and_then(|map| map.get(&remote).cloned());
         match existing {
             Some(tx) => {
                 if tx.try_send(bytes).is_err() {
