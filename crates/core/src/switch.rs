@@ -524,9 +524,19 @@ impl Switch {
             return;
         };
         // Keep the current codec when it is still offered: no needless transcoding switch.
-        let current = channel.leg.remote().map(|r| r.codec.name().to_owned());
-        let mut prefs: Vec<&str> = current.iter().map(String::as_str).collect();
-        prefs.extend(channel.codecs.iter().map(String::as_str));
+        let current = channel.leg.remote().map(|r| r.codec.name());
+        let allowed: Vec<&str> = channel.codecs.iter().map(String::as_str).collect();
+        let keep = current.filter(|c| offer.formats.iter().any(|f| f.is(c)));
+        let prefs: Vec<&str> = match keep {
+            Some(codec) => allowed
+                .iter()
+                .copied()
+                .filter(|a| {
+                    a.eq_ignore_ascii_case(codec) || a.eq_ignore_ascii_case("telephone-event")
+                })
+                .collect(),
+            None => allowed,
+        };
         let version = channel
             .data()
             .local_sdp

@@ -242,17 +242,17 @@ impl Sdp {
         self.formats.iter().find(|f| f.is("telephone-event"))
     }
 
-    /// Answer an offer (RFC 3264 §6): the first offered codec that we support, in the order
-    /// given by `prefer` (the answering endpoint's codec order), plus telephone-event when
-    /// offered. Payload type numbers are the offerer's. `None` when nothing is common.
-    pub fn answer(&self, prefer: &[&str], local: SocketAddr, session_id: u64) -> Option<Sdp> {
-        let codec = prefer.iter().find_map(|name| {
-            self.formats
-                .iter()
-                .find(|f| f.is(name) && !f.is("telephone-event"))
-        })?;
+    /// Answer an offer (RFC 3264 §6): the first offered codec, in the offerer's order,
+    /// that the answering endpoint allows (`allowed`, as Asterisk's default
+    /// `incoming_offer_codec_prefs` does), plus telephone-event when offered and allowed.
+    /// Payload type numbers are the offerer's. `None` when nothing is common.
+    pub fn answer(&self, allowed: &[&str], local: SocketAddr, session_id: u64) -> Option<Sdp> {
+        let codec = self
+            .formats
+            .iter()
+            .find(|f| !f.is("telephone-event") && allowed.iter().any(|name| f.is(name)))?;
         let mut formats = vec![codec.clone()];
-        let wants_dtmf = prefer
+        let wants_dtmf = allowed
             .iter()
             .any(|p| p.eq_ignore_ascii_case("telephone-event"));
         if let Some(te) = self.telephone_event().filter(|_| wants_dtmf) {
@@ -358,13 +358,15 @@ mod tests {
     }
 
     #[test]
-    fn answer_follows_the_endpoint_order_and_only_offered_formats() {
+    fn answer_follows_the_offer_order_within_what_the_endpoint_allows() {
         let offer = Sdp::parse(OFFER).unwrap();
         let answer = offer
             .answer(&["PCMU", "PCMA", "telephone-event"], local(), 1)
             .unwrap();
         let pts: Vec<_> = answer.formats.iter().map(|f| f.payload_type).collect();
-        assert_eq!(pts, [0, 101]);
+        assert_eq!(pts, [8, 101]);
+        let only_pcmu = offer.answer(&["PCMU"], local(), 1).unwrap();
+        assert!(only_pcmu.formats[0].is("PCMU"));
         let no_dtmf = offer.answer(&["G722", "PCMA"], local(), 1).unwrap();
         assert_eq!(no_dtmf.formats.len(), 1);
         assert!(no_dtmf.formats[0].is("PCMA"));

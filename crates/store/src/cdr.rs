@@ -177,9 +177,11 @@ mod tests {
         drop(store);
         let conn = Connection::open(&path).unwrap();
         let (billsec, cause): (i64, i64) = conn
-            .query_row("SELECT billsec, cause FROM cdr WHERE uniqueid='u1'", [], |r| {
-                Ok((r.get(0)?, r.get(1)?))
-            })
+            .query_row(
+                "SELECT billsec, cause FROM cdr WHERE uniqueid='u1'",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
             .unwrap();
         assert_eq!((billsec, cause), (5, 16));
         let _ = std::fs::remove_dir_all(dir);

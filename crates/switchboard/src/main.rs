@@ -34,10 +34,12 @@ fn parse_args() -> Result<Mode, String> {
             "-h" | "--help" => Mode::Help,
             "-V" | "--version" => Mode::Version,
             "--print-default-config" => Mode::PrintDefault,
-            "-c" | "--config" => Mode::Run(Some(
-                args.next().ok_or("--config needs a FILE")?.into(),
-            )),
-            "--check-config" => Mode::Check(args.next().ok_or("--check-config needs a FILE")?.into()),
+            "-c" | "--config" => {
+                Mode::Run(Some(args.next().ok_or("--config needs a FILE")?.into()))
+            }
+            "--check-config" => {
+                Mode::Check(args.next().ok_or("--check-config needs a FILE")?.into())
+            }
             other => return Err(format!("unknown argument {other:?} (see --help)")),
         };
     }
@@ -61,12 +63,17 @@ fn load_config(path: Option<&PathBuf>) -> Result<Config, String> {
 fn validate(config: &Config) -> Result<(), String> {
     let [low, high] = config.rtp.ports;
     if low == 0 || high < low + 1 {
-        return Err(format!("rtp.ports: [{low}, {high}] must be an increasing range of at least two ports"));
+        return Err(format!(
+            "rtp.ports: [{low}, {high}] must be an increasing range of at least two ports"
+        ));
     }
     for codec in &config.rtp.codecs {
         let known = ["PCMU", "PCMA", "G722", "telephone-event"];
         if !known.iter().any(|k| k.eq_ignore_ascii_case(codec)) {
-            return Err(format!("rtp.codecs: unknown codec {codec:?} (known: {})", known.join(", ")));
+            return Err(format!(
+                "rtp.codecs: unknown codec {codec:?} (known: {})",
+                known.join(", ")
+            ));
         }
     }
     let mut ids = std::collections::HashSet::new();
@@ -83,7 +90,10 @@ fn validate(config: &Config) -> Result<(), String> {
     }
     for trunk in &config.trunk {
         if trunk.host.parse::<std::net::SocketAddr>().is_err() {
-            return Err(format!("trunk {:?}: host {:?} must be IP:PORT", trunk.name, trunk.host));
+            return Err(format!(
+                "trunk {:?}: host {:?} must be IP:PORT",
+                trunk.name, trunk.host
+            ));
         }
     }
     switchboard_core::dialplan::Dialplan::from_config(&config.dialplan)?;

@@ -99,7 +99,9 @@ pub(super) struct Shared {
 impl Shared {
     pub(super) fn state(&self) -> MutexGuard<'_, State> {
         // A panic while holding the lock is a bug elsewhere; keep the media flowing.
-        self.state.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+        self.state
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     fn now_ms(&self) -> u64 {
@@ -121,15 +123,19 @@ impl Shared {
             .encoder
             .get_or_insert_with(|| Encoder::new(remote.codec))
             .encode(pcm, &mut payload);
-        let header = state
-            .out
-            .next_local(remote.payload_type, remote.codec.timestamp_increment(PTIME_MS));
+        let header = state.out.next_local(
+            remote.payload_type,
+            remote.codec.timestamp_increment(PTIME_MS),
+        );
         state.out.count_sent(payload.len());
         drop(state);
         let mut packet = Vec::with_capacity(12 + payload.len());
         rtp::write(&header, &payload, &mut packet);
         self.send_to_remote(Some(remote), &packet);
-        self.engine.counters.generated.fetch_add(1, Ordering::Relaxed);
+        self.engine
+            .counters
+            .generated
+            .fetch_add(1, Ordering::Relaxed);
     }
 
     /// Sends a packet already built on this leg's outgoing stream.
@@ -378,7 +384,9 @@ async fn run(shared: Arc<Shared>) {
 }
 
 fn on_rtp(shared: &Shared, packet: &[u8], from: SocketAddr) {
-    let Ok(parsed) = rtp::parse(packet) else { return };
+    let Ok(parsed) = rtp::parse(packet) else {
+        return;
+    };
     let header = parsed.header;
     let now_ms = shared.now_ms();
     let mut state = shared.state();
@@ -391,7 +399,10 @@ fn on_rtp(shared: &Shared, packet: &[u8], from: SocketAddr) {
         state.latched = true;
         if from != remote.addr {
             tracing::debug!(leg = %shared.name, %from, "RTP latched to source address");
-            state.remote = Some(Remote { addr: from, ..remote });
+            state.remote = Some(Remote {
+                addr: from,
+                ..remote
+            });
         }
     }
     state.rx.on_packet(&header, parsed.payload.len(), now_ms);
@@ -432,7 +443,11 @@ fn on_rtp(shared: &Shared, packet: &[u8], from: SocketAddr) {
                 drop(state);
                 if peer.codec() == Some(to) && !peer.state().playing {
                     peer.send_pcm(&converted);
-                    shared.engine.counters.transcoded.fetch_add(1, Ordering::Relaxed);
+                    shared
+                        .engine
+                        .counters
+                        .transcoded
+                        .fetch_add(1, Ordering::Relaxed);
                 }
             }
         },
@@ -500,7 +515,9 @@ fn on_rtcp(shared: &Shared, packet: &[u8]) {
             state.remote_reported_jitter = jitter;
             state.remote_jitter.add(jitter);
             state.remote_reported_lost = u32::try_from(block.cumulative_lost.max(0)).unwrap_or(0);
-            state.remote_loss.add(f64::from(block.fraction_lost) / 256.0);
+            state
+                .remote_loss
+                .add(f64::from(block.fraction_lost) / 256.0);
             if let Some(rtt) = rtcp::round_trip_time(arrival, block) {
                 state.rtt.add(rtt);
             }

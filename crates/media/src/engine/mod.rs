@@ -61,7 +61,9 @@ pub struct MediaEngine {
 
 impl std::fmt::Debug for MediaEngine {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("MediaEngine").field("ip", &self.inner.ip).finish()
+        f.debug_struct("MediaEngine")
+            .field("ip", &self.inner.ip)
+            .finish()
     }
 }
 

@@ -22,10 +22,18 @@ pub enum Source {
     File(PathBuf),
     Pcm(Arc<Pcm>),
     /// A steady tone (sum of `freqs`) for `duration_ms`.
-    Tone { freqs: Vec<f32>, duration_ms: u32 },
-    Silence { duration_ms: u32 },
+    Tone {
+        freqs: Vec<f32>,
+        duration_ms: u32,
+    },
+    Silence {
+        duration_ms: u32,
+    },
     /// One RFC 4733 digit.
-    Dtmf { digit: char, duration_ms: u32 },
+    Dtmf {
+        digit: char,
+        duration_ms: u32,
+    },
 }
 
 /// How a playback ended.
@@ -76,10 +84,12 @@ async fn play(leg: &Shared, source: Source, mut stop: oneshot::Receiver<()>) -> 
     let rate = codec.sample_rate();
     let frame = codec.samples_per_frame(PTIME_MS);
     let samples = match source {
-        Source::Dtmf { digit, duration_ms } => return play_digit(leg, digit, duration_ms, stop).await,
+        Source::Dtmf { digit, duration_ms } => {
+            return play_digit(leg, digit, duration_ms, stop).await
+        }
         Source::File(path) => {
-            let read = tokio::task::spawn_blocking(move || wav::read_wav(&path).map(|p| (p, path)))
-                .await;
+            let read =
+                tokio::task::spawn_blocking(move || wav::read_wav(&path).map(|p| (p, path))).await;
             match read {
                 Ok(Ok((pcm, _))) => resample(&pcm, rate),
                 Ok(Err(e)) => {
@@ -123,7 +133,8 @@ fn resample(pcm: &Pcm, rate: u32) -> Vec<i16> {
     if pcm.sample_rate == rate {
         return pcm.samples.clone();
     }
-    let mut out = Vec::with_capacity(pcm.samples.len() * rate as usize / pcm.sample_rate.max(1) as usize + 1);
+    let mut out =
+        Vec::with_capacity(pcm.samples.len() * rate as usize / pcm.sample_rate.max(1) as usize + 1);
     Resampler::new(pcm.sample_rate, rate).process(&pcm.samples, &mut out);
     out
 }

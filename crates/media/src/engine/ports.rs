@@ -28,7 +28,10 @@ impl PortPool {
     pub fn bind_pair(&self, ip: IpAddr) -> Result<(UdpSocket, UdpSocket), MediaError> {
         for _ in 0..self.pairs {
             let index = {
-                let mut next = self.next.lock().map_err(|_| MediaError::Engine("port pool poisoned".into()))?;
+                let mut next = self
+                    .next
+                    .lock()
+                    .map_err(|_| MediaError::Engine("port pool poisoned".into()))?;
                 let index = *next;
                 *next = (*next + 1) % self.pairs;
                 index
@@ -44,7 +47,9 @@ impl PortPool {
             rtcp.set_nonblocking(true)?;
             return Ok((rtp, rtcp));
         }
-        Err(MediaError::Engine("no free RTP port in the configured range".into()))
+        Err(MediaError::Engine(
+            "no free RTP port in the configured range".into(),
+        ))
     }
 }
 

@@ -1,0 +1,194 @@
+//! Call flows shared by the tests: registering, starting a callee, placing
+//! a call and running media on it.
+
+use std::time::Duration;
+
+use switchboard_media::codec::Codec;
+
+use super::media::{MediaSession, Received, RtpPeer, Segment};
+use super::server::Server;
+use super::sipp::{RemoteMedia, Sipp, SippRun};
+use super::{ports, Party, ALICE, BOB};
+
+/// How long a call may take to be established.
+pub const SETUP_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Registers `party` with contact `127.0.0.1:<port>` and asserts a 200.
+pub fn register(server: &Server, party: Party, port: u16) {
+    Sipp::new(server, "register")
+        .user(party)
+        .local_port(port)
+        .run()
+        .assert_success();
+}
+
+/// A UAS for `party`: registers it from a fresh port, then starts
+/// `scenario` on that port, configured by `configure`, and waits until it
+/// listens.
+pub fn start_callee(
+    server: &Server,
+    party: Party,
+    scenario: &'static str,
+    configure: impl FnOnce(Sipp) -> Sipp,
+) -> SippRun {
+    let port = ports::free_udp_port();
+    register(server, party, port);
+    let mut run = configure(
+        Sipp::new(server, scenario)
+            .key("user", party.id)
+            .local_port(port),
+    )
+    .spawn();
+    run.wait_listening();
+    run
+}
+
+/// A UAC calling `extension` as 1000 with `scenario`, its SDP offering
+/// `payload_types` on `rtp`'s port; `talk` is the scenario's pause.
+pub fn start_caller(
+    server: &Server,
+    scenario: &'static str,
+    extension: &str,
+    rtp: &RtpPeer,
+    payload_types: &str,
+    talk: Duration,
+) -> SippRun {
+    let caller = Sipp::new(server, scenario).user(ALICE);
+    start_call(caller, extension, rtp, payload_types, talk)
+}
+
+/// Starts `caller` (a UAC scenario with its identity set) calling
+/// `extension`, its SDP offering `payload_types` on `rtp`'s port.
+fn start_call(
+    caller: Sipp,
+    extension: &str,
+    rtp: &RtpPeer,
+    payload_types: &str,
+    talk: Duration,
+) -> SippRun {
+    caller
+        .dial(extension)
+        .rtp(rtp.port(), payload_types)
+        .pause(talk)
+        .spawn()
+}
+
+/// Waits for `run`'s call to be established, then starts `rtp` sending
+/// `script` to the server with the codec the SDP exchange settled on.
+pub fn start_media(
+    run: &mut SippRun,
+    rtp: RtpPeer,
+    script: Vec<Segment>,
+) -> (RemoteMedia, MediaSession) {
+    let remote = run.media(SETUP_TIMEOUT);
+    let codec = Codec::from_payload_type(remote.payload_type).unwrap_or_else(|| {
+        panic!(
+            "the server's SDP chose payload type {}, not an audio codec of the tests",
+            remote.payload_type
+        )
+    });
+    (remote, rtp.start(remote.addr, codec, script))
+}
+
+/// One side of a finished call.
+pub struct Leg {
+    /// The server's media address and payload type, from its SDP.
+    pub media: RemoteMedia,
+    pub received: Received,
+}
+
+/// A call from `caller` (a UAC scenario with its identity set) to an
+/// application extension of the server (echo, playback), sending `script`;
+/// returns when the scenario ends.
+pub fn call_extension(
+    caller: Sipp,
+    extension: &str,
+    payload_types: &str,
+    talk: Duration,
+    script: Vec<Segment>,
+) -> Leg {
+    let rtp = RtpPeer::bind();
+    let mut caller = start_call(caller, extension, &rtp, payload_types, talk);
+    let (media, session) = start_media(&mut caller, rtp, script);
+    let sipp = caller.wait();
+    let received = session.finish();
+    sipp.assert_success();
+    Leg { media, received }
+}
+
+/// A call between two test endpoints through the server.
+pub struct Bridged {
+    /// Extension the caller dials.
+    pub extension: &'static str,
+    /// UAC scenario of 1000 (`uac_call` hangs up after `talk`,
+    /// `uac_wait_bye` waits for the BYE).
+    pub caller_scenario: &'static str,
+    /// UAS scenario of 1001 (`uas_answer` waits for the BYE,
+    /// `uas_answer_bye` hangs up after `talk`).
+    pub callee_scenario: &'static str,
+    /// Payload types of the caller's offer.
+    pub caller_offer: &'static str,
+    /// Payload types of the callee's answer.
+    pub callee_answer: &'static str,
+    /// The pause of whichever scenario hangs up.
+    pub talk: Duration,
+    pub caller_sends: Vec<Segment>,
+    pub callee_sends: Vec<Segment>,
+}
+
+impl Bridged {
+    /// An ordinary call 1000 -> 1001, both sides PCMU (with
+    /// telephone-event), the caller hanging up after `talk`.
+    pub fn new(talk: Duration, caller_sends: Vec<Segment>, callee_sends: Vec<Segment>) -> Bridged {
+        Bridged {
+            extension: BOB.id,
+            caller_scenario: "uac_call",
+            callee_scenario: "uas_answer",
+            caller_offer: "0 8 101",
+            callee_answer: "0 101",
+            talk,
+            caller_sends,
+            callee_sends,
+        }
+    }
+
+    /// Places the call, runs the media on both sides until both scenarios
+    /// end, and asserts that both succeeded.
+    pub fn run(self, server: &Server) -> (Leg, Leg) {
+        let callee_rtp = RtpPeer::bind();
+        let mut callee = start_callee(server, BOB, self.callee_scenario, |sipp| {
+            sipp.rtp(callee_rtp.port(), self.callee_answer)
+                .pause(self.talk)
+        });
+        let caller_rtp = RtpPeer::bind();
+        let mut caller = start_caller(
+            server,
+            self.caller_scenario,
+            self.extension,
+            &caller_rtp,
+            self.caller_offer,
+            self.talk,
+        );
+        let (callee_media, callee_session) =
+            start_media(&mut callee, callee_rtp, self.callee_sends);
+        let (caller_media, caller_session) =
+            start_media(&mut caller, caller_rtp, self.caller_sends);
+
+        let caller_sipp = caller.wait();
+        let callee_sipp = callee.wait_after(&caller_sipp);
+        let caller_received = caller_session.finish();
+        let callee_received = callee_session.finish();
+        caller_sipp.assert_success();
+        callee_sipp.assert_success();
+        (
+            Leg {
+                media: caller_media,
+                received: caller_received,
+            },
+            Leg {
+                media: callee_media,
+                received: callee_received,
+            },
+        )
+    }
+}

@@ -1,0 +1,108 @@
+//! Reads call detail records from the server's SQLite database.
+
+use std::path::Path;
+use std::time::Duration;
+
+use rusqlite::types::Value;
+use rusqlite::{Connection, OpenFlags};
+
+use super::poll;
+
+/// One row of table `cdr`. Every column is read, for the failure messages,
+/// even those no test checks.
+#[derive(Debug, Clone)]
+#[allow(dead_code)]
+pub struct Cdr {
+    pub uniqueid: Option<String>,
+    pub caller: Option<String>,
+    pub callee: Option<String>,
+    pub start: Option<String>,
+    pub answer: Option<String>,
+    pub end: Option<String>,
+    pub duration: Option<i64>,
+    pub billsec: Option<i64>,
+    pub cause: Option<i64>,
+    pub disposition: Option<String>,
+}
+
+/// All rows of table `cdr` (in insertion order), or the error (e.g. no
+/// database or table yet).
+pub fn read_all(db: &Path) -> rusqlite::Result<Vec<Cdr>> {
+    let conn = Connection::open_with_flags(db, OpenFlags::SQLITE_OPEN_READ_ONLY)?;
+    conn.busy_timeout(Duration::from_secs(2))?;
+    let mut stmt = conn.prepare(
+        "SELECT uniqueid, caller, callee, start, answer, \"end\", duration, billsec, cause, disposition \
+         FROM cdr ORDER BY rowid",
+    )?;
+    let rows = stmt.query_map([], |row| {
+        let text = |i: usize| row.get::<_, Value>(i).map(as_text);
+        let int = |i: usize| row.get::<_, Value>(i).map(as_int);
+        Ok(Cdr {
+            uniqueid: text(0)?,
+            caller: text(1)?,
+            callee: text(2)?,
+            start: text(3)?,
+            answer: text(4)?,
+            end: text(5)?,
+            duration: int(6)?,
+            billsec: int(7)?,
+            cause: int(8)?,
+            disposition: text(9)?,
+        })
+    })?;
+    rows.collect()
+}
+
+/// Waits (up to 5 s: the row is written when the call ends) for the CDR of
+/// the call to `callee`, checks that it is the only row (tests make one
+/// call, and a call has one row whatever its legs) and returns it.
+pub fn wait_for_only_cdr(db: &Path, callee: &str) -> Cdr {
+    let row = wait_for_cdr(db, callee);
+    let rows = read_all(db).expect("read the CDRs again");
+    assert_eq!(rows.len(), 1, "expected one CDR for one call: {rows:#?}");
+    row
+}
+
+/// Waits (up to 5 s) for a CDR with `callee` and returns it.
+fn wait_for_cdr(db: &Path, callee: &str) -> Cdr {
+    let timeout = Duration::from_secs(5);
+    let mut last = String::new();
+    let found = poll(timeout, || match read_all(db) {
+        Ok(rows) => {
+            last = format!("{rows:#?}");
+            rows.into_iter()
+                .find(|r| r.callee.as_deref() == Some(callee))
+        }
+        Err(e) => {
+            last = e.to_string();
+            None
+        }
+    });
+    found.unwrap_or_else(|| {
+        panic!(
+            "no CDR with callee {callee} in {} within {timeout:?}; last read: {last}",
+            db.display()
+        )
+    })
+}
+
+/// Text columns are read leniently: a number is shown as text.
+fn as_text(v: Value) -> Option<String> {
+    match v {
+        Value::Null => None,
+        Value::Integer(i) => Some(i.to_string()),
+        Value::Real(f) => Some(f.to_string()),
+        Value::Text(s) => Some(s),
+        Value::Blob(b) => Some(String::from_utf8_lossy(&b).into_owned()),
+    }
+}
+
+/// Integer columns are read leniently: numeric text and reals are accepted.
+fn as_int(v: Value) -> Option<i64> {
+    match v {
+        Value::Integer(i) => Some(i),
+        Value::Real(f) => Some(f.round() as i64),
+        Value::Text(s) => s.trim().parse().ok(),
+        Value::Null | Value::Blob(_) => None,
+    }
+}

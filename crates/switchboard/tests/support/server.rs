@@ -1,0 +1,334 @@
+//! Runs `switchboard` with a generated config in a temp dir.
+
+use std::fmt::Write as _;
+use std::fs;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::time::{Duration, Instant};
+
+use switchboard_media::tone::ToneGenerator;
+use switchboard_media::wav::{write_wav, Pcm};
+
+use super::{poll, ports, sip, tail, Party, ALICE, BOB};
+
+/// How long the server gets to answer its first OPTIONS.
+const STARTUP_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long the server gets to exit after SIGTERM.
+const SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Frequency of the `tone1k` sound.
+pub const TONE1K_FREQ: f32 = 1000.0;
+/// Length of the `tone1k` sound.
+pub const TONE1K_SECONDS: u32 = 3;
+
+/// An endpoint of the config.
+struct Endpoint {
+    party: Party,
+    codecs: Option<Vec<String>>,
+}
+
+/// What goes into the server's config besides ports and paths.
+pub struct ServerConfig {
+    endpoints: Vec<Endpoint>,
+    trunks: Vec<(String, SocketAddr, String)>,
+    /// (context, extension pattern, applications), in order.
+    dialplan: Vec<(String, String, Vec<String>)>,
+}
+
+impl Default for ServerConfig {
+    /// Endpoints 1000 and 1001, and the `default` context with `100`
+    /// (play `tone1k`, hang up), `101` (echo) and `_1XXX` (dial endpoint).
+    fn default() -> Self {
+        ServerConfig {
+            endpoints: vec![ALICE, BOB]
+                .into_iter()
+                .map(|party| Endpoint {
+                    party,
+                    codecs: None,
+                })
+                .collect(),
+            trunks: Vec::new(),
+            dialplan: Vec::new(),
+        }
+        .extension(
+            "default",
+            "100",
+            &["Answer()", "Playback(tone1k)", "Hangup()"],
+        )
+        .extension("default", "101", &["Answer()", "Echo()"])
+        .extension("default", "_1XXX", &["Dial(SIP/${EXTEN},30)"])
+    }
+}
+
+impl ServerConfig {
+    /// Restricts endpoint `id` to `codecs` (in order of preference).
+    pub fn endpoint_codecs(mut self, id: &str, codecs: &[&str]) -> Self {
+        let endpoint = self
+            .endpoints
+            .iter_mut()
+            .find(|e| e.party.id == id)
+            .unwrap_or_else(|| panic!("no endpoint {id} in the test config"));
+        endpoint.codecs = Some(codecs.iter().map(|c| c.to_string()).collect());
+        self
+    }
+
+    /// Adds (or replaces) extension `pattern` of dialplan `context`.
+    pub fn extension(mut self, context: &str, pattern: &str, apps: &[&str]) -> Self {
+        self.dialplan
+            .retain(|(c, p, _)| !(c == context && p == pattern));
+        self.dialplan.push((
+            context.to_string(),
+            pattern.to_string(),
+            apps.iter().map(|a| a.to_string()).collect(),
+        ));
+        self
+    }
+
+    /// Adds a trunk whose calls (from `host`) land in `context`.
+    pub fn trunk(mut self, name: &str, host: SocketAddr, context: &str) -> Self {
+        self.trunks
+            .push((name.to_string(), host, context.to_string()));
+        self
+    }
+
+    fn to_toml(&self, dir: &Path, sip_port: u16, rtp: (u16, u16)) -> String {
+        let mut t = String::new();
+        let path = |p: PathBuf| p.display().to_string();
+        let _ = writeln!(t, "[general]");
+        let _ = writeln!(t, "name = \"switchboard-e2e\"");
+        let _ = writeln!(t, "data_dir = {:?}", path(dir.join("data")));
+        let _ = writeln!(t, "sounds_dirs = [{:?}]", path(dir.join("sounds")));
+        let _ = writeln!(t, "\n[sip]");
+        let _ = writeln!(
+            t,
+            "listen = [\"udp:127.0.0.1:{sip_port}\", \"tcp:127.0.0.1:{sip_port}\"]"
+        );
+        let _ = writeln!(t, "realm = \"switchboard\"");
+        let _ = writeln!(t, "\n[rtp]");
+        let _ = writeln!(t, "ports = [{}, {}]", rtp.0, rtp.1);
+        let _ = writeln!(
+            t,
+            "codecs = [\"PCMU\", \"PCMA\", \"G722\", \"telephone-event\"]"
+        );
+        for e in &self.endpoints {
+            let _ = writeln!(t, "\n[[endpoint]]");
+            let _ = writeln!(t, "id = {:?}", e.party.id);
+            let _ = writeln!(t, "password = {:?}", e.party.password);
+            let _ = writeln!(t, "context = \"default\"");
+            if let Some(codecs) = &e.codecs {
+                let _ = writeln!(t, "codecs = {codecs:?}");
+            }
+        }
+        for (name, host, context) in &self.trunks {
+            let _ = writeln!(t, "\n[[trunk]]");
+            let _ = writeln!(t, "name = {name:?}");
+            let _ = writeln!(t, "host = \"{host}\"");
+            let _ = writeln!(t, "context = {context:?}");
+        }
+        let mut contexts: Vec<&str> = Vec::new();
+        for (context, _, _) in &self.dialplan {
+            if !contexts.contains(&context.as_str()) {
+                contexts.push(context);
+            }
+        }
+        for context in contexts {
+            let _ = writeln!(t, "\n[dialplan.{}]", toml_key(context));
+            for (_, pattern, apps) in self.dialplan.iter().filter(|d| d.0 == context) {
+                let _ = writeln!(t, "{pattern:?} = {apps:?}");
+            }
+        }
+        t
+    }
+}
+
+/// `key` as a TOML key: bare if it can be, else quoted.
+fn toml_key(key: &str) -> String {
+    let bare = !key.is_empty()
+        && key
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
+    if bare {
+        key.to_string()
+    } else {
+        format!("{key:?}")
+    }
+}
+
+/// A running `switchboard`. Dropping it stops the server (SIGTERM, then
+/// SIGKILL); if the test is failing, it prints the tail of the server's log
+/// and keeps the temp dir, otherwise it removes the dir.
+pub struct Server {
+    dir: PathBuf,
+    sip_port: u16,
+    child: Option<Child>,
+}
+
+impl Server {
+    /// Starts a server with the default config; `name` names its temp dir.
+    pub fn start(name: &str) -> Server {
+        Server::start_with(name, ServerConfig::default())
+    }
+
+    /// Starts a server with `config` and waits until it answers OPTIONS.
+    pub fn start_with(name: &str, config: ServerConfig) -> Server {
+        let dir = std::env::temp_dir().join(format!(
+            "switchboard-e2e-{name}-{}-{:x}",
+            std::process::id(),
+            super::random_u64() & 0xffff_ffff
+        ));
+        fs::create_dir_all(dir.join("data")).expect("create data dir");
+        write_sounds(&dir.join("sounds"));
+        let sip_port = ports::free_udp_tcp_port();
+        let config_path = dir.join("switchboard.toml");
+        fs::write(
+            &config_path,
+            config.to_toml(&dir, sip_port, ports::rtp_range()),
+        )
+        .expect("write config");
+
+        let log = fs::File::create(dir.join("server.log")).expect("create server log");
+        let child = Command::new(binary())
+            .arg("--config")
+            .arg(&config_path)
+            .current_dir(&dir)
+            .env(
+                "RUST_LOG",
+                std::env::var("RUST_LOG").unwrap_or_else(|_| "debug".into()),
+            )
+            .env("RUST_BACKTRACE", "1")
+            .env("NO_COLOR", "1")
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().expect("clone log file"))
+            .stderr(log)
+            .spawn()
+            .unwrap_or_else(|e| panic!("spawn {}: {e}", binary().display()));
+
+        let mut server = Server {
+            dir,
+            sip_port,
+            child: Some(child),
+        };
+        server.wait_ready();
+        server
+    }
+
+    /// The server's SIP address (UDP and TCP).
+    pub fn sip_addr(&self) -> SocketAddr {
+        SocketAddr::from(([127, 0, 0, 1], self.sip_port))
+    }
+
+    /// The temp dir holding config, data, sounds and logs.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// The CDR database.
+    pub fn db_path(&self) -> PathBuf {
+        self.dir.join("data").join("switchboard.db")
+    }
+
+    /// The server's output so far.
+    pub fn log(&self) -> String {
+        fs::read_to_string(self.dir.join("server.log")).unwrap_or_default()
+    }
+
+    /// Panics (with the log) if the server has exited.
+    pub fn assert_running(&mut self) {
+        if let Some(status) = self.child_mut().try_wait().expect("poll server") {
+            panic!(
+                "switchboard exited with {status}; log:\n{}",
+                tail(&self.log(), 60)
+            );
+        }
+    }
+
+    /// Sends SIGTERM and waits for the server to exit.
+    pub fn stop(mut self) -> Option<ExitStatus> {
+        self.terminate()
+    }
+
+    fn child_mut(&mut self) -> &mut Child {
+        self.child.as_mut().expect("server already stopped")
+    }
+
+    fn wait_ready(&mut self) {
+        let addr = self.sip_addr();
+        let probe = sip::UdpClient::new(addr);
+        let ready = poll(STARTUP_TIMEOUT, || {
+            self.assert_running();
+            probe
+                .options(Duration::from_millis(300))
+                .filter(|r| r.status == 200)
+        });
+        if ready.is_none() {
+            panic!(
+                "switchboard did not answer OPTIONS on udp:{addr} within {STARTUP_TIMEOUT:?}; log:\n{}",
+                tail(&self.log(), 60)
+            );
+        }
+    }
+
+    /// SIGTERM, then SIGKILL if the server is still there after
+    /// [`SHUTDOWN_TIMEOUT`]. `None` if it had to be killed.
+    fn terminate(&mut self) -> Option<ExitStatus> {
+        let mut child = self.child.take()?;
+        if let Ok(Some(status)) = child.try_wait() {
+            return Some(status);
+        }
+        let _ = Command::new("kill")
+            .args(["-TERM", &child.id().to_string()])
+            .status();
+        let deadline = Instant::now() + SHUTDOWN_TIMEOUT;
+        while Instant::now() < deadline {
+            if let Ok(Some(status)) = child.try_wait() {
+                return Some(status);
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let _ = child.kill();
+        let _ = child.wait();
+        None
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let status = self.terminate();
+        if std::thread::panicking() {
+            eprintln!(
+                "---- switchboard log (last 80 lines; exit: {status:?}) ----\n{}\n\
+                 ---- test files kept in {} ----",
+                tail(&self.log(), 80),
+                self.dir.display()
+            );
+        } else {
+            let _ = fs::remove_dir_all(&self.dir);
+        }
+    }
+}
+
+/// The binary under test: `$SWITCHBOARD_E2E_BIN` if set (e.g. a release
+/// build), else the package's own `switchboard`.
+fn binary() -> PathBuf {
+    std::env::var_os("SWITCHBOARD_E2E_BIN")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_BIN_EXE_switchboard")))
+}
+
+/// `sounds/en/tone1k.wav`: 3 s of 1 kHz, 16-bit mono at 8 kHz.
+fn write_sounds(sounds: &Path) {
+    let en = sounds.join("en");
+    fs::create_dir_all(&en).expect("create sounds dir");
+    let rate = 8000;
+    let mut samples = vec![0i16; (rate * TONE1K_SECONDS) as usize];
+    ToneGenerator::new(&[TONE1K_FREQ], 8000, rate).fill(&mut samples);
+    write_wav(
+        &en.join("tone1k.wav"),
+        &Pcm {
+            samples,
+            sample_rate: rate,
+        },
+    )
+    .expect("write tone1k.wav");
+}
