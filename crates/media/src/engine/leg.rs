@@ -232,8 +232,16 @@ impl Leg {
         }
         state.latched &= !moved;
         state.remote = Some(remote);
+        let peer = match &state.route {
+            Route::Peer(peer) => peer.upgrade(),
+            _ => None,
+        };
         drop(state);
         self.refresh_transcoding();
+        // The peer decodes towards our codec: a codec change (re-INVITE) concerns it too.
+        if let Some(peer) = peer {
+            refresh_transcoding(&peer);
+        }
     }
 
     pub fn remote(&self) -> Option<Remote> {
@@ -325,24 +333,29 @@ impl Leg {
         self.shared.state().route = Route::Nowhere;
     }
 
-    /// Keeps the decode side of this leg's outgoing route in step with both codecs.
     fn refresh_transcoding(&self) {
-        let mut state = self.shared.state();
-        let peer = match &state.route {
-            Route::Peer(peer) => peer.upgrade(),
-            _ => None,
-        };
-        let from = state.remote.map(|r| r.codec);
-        let to = peer.as_ref().and_then(|p| p.codec());
-        state.transcode = match (from, to) {
-            (Some(from), Some(to)) if from != to => Some(Transcode {
-                decoder: Decoder::new(from),
-                resampler: Resampler::new(from.sample_rate(), to.sample_rate()),
-                to,
-            }),
-            _ => None,
-        };
+        refresh_transcoding(&self.shared);
     }
+}
+
+/// Keeps the decode side of a leg's outgoing route in step with both codecs.
+/// Never holds two legs' locks at once, so concurrent refreshes cannot deadlock.
+fn refresh_transcoding(leg: &Shared) {
+    let peer = match &leg.state().route {
+        Route::Peer(peer) => peer.upgrade(),
+        _ => None,
+    };
+    let to = peer.as_ref().and_then(|p| p.codec());
+    let mut state = leg.state();
+    let from = state.remote.map(|r| r.codec);
+    state.transcode = match (from, to) {
+        (Some(from), Some(to)) if from != to => Some(Transcode {
+            decoder: Decoder::new(from),
+            resampler: Resampler::new(from.sample_rate(), to.sample_rate()),
+            to,
+        }),
+        _ => None,
+    };
 }
 
 fn random_u32(salt: u16) -> u32 {
