@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 
 use support::calls::{self, Bridged};
 use support::cdr;
+use support::digest::Challenge;
 use support::media::{self, Segment};
 use support::server::{Server, ServerConfig, TONE1K_FREQ, TONE1K_SECONDS};
 use support::sip::{self, TcpClient, UdpClient};
@@ -29,7 +30,12 @@ const RESPONSE_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// What a party sends for the whole call: its tone, until the call ends.
 fn tone(freq: f32) -> Vec<Segment> {
-    vec![Segment::Tone(freq, TALK + Duration::from_secs(2))]
+    tone_for(freq, TALK)
+}
+
+/// A tone outlasting a call of `length` (its end is cut by the hang-up).
+fn tone_for(freq: f32, length: Duration) -> Vec<Segment> {
+    vec![Segment::Tone(freq, length + Duration::from_secs(2))]
 }
 
 #[test]
@@ -65,6 +71,75 @@ fn register_with_digest_auth() {
         .tcp()
         .run()
         .assert_success();
+}
+
+#[test]
+fn register_with_sha256_digest() {
+    let server = Server::start("register-sha256");
+    let addr = server.sip_addr();
+    let client = UdpClient::new(addr);
+    let local = client.local_addr();
+    let call_id = sip::unique_id("register");
+    let register = |cseq: u32, authorization: Option<&str>| {
+        let request = sip::register_request(addr, local, ALICE.id, &call_id, cseq, authorization);
+        client.exchange(&request, RESPONSE_TIMEOUT)
+    };
+
+    let response = sip::assert_status(register(1, None), 401, "REGISTER without credentials");
+    let challenges: Vec<Challenge> = response
+        .headers("WWW-Authenticate")
+        .into_iter()
+        .map(|value| {
+            Challenge::parse(value)
+                .unwrap_or_else(|| panic!("not a digest challenge: {value:?}\n{}", response.raw))
+        })
+        .collect();
+    let algorithms: Vec<Option<&str>> = challenges.iter().map(|c| c.algorithm.as_deref()).collect();
+    assert_eq!(
+        algorithms,
+        [Some("MD5"), Some("SHA-256")],
+        "challenges, MD5 first:\n{}",
+        response.raw
+    );
+    assert!(
+        challenges.iter().all(Challenge::offers_qop_auth),
+        "every challenge should offer qop=auth:\n{}",
+        response.raw
+    );
+    let sha256 = &challenges[1];
+    let uri = sip::registrar_uri(addr);
+    let answer = |password: &str| {
+        let cnonce = sip::unique_id("cnonce");
+        sha256.answer_sha256("REGISTER", &uri, ALICE.id, password, &cnonce)
+    };
+
+    // A wrong password proves the server checks the SHA-256 response.
+    let wrong = answer("not-the-password");
+    sip::assert_status(
+        register(2, Some(&wrong)),
+        403,
+        "REGISTER with a SHA-256 answer from a wrong password",
+    );
+    let right = answer(ALICE.password);
+    let response = sip::assert_status(
+        register(3, Some(&right)),
+        200,
+        "REGISTER answering the SHA-256 challenge",
+    );
+    let contact = format!("<sip:{}@{local}>", ALICE.id);
+    let binding = response
+        .headers("Contact")
+        .into_iter()
+        .find(|c| c.starts_with(&contact))
+        .unwrap_or_else(|| panic!("no Contact {contact} in the 200:\n{}", response.raw));
+    let expires: Option<u32> = binding
+        .split(';')
+        .find_map(|param| param.trim().strip_prefix("expires="))
+        .and_then(|e| e.trim().parse().ok());
+    assert!(
+        expires.is_some_and(|e| (1..=3600).contains(&e)),
+        "the Contact should carry expires (at most the 3600 asked for): {binding:?}"
+    );
 }
 
 #[test]
@@ -175,6 +250,193 @@ fn echo_101_over_tcp() {
 fn answer_follows_the_offer_order() {
     // PCMA first in the offer, though the server's own list starts with PCMU.
     echo("offer-order", "8 0 9 101", 8);
+}
+
+/// Calls the echo extension with an INVITE without SDP and answers the
+/// server's offer in the ACK with `answer`; the tone must come back in the
+/// answer's codec.
+fn late_offer(name: &str, answer: &str, expected_payload_type: u8) {
+    let server = Server::start(name);
+    let freq = 800.0;
+    let caller = Sipp::new(&server, "uac_late_offer").user(ALICE);
+    let leg = calls::call_extension(caller, "101", answer, TALK, tone(freq));
+    // The 200's offer: every configured codec, in the server's order.
+    leg.sipp.assert_logged("OFFER 0 8 9 101");
+    assert_eq!(
+        leg.media.payload_type, expected_payload_type,
+        "codec of the answer in the ACK"
+    );
+    assert_eq!(
+        leg.received.audio_payload_types(),
+        vec![expected_payload_type],
+        "the server must send in the codec of the answer"
+    );
+    media::assert_hears(&leg.received, "late-offer caller", freq, None, MIN_FRAMES);
+}
+
+#[test]
+fn late_offer_call_to_echo() {
+    late_offer("late-offer", "0 101", 0);
+}
+
+#[test]
+fn late_offer_answer_picks_pcma() {
+    // Not the first codec of the server's offer: the ACK's answer decides.
+    late_offer("late-offer-pcma", "8 101", 8);
+}
+
+/// Each phase of the hold test: talking, on hold, talking again.
+const HOLD_PHASE: Duration = Duration::from_secs(2);
+/// Frames a side must at least analyse in a 2 s phase (about 1.2 s).
+const MIN_PHASE_FRAMES: usize = 60;
+/// Time the test may notice a scenario's log line after the SIP message
+/// it logs (the log is polled every 50 ms).
+const LOG_LAG: Duration = Duration::from_millis(200);
+
+#[test]
+fn hold_and_unhold_by_reinvite() {
+    let server = Server::start("hold");
+    let length = HOLD_PHASE * 3;
+    let mut call = Bridged::new(
+        HOLD_PHASE,
+        tone_for(CALLER_TONE, length),
+        tone_for(CALLEE_TONE, length),
+    );
+    // Talks, re-INVITEs with a=sendonly, waits, re-INVITEs with a=sendrecv,
+    // talks, hangs up; a phase is the scenario's pause.
+    call.caller_scenario = "uac_hold";
+    let mut call = call.start(&server);
+    let (held_line, held) = call.caller.sipp.wait_for_log_seen("HELD ", HOLD_PHASE * 2);
+    let (resumed_line, resumed) = call
+        .caller
+        .sipp
+        .wait_for_log_seen("RESUMED ", HOLD_PHASE * 2);
+    let (caller, callee) = call.finish();
+
+    // Same port, same codec (PCMU is still offered), mirrored direction.
+    let port = caller.media.addr.port();
+    assert_eq!(caller.media.payload_type, 0, "codec of the call");
+    assert!(
+        held_line.starts_with(&format!("HELD recvonly {port} 0 ")),
+        "the answer to a=sendonly should be a=recvonly on port {port} with PCMU: {held_line}"
+    );
+    assert!(
+        resumed_line.starts_with(&format!("RESUMED sendrecv {port} 0 ")),
+        "the answer to a=sendrecv should be a=sendrecv on port {port} with PCMU: {resumed_line}"
+    );
+
+    let rx = &caller.received;
+    media::assert_hears(
+        &rx.slice(..held),
+        "caller before the hold",
+        CALLEE_TONE,
+        Some(CALLER_TONE),
+        MIN_PHASE_FRAMES,
+    );
+    // The server may still be sending when the 200 leaves, and resumes
+    // before the 200 of the unhold, which the test sees up to LOG_LAG late.
+    let (hold_start, hold_end) = (held + Duration::from_millis(60), resumed - LOG_LAG);
+    let hold_span = hold_end - hold_start;
+    assert!(
+        hold_span >= HOLD_PHASE / 2,
+        "hold phase too short to check: {hold_span:?}"
+    );
+    let during_hold = rx.slice(hold_start..hold_end).audio_count();
+    assert!(
+        during_hold <= 2,
+        "the server sent {during_hold} audio packets to the caller during the {hold_span:?} it was on hold"
+    );
+    media::assert_hears(
+        &rx.slice(resumed..),
+        "caller after the unhold",
+        CALLEE_TONE,
+        Some(CALLER_TONE),
+        MIN_PHASE_FRAMES,
+    );
+    assert_eq!(rx.audio_payload_types(), vec![0], "caller receives PCMU");
+
+    // The caller kept talking; the callee hears it before and after the hold.
+    for (phase, received) in [
+        ("before the hold", callee.received.slice(..held)),
+        ("after the unhold", callee.received.slice(resumed..)),
+    ] {
+        media::assert_hears(
+            &received,
+            &format!("callee {phase}"),
+            CALLER_TONE,
+            Some(CALLEE_TONE),
+            MIN_PHASE_FRAMES,
+        );
+    }
+}
+
+/// How long the callee plays early media before it answers.
+const EARLY_MEDIA: Duration = Duration::from_secs(2);
+
+#[test]
+fn early_media_reaches_the_caller() {
+    let server = Server::start("early-media");
+    let length = EARLY_MEDIA * 2;
+    // The callee answers 183 with SDP, sends its tone, answers 200 after
+    // EARLY_MEDIA; the caller (media from the 183 on) hangs up EARLY_MEDIA
+    // after the 200.
+    let mut call = Bridged::new(
+        EARLY_MEDIA,
+        tone_for(CALLER_TONE, length),
+        tone_for(CALLEE_TONE, length),
+    );
+    call.caller_scenario = "uac_early_media";
+    call.callee_scenario = "uas_early_media";
+    let mut call = call.start(&server);
+    let (answered_line, answered) = call
+        .caller
+        .sipp
+        .wait_for_log_seen("ANSWERED ", EARLY_MEDIA * 2);
+    let (caller, callee) = call.finish();
+
+    let early = caller.media;
+    assert!(
+        answered_line.starts_with(&format!(
+            "ANSWERED {} {} {} ",
+            early.addr.ip(),
+            early.addr.port(),
+            early.payload_type
+        )),
+        "the 200 should carry the 183's SDP ({early:?}): {answered_line}"
+    );
+
+    let before_answer = caller.received.slice(..answered);
+    media::assert_hears(
+        &before_answer,
+        "caller before the 200",
+        CALLEE_TONE,
+        Some(CALLER_TONE),
+        MIN_PHASE_FRAMES,
+    );
+    let first = before_answer
+        .audio()
+        .next()
+        .expect("checked: early media arrived");
+    let ahead = answered - first.at;
+    assert!(
+        ahead >= EARLY_MEDIA - Duration::from_millis(500),
+        "early media should start about {EARLY_MEDIA:?} before the 200, started {ahead:?} before"
+    );
+
+    media::assert_hears(
+        &caller.received.slice(answered..),
+        "caller after the 200",
+        CALLEE_TONE,
+        Some(CALLER_TONE),
+        MIN_PHASE_FRAMES,
+    );
+    media::assert_hears(
+        &callee.received.slice(answered..),
+        "callee after the 200",
+        CALLER_TONE,
+        Some(CALLEE_TONE),
+        MIN_PHASE_FRAMES,
+    );
 }
 
 /// `caller` calls `extension`, which plays tone1k and hangs up.

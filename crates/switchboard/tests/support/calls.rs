@@ -7,7 +7,7 @@ use switchboard_media::codec::Codec;
 
 use super::media::{MediaSession, Received, RtpPeer, Segment};
 use super::server::Server;
-use super::sipp::{RemoteMedia, Sipp, SippRun};
+use super::sipp::{RemoteMedia, Sipp, SippResult, SippRun};
 use super::{ports, Party, ALICE, BOB};
 
 /// How long a call may take to be established.
@@ -73,21 +73,46 @@ fn start_call(
         .spawn()
 }
 
-/// Waits for `run`'s call to be established, then starts `rtp` sending
-/// `script` to the server with the codec the SDP exchange settled on.
-pub fn start_media(
-    run: &mut SippRun,
-    rtp: RtpPeer,
-    script: Vec<Segment>,
-) -> (RemoteMedia, MediaSession) {
-    let remote = run.media(SETUP_TIMEOUT);
-    let codec = Codec::from_payload_type(remote.payload_type).unwrap_or_else(|| {
-        panic!(
-            "the server's SDP chose payload type {}, not an audio codec of the tests",
-            remote.payload_type
-        )
-    });
-    (remote, rtp.start(remote.addr, codec, script))
+/// One side of a call in progress: its SIPp and its RTP peer.
+pub struct LiveLeg {
+    pub sipp: SippRun,
+    /// The server's media address and payload type, from its SDP.
+    pub media: RemoteMedia,
+    session: MediaSession,
+}
+
+impl LiveLeg {
+    /// Waits for `sipp`'s call to have media (its `MEDIA` line), then
+    /// starts `rtp` sending `script` to the server with the codec the SDP
+    /// exchange settled on.
+    pub fn start(mut sipp: SippRun, rtp: RtpPeer, script: Vec<Segment>) -> LiveLeg {
+        let media = sipp.media(SETUP_TIMEOUT);
+        let codec = Codec::from_payload_type(media.payload_type).unwrap_or_else(|| {
+            panic!(
+                "the server's SDP chose payload type {}, not an audio codec of the tests",
+                media.payload_type
+            )
+        });
+        let session = rtp.start(media.addr, codec, script);
+        LiveLeg {
+            sipp,
+            media,
+            session,
+        }
+    }
+
+    /// Waits for the scenario to end, then stops the media.
+    pub fn wait(self) -> Leg {
+        let sipp = self.sipp.wait();
+        Leg::ended(sipp, self.media, self.session)
+    }
+
+    /// Waits for the scenario to end (or stops it if `other` failed: see
+    /// [`SippRun::wait_after`]), then stops the media.
+    pub fn wait_after(self, other: &Leg) -> Leg {
+        let sipp = self.sipp.wait_after(&other.sipp);
+        Leg::ended(sipp, self.media, self.session)
+    }
 }
 
 /// One side of a finished call.
@@ -95,11 +120,22 @@ pub struct Leg {
     /// The server's media address and payload type, from its SDP.
     pub media: RemoteMedia,
     pub received: Received,
+    pub sipp: SippResult,
+}
+
+impl Leg {
+    fn ended(sipp: SippResult, media: RemoteMedia, session: MediaSession) -> Leg {
+        Leg {
+            media,
+            received: session.finish(),
+            sipp,
+        }
+    }
 }
 
 /// A call from `caller` (a UAC scenario with its identity set) to an
 /// application extension of the server (echo, playback), sending `script`;
-/// returns when the scenario ends.
+/// returns when the scenario ends, which must have succeeded.
 pub fn call_extension(
     caller: Sipp,
     extension: &str,
@@ -108,12 +144,10 @@ pub fn call_extension(
     script: Vec<Segment>,
 ) -> Leg {
     let rtp = RtpPeer::bind();
-    let mut caller = start_call(caller, extension, &rtp, payload_types, talk);
-    let (media, session) = start_media(&mut caller, rtp, script);
-    let sipp = caller.wait();
-    let received = session.finish();
-    sipp.assert_success();
-    Leg { media, received }
+    let caller = start_call(caller, extension, &rtp, payload_types, talk);
+    let leg = LiveLeg::start(caller, rtp, script).wait();
+    leg.sipp.assert_success();
+    leg
 }
 
 /// A call between two test endpoints through the server.
@@ -130,7 +164,7 @@ pub struct Bridged {
     pub caller_offer: &'static str,
     /// Payload types of the callee's answer.
     pub callee_answer: &'static str,
-    /// The pause of whichever scenario hangs up.
+    /// The `<pause/>` of both scenarios (`-d`).
     pub talk: Duration,
     pub caller_sends: Vec<Segment>,
     pub callee_sends: Vec<Segment>,
@@ -152,16 +186,16 @@ impl Bridged {
         }
     }
 
-    /// Places the call, runs the media on both sides until both scenarios
-    /// end, and asserts that both succeeded.
-    pub fn run(self, server: &Server) -> (Leg, Leg) {
+    /// Places the call and starts the media on both sides, as soon as each
+    /// scenario logs its `MEDIA` line.
+    pub fn start(self, server: &Server) -> BridgedCall {
         let callee_rtp = RtpPeer::bind();
-        let mut callee = start_callee(server, BOB, self.callee_scenario, |sipp| {
+        let callee = start_callee(server, BOB, self.callee_scenario, |sipp| {
             sipp.rtp(callee_rtp.port(), self.callee_answer)
                 .pause(self.talk)
         });
         let caller_rtp = RtpPeer::bind();
-        let mut caller = start_caller(
+        let caller = start_caller(
             server,
             self.caller_scenario,
             self.extension,
@@ -169,26 +203,31 @@ impl Bridged {
             self.caller_offer,
             self.talk,
         );
-        let (callee_media, callee_session) =
-            start_media(&mut callee, callee_rtp, self.callee_sends);
-        let (caller_media, caller_session) =
-            start_media(&mut caller, caller_rtp, self.caller_sends);
+        let callee = LiveLeg::start(callee, callee_rtp, self.callee_sends);
+        let caller = LiveLeg::start(caller, caller_rtp, self.caller_sends);
+        BridgedCall { caller, callee }
+    }
 
-        let caller_sipp = caller.wait();
-        let callee_sipp = callee.wait_after(&caller_sipp);
-        let caller_received = caller_session.finish();
-        let callee_received = callee_session.finish();
-        caller_sipp.assert_success();
-        callee_sipp.assert_success();
-        (
-            Leg {
-                media: caller_media,
-                received: caller_received,
-            },
-            Leg {
-                media: callee_media,
-                received: callee_received,
-            },
-        )
+    /// Places the call, runs the media on both sides until both scenarios
+    /// end, and asserts that both succeeded.
+    pub fn run(self, server: &Server) -> (Leg, Leg) {
+        self.start(server).finish()
+    }
+}
+
+/// A [`Bridged`] call in progress.
+pub struct BridgedCall {
+    pub caller: LiveLeg,
+    pub callee: LiveLeg,
+}
+
+impl BridgedCall {
+    /// Waits for both scenarios to end and asserts that both succeeded.
+    pub fn finish(self) -> (Leg, Leg) {
+        let caller = self.caller.wait();
+        let callee = self.callee.wait_after(&caller);
+        caller.sipp.assert_success();
+        callee.sipp.assert_success();
+        (caller, callee)
     }
 }

@@ -4,6 +4,7 @@
 use std::fmt;
 use std::io::ErrorKind;
 use std::net::{SocketAddr, UdpSocket};
+use std::ops::RangeBounds;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::thread::JoinHandle;
@@ -266,6 +267,20 @@ impl Received {
         self.packets
             .iter()
             .filter(|p| p.header.payload_type != DTMF_PT)
+    }
+
+    /// What arrived within `range` (e.g. `..answered`, `held..resumed`),
+    /// to analyse the phases of a call separately.
+    pub fn slice(&self, range: impl RangeBounds<Instant>) -> Received {
+        Received {
+            packets: self
+                .packets
+                .iter()
+                .filter(|p| range.contains(&p.at))
+                .cloned()
+                .collect(),
+            not_rtp: 0,
+        }
     }
 
     /// Number of audio packets.

@@ -9,6 +9,7 @@
 
 pub mod calls;
 pub mod cdr;
+pub mod digest;
 pub mod media;
 pub mod ports;
 pub mod server;

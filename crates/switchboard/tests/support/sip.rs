@@ -1,5 +1,5 @@
 //! Hand-made SIP requests over plain sockets, for what SIPp cannot do:
-//! readiness probes and malformed input.
+//! readiness probes, malformed input, SHA-256 digest authentication.
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream, UdpSocket};
@@ -19,12 +19,47 @@ impl SipResponse {
         let status = raw.strip_prefix("SIP/2.0 ")?.get(..3)?.parse().ok()?;
         Some(SipResponse { status, raw })
     }
+
+    /// The values of every `name` header, in order (one per header line).
+    pub fn headers(&self, name: &str) -> Vec<&str> {
+        header_values(&self.raw, name)
+    }
 }
 
-/// Asserts that `response` arrived with status `expected`.
-pub fn assert_status(response: Option<SipResponse>, expected: u16, what: &str) {
+/// The values of the `name` headers (or of its compact form) in the header
+/// part of `message`.
+fn header_values<'a>(message: &'a str, name: &str) -> Vec<&'a str> {
+    let compact = COMPACT_FORMS
+        .iter()
+        .find(|(full, _)| full.eq_ignore_ascii_case(name))
+        .map(|(_, short)| *short);
+    message
+        .split("\r\n")
+        .skip(1)
+        .take_while(|line| !line.is_empty())
+        .filter_map(|line| {
+            let (n, v) = line.split_once(':')?;
+            let n = n.trim();
+            (n.eq_ignore_ascii_case(name) || compact.is_some_and(|c| n.eq_ignore_ascii_case(c)))
+                .then_some(v.trim())
+        })
+        .collect()
+}
+
+/// RFC 3261 §7.3.3 compact header names the tests may meet.
+const COMPACT_FORMS: [(&str, &str); 6] = [
+    ("Call-ID", "i"),
+    ("Contact", "m"),
+    ("Content-Length", "l"),
+    ("Content-Type", "c"),
+    ("From", "f"),
+    ("To", "t"),
+];
+
+/// Asserts that `response` arrived with status `expected`, and returns it.
+pub fn assert_status(response: Option<SipResponse>, expected: u16, what: &str) -> SipResponse {
     match response {
-        Some(r) if r.status == expected => {}
+        Some(r) if r.status == expected => r,
         Some(r) => panic!("{what}: expected {expected}, got:\n{}", r.raw),
         None => panic!("{what}: expected {expected}, got no response"),
     }
@@ -50,6 +85,42 @@ pub fn options_request(target: SocketAddr, local: SocketAddr, transport: &str) -
          Accept: application/sdp\r\n\
          Content-Length: 0\r\n\r\n"
     )
+}
+
+/// A REGISTER of `user` from `local` to the server at `target` over UDP,
+/// contact `sip:<user>@<local>` for an hour. Requests of one registration
+/// share `call_id` (also used as From tag) and increase `cseq`.
+pub fn register_request(
+    target: SocketAddr,
+    local: SocketAddr,
+    user: &str,
+    call_id: &str,
+    cseq: u32,
+    authorization: Option<&str>,
+) -> String {
+    let branch = unique_id("register");
+    let authorization = authorization
+        .map(|a| format!("Authorization: {a}\r\n"))
+        .unwrap_or_default();
+    format!(
+        "REGISTER {} SIP/2.0\r\n\
+         Via: SIP/2.0/UDP {local};branch=z9hG4bK{branch};rport\r\n\
+         Max-Forwards: 70\r\n\
+         From: <sip:{user}@{target}>;tag={call_id}\r\n\
+         To: <sip:{user}@{target}>\r\n\
+         Call-ID: {call_id}\r\n\
+         CSeq: {cseq} REGISTER\r\n\
+         Contact: <sip:{user}@{local}>\r\n\
+         Expires: 3600\r\n\
+         {authorization}\
+         Content-Length: 0\r\n\r\n",
+        registrar_uri(target)
+    )
+}
+
+/// The Request-URI of a REGISTER to `target` (also the digest uri).
+pub fn registrar_uri(target: SocketAddr) -> String {
+    format!("sip:{target}")
 }
 
 /// A UDP socket of the test's own that talks SIP to the server.
@@ -174,13 +245,9 @@ impl TcpClient {
 fn complete_message_len(data: &[u8]) -> Option<usize> {
     let end = data.windows(4).position(|w| w == b"\r\n\r\n")? + 4;
     let head = String::from_utf8_lossy(&data[..end]);
-    let body_len = head
-        .split("\r\n")
-        .find_map(|line| {
-            let (n, v) = line.split_once(':')?;
-            let n = n.trim();
-            (n.eq_ignore_ascii_case("Content-Length") || n == "l").then(|| v.trim().parse().ok())?
-        })
+    let body_len = header_values(&head, "Content-Length")
+        .first()
+        .and_then(|v| v.parse().ok())
         .unwrap_or(0);
     (data.len() >= end + body_len).then_some(end + body_len)
 }

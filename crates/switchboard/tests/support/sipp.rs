@@ -301,6 +301,14 @@ impl SippRun {
         found.unwrap_or_else(|| self.fail(&format!("did not log {prefix:?} within {timeout:?}")))
     }
 
+    /// [`SippRun::wait_for_log`], also returning when the test saw the line
+    /// (it polls every 50 ms): a time to split what the RTP peer received
+    /// into the phases of the call.
+    pub fn wait_for_log_seen(&mut self, prefix: &str, timeout: Duration) -> (String, Instant) {
+        let line = self.wait_for_log(prefix, timeout);
+        (line, Instant::now())
+    }
+
     /// Kills SIPp now (when the other side of the call already failed) and
     /// returns what it did so far.
     pub fn stop(mut self) -> SippResult {
