@@ -133,6 +133,18 @@ async fn run_app(switch: &Switch, channel: &Arc<Channel>, app: &str, args: &str)
             Next::Continue
         }
         "dial" => dial::dial(switch, channel, &parts).await,
+        "stasis" => {
+            let Some((app_name, app_args)) = parts.split_first() else {
+                tracing::warn!(channel = %channel.name, "Stasis: no application named");
+                return Next::Continue;
+            };
+            // Park until the application lets go (continue) or the channel hangs up.
+            let resumed = channel.resume.notified();
+            if switch.enter_stasis(id, app_name, app_args.to_vec()).is_ok() {
+                resumed.await;
+            }
+            Next::Continue
+        }
         "goto" => goto(channel, &parts),
         "gotoif" => {
             let (condition, labels) = args.split_once('?').unwrap_or((args, ""));

@@ -59,6 +59,8 @@ pub struct ChannelData {
     /// Cause to hang up with when the dialplan runs out (set by Dial).
     pub pending_cause: Option<Cause>,
     pub held: bool,
+    /// The Stasis application controlling the channel, with its arguments.
+    pub stasis: Option<(String, Vec<String>)>,
 }
 
 /// What a new channel is made of besides its data.
@@ -83,6 +85,8 @@ pub struct Channel {
     pub(crate) codecs: Vec<String>,
     data: Mutex<ChannelData>,
     status: watch::Sender<Status>,
+    /// Wakes a channel parked in Stasis when its application lets it continue.
+    pub(crate) resume: tokio::sync::Notify,
 }
 
 impl Channel {
@@ -110,6 +114,7 @@ impl Channel {
             codecs,
             data: Mutex::new(data),
             status,
+            resume: tokio::sync::Notify::new(),
         }
     }
 

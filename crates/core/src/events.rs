@@ -51,13 +51,22 @@ pub enum EventKind {
     PlaybackFinished {
         media: String,
     },
+    /// The channel entered a Stasis application (ARI takes control).
+    StasisStart {
+        app: String,
+        args: Vec<String>,
+    },
+    StasisEnd {
+        app: String,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Event {
     pub seq: u64,
     pub timestamp: SystemTime,
-    pub channel: String,
+    /// Id of the channel (or bridge, for bridge events) the event is about.
+    pub source: String,
     pub kind: EventKind,
 }
 
@@ -80,14 +89,14 @@ impl Default for EventBus {
 }
 
 impl EventBus {
-    pub fn publish(&self, channel: &str, kind: EventKind) {
+    pub fn publish(&self, source: &str, kind: EventKind) {
         let event = Event {
             seq: self.seq.fetch_add(1, Ordering::Relaxed) + 1,
             timestamp: SystemTime::now(),
-            channel: channel.to_owned(),
+            source: source.to_owned(),
             kind,
         };
-        tracing::debug!(seq = event.seq, channel, kind = ?event.kind, "event");
+        tracing::debug!(seq = event.seq, source, kind = ?event.kind, "event");
         // No subscriber is fine: nobody is listening yet.
         let _ = self.tx.send(Arc::new(event));
     }

@@ -304,6 +304,7 @@ impl Switch {
             children: Vec::new(),
             pending_cause: None,
             held: false,
+            stasis: None,
         };
         let parts = Parts {
             id,
@@ -399,6 +400,7 @@ impl Switch {
             children: Vec::new(),
             pending_cause: None,
             held: false,
+            stasis: None,
         };
         let parts = Parts {
             id,
@@ -656,6 +658,10 @@ impl Switch {
         }
         channel.leg.close();
         self.registry().remove(&channel.id);
+        let stasis = channel.data().stasis.take();
+        if let Some((app, _)) = stasis {
+            events.publish(&channel.id, EventKind::StasisEnd { app });
+        }
         events.publish(&channel.id, EventKind::ChannelDestroyed { cause });
     }
 
@@ -705,6 +711,59 @@ impl Switch {
                 peer: second.id.clone(),
             },
         );
+        Ok(())
+    }
+
+    /// Hands the channel to a Stasis application (ARI); it stays there until
+    /// [`Switch::continue_in_dialplan`] or hangup.
+    pub fn enter_stasis(&self, id: &str, app: &str, args: Vec<String>) -> Result<(), ControlError> {
+        let channel = self.channel(id)?;
+        channel.data().stasis = Some((app.to_owned(), args.clone()));
+        self.inner.events.publish(
+            id,
+            EventKind::StasisStart {
+                app: app.to_owned(),
+                args,
+            },
+        );
+        Ok(())
+    }
+
+    /// Leaves Stasis and resumes the dialplan, optionally somewhere else
+    /// (ARI `continue`). `None` fields keep the current location; the dialplan goes on
+    /// at the next priority when no location is given.
+    pub fn continue_in_dialplan(
+        &self,
+        id: &str,
+        context: Option<&str>,
+        exten: Option<&str>,
+        priority: Option<usize>,
+    ) -> Result<(), ControlError> {
+        let channel = self.channel(id)?;
+        let app = {
+            let mut data = channel.data();
+            let Some((app, _)) = data.stasis.take() else {
+                return Err(ControlError::WrongState(
+                    "channel is not in a Stasis application",
+                ));
+            };
+            let moved = context.is_some() || exten.is_some() || priority.is_some();
+            if let Some(context) = context {
+                data.context = context.to_owned();
+            }
+            if let Some(exten) = exten {
+                data.exten = exten.to_owned();
+            }
+            // The dialplan advances past Stasis() by itself; a new location starts there.
+            data.priority = match (moved, priority) {
+                (_, Some(p)) => p.saturating_sub(1),
+                (true, None) => 0,
+                (false, None) => data.priority,
+            };
+            app
+        };
+        self.inner.events.publish(id, EventKind::StasisEnd { app });
+        channel.resume.notify_one();
         Ok(())
     }
 
