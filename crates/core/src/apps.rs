@@ -99,7 +99,7 @@ async fn run_app(switch: &Switch, channel: &Arc<Channel>, app: &str, args: &str)
                 let _ = switch.answer(id);
             }
             for name in first.split('&').filter(|n| !n.is_empty()) {
-                let _ = switch.play(id, name).await;
+                let _ = switch.play_and_wait(id, name).await;
             }
             Next::Continue
         }

@@ -46,10 +46,10 @@ pub enum EventKind {
         peer: String,
     },
     PlaybackStarted {
-        media: String,
+        playback: String,
     },
     PlaybackFinished {
-        media: String,
+        playback: String,
     },
     /// The channel entered a Stasis application (ARI takes control).
     StasisStart {

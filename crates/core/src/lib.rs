@@ -8,6 +8,7 @@ pub mod config;
 mod dial;
 pub mod dialplan;
 pub mod events;
+pub mod playback;
 pub mod state;
 mod switch;
 pub mod time;
@@ -16,6 +17,7 @@ pub use cause::Cause;
 pub use channel::{CallerId, Channel, Direction, Status};
 pub use config::Config;
 pub use events::{Event, EventBus, EventKind};
+pub use playback::{Playback, PlaybackState};
 pub use state::ChannelState;
 pub use switch::{parse_dialstring, ControlError, Switch};
 

@@ -8,9 +8,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
 use switchboard_media::codec::Codec;
-use switchboard_media::engine::{
-    EngineConfig, Leg, MediaEngine, MediaEvent, PlaybackEnd, Remote, Source,
-};
+use switchboard_media::engine::{EngineConfig, Leg, MediaEngine, MediaEvent, Remote};
 use switchboard_sip::sdp::{Direction as SdpDirection, Format, Sdp};
 use switchboard_sip::{
     CallEvent, IncomingCall, InviteError, Origin, SipStack, StackConfig, Target,
@@ -23,6 +21,7 @@ use crate::channel::{CallerId, Channel, ChannelData, Direction, Parts};
 use crate::config::Config;
 use crate::dialplan::Dialplan;
 use crate::events::{EventBus, EventKind};
+use crate::playback::Playback;
 use crate::state::ChannelState;
 use crate::{time, CoreError};
 
@@ -38,6 +37,7 @@ pub enum ControlError {
 }
 
 struct Inner {
+    playbacks: Mutex<HashMap<String, Arc<Playback>>>,
     config: Config,
     dialplan: Dialplan,
     sip: SipStack,
@@ -124,6 +124,7 @@ impl Switch {
                 events: EventBus::default(),
                 cdr,
                 channels: Mutex::default(),
+                playbacks: Mutex::default(),
                 counter: AtomicU64::new(0),
             }),
         };
@@ -154,6 +155,15 @@ impl Switch {
     fn registry(&self) -> std::sync::MutexGuard<'_, HashMap<String, Arc<Channel>>> {
         self.inner
             .channels
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    pub(crate) fn playback_registry(
+        &self,
+    ) -> std::sync::MutexGuard<'_, HashMap<String, Arc<Playback>>> {
+        self.inner
+            .playbacks
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
@@ -818,32 +828,6 @@ impl Switch {
                     .map(with_ext)
                     .find(|p| p.is_file())
             })
-    }
-
-    /// Plays a sound into a channel and waits for the end. A missing file is logged and
-    /// skipped, as Asterisk does.
-    pub async fn play(&self, id: &str, media: &str) -> Result<PlaybackEnd, ControlError> {
-        let channel = self.channel(id)?;
-        let language = channel.data().language.clone();
-        let Some(path) = self.find_sound(media, &language) else {
-            tracing::warn!(channel = %channel.name, media, "sound file not found; skipped");
-            return Ok(PlaybackEnd::Failed);
-        };
-        let events = &self.inner.events;
-        events.publish(
-            id,
-            EventKind::PlaybackStarted {
-                media: media.to_owned(),
-            },
-        );
-        let end = channel.leg.play(Source::File(path)).finished().await;
-        events.publish(
-            id,
-            EventKind::PlaybackFinished {
-                media: media.to_owned(),
-            },
-        );
-        Ok(end)
     }
 
     /// Sends RFC 4733 digits, each `duration_ms` long with `gap_ms` between.

@@ -49,7 +49,7 @@ pub enum PlaybackEnd {
 #[derive(Debug)]
 pub struct Playback {
     stop: Mutex<Option<oneshot::Sender<()>>>,
-    done: oneshot::Receiver<PlaybackEnd>,
+    done: Mutex<Option<oneshot::Receiver<PlaybackEnd>>>,
 }
 
 impl Playback {
@@ -60,7 +60,21 @@ impl Playback {
     }
 
     pub async fn finished(self) -> PlaybackEnd {
-        self.done.await.unwrap_or(PlaybackEnd::Stopped)
+        self.finished_signal().await
+    }
+
+    /// The end of the playback as a future of its own, so the handle can stay around
+    /// to stop it. Only the first call gets the real signal.
+    pub fn finished_signal(
+        &self,
+    ) -> impl std::future::Future<Output = PlaybackEnd> + Send + 'static {
+        let done = self.done.lock().ok().and_then(|mut d| d.take());
+        async move {
+            match done {
+                Some(done) => done.await.unwrap_or(PlaybackEnd::Stopped),
+                None => PlaybackEnd::Stopped,
+            }
+        }
     }
 }
 
@@ -75,7 +89,7 @@ pub(super) fn start(leg: Arc<Shared>, source: Source) -> Playback {
     });
     Playback {
         stop: Mutex::new(Some(stop)),
-        done,
+        done: Mutex::new(Some(done)),
     }
 }
 
