@@ -145,6 +145,16 @@ async fn run_app(switch: &Switch, channel: &Arc<Channel>, app: &str, args: &str)
             }
             Next::Continue
         }
+        "confbridge" => {
+            // Join the named conference (a mixing bridge) until hangup.
+            let _ = switch.answer(id);
+            if let Ok(bridge) = switch.named_bridge(&format!("confbridge-{first}")) {
+                if switch.add_to_bridge(&bridge.id, id).is_ok() {
+                    channel.hung_up().await;
+                }
+            }
+            Next::Continue
+        }
         "goto" => goto(channel, &parts),
         "gotoif" => {
             let (condition, labels) = args.split_once('?').unwrap_or((args, ""));

@@ -52,6 +52,8 @@ pub struct ChannelData {
     pub awaiting_answer: bool,
     /// The channel this one is (or was last) connected to.
     pub peer: Option<String>,
+    /// The bridge the channel is in.
+    pub bridge: Option<String>,
     /// The channel that dialled this one (it owns this channel's CDR).
     pub parent: Option<String>,
     /// Channels this one dialled: they go when it goes.

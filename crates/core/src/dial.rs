@@ -88,7 +88,7 @@ pub(crate) async fn dial(switch: &Switch, caller: &Arc<Channel>, args: &[String]
             break callee;
         } else if status.early_media && early.is_none() {
             // Early media: connect now, so the caller hears the far end's tones.
-            let _ = switch.bridge(&caller.id, &callee.id);
+            let _ = switch.connect(&caller.id, &callee.id);
             let _ = switch.progress(&caller.id);
             early = Some(id);
         } else if status.state == ChannelState::Ringing && !rang && early.is_none() {
@@ -102,7 +102,10 @@ pub(crate) async fn dial(switch: &Switch, caller: &Arc<Channel>, args: &[String]
         dial_end(switch, caller, other, "CANCEL");
     }
     let _ = switch.answer(&caller.id);
-    let _ = switch.bridge(&caller.id, &answered.id);
+    let already = early.as_deref() == Some(answered.id.as_str());
+    if !already {
+        let _ = switch.connect(&caller.id, &answered.id);
+    }
     dial_end(switch, caller, &answered, "ANSWER");
     finish("ANSWER", None);
     // Connected until the callee goes; the caller going ends this task (and, through

@@ -41,9 +41,14 @@ pub enum EventKind {
     ChannelDestroyed {
         cause: Cause,
     },
-    /// Two channels' media connected (a two-party bridge).
-    ChannelsBridged {
-        peer: String,
+    BridgeCreated,
+    BridgeDestroyed,
+    /// Source is the channel.
+    ChannelEnteredBridge {
+        bridge: String,
+    },
+    ChannelLeftBridge {
+        bridge: String,
     },
     PlaybackStarted {
         playback: String,

@@ -2,6 +2,7 @@
 //! and its applications, causes and CDRs.
 
 mod apps;
+pub mod bridge;
 pub mod cause;
 pub mod channel;
 pub mod config;
@@ -13,6 +14,7 @@ pub mod state;
 mod switch;
 pub mod time;
 
+pub use bridge::{Bridge, BridgeKind};
 pub use cause::Cause;
 pub use channel::{CallerId, Channel, Direction, Status};
 pub use config::Config;

@@ -16,6 +16,7 @@ use switchboard_sip::{
 use switchboard_store::{Cdr, CdrStore};
 use tokio::sync::mpsc;
 
+use crate::bridge::{Bridge, BridgeKind};
 use crate::cause::Cause;
 use crate::channel::{CallerId, Channel, ChannelData, Direction, Parts};
 use crate::config::Config;
@@ -37,6 +38,7 @@ pub enum ControlError {
 }
 
 struct Inner {
+    bridges: Mutex<HashMap<String, Arc<Bridge>>>,
     playbacks: Mutex<HashMap<String, Arc<Playback>>>,
     config: Config,
     dialplan: Dialplan,
@@ -125,6 +127,7 @@ impl Switch {
                 cdr,
                 channels: Mutex::default(),
                 playbacks: Mutex::default(),
+                bridges: Mutex::default(),
                 counter: AtomicU64::new(0),
             }),
         };
@@ -310,6 +313,7 @@ impl Switch {
             local_sdp: Some(local_sdp),
             awaiting_answer,
             peer: None,
+            bridge: None,
             parent: None,
             children: Vec::new(),
             pending_cause: None,
@@ -406,6 +410,7 @@ impl Switch {
             local_sdp: Some(offer),
             awaiting_answer: true,
             peer: None,
+            bridge: None,
             parent: parent.map(|p| p.id.clone()),
             children: Vec::new(),
             pending_cause: None,
@@ -666,6 +671,10 @@ impl Switch {
                 tracing::error!(channel = %channel.id, error = %e, "CDR not written");
             }
         }
+        let bridge = channel.data().bridge.clone();
+        if let Some(bridge) = bridge {
+            let _ = self.remove_from_bridge(&bridge, &channel.id);
+        }
         channel.leg.close();
         self.registry().remove(&channel.id);
         let stasis = channel.data().stasis.take();
@@ -709,19 +718,140 @@ impl Switch {
         }
     }
 
-    /// Connects two channels' media both ways.
-    pub fn bridge(&self, a: &str, b: &str) -> Result<(), ControlError> {
-        let (first, second) = (self.channel(a)?, self.channel(b)?);
-        first.leg.connect(&second.leg);
-        first.data().peer = Some(second.id.clone());
-        second.data().peer = Some(first.id.clone());
+    fn bridge_registry(&self) -> std::sync::MutexGuard<'_, HashMap<String, Arc<Bridge>>> {
+        self.inner
+            .bridges
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    pub fn bridges(&self) -> Vec<Arc<Bridge>> {
+        let mut list: Vec<_> = self.bridge_registry().values().cloned().collect();
+        list.sort_by_key(|b| b.created);
+        list
+    }
+
+    pub fn bridge(&self, id: &str) -> Result<Arc<Bridge>, ControlError> {
+        self.bridge_registry()
+            .get(id)
+            .cloned()
+            .ok_or(ControlError::NotFound)
+    }
+
+    /// A new bridge; `transient` ones go away when their last channel leaves.
+    pub fn create_bridge(
+        &self,
+        kind: BridgeKind,
+        name: &str,
+        id: Option<String>,
+        transient: bool,
+    ) -> Result<Arc<Bridge>, ControlError> {
+        let mut bridges = self.bridge_registry();
+        if let Some(id) = id.as_ref().filter(|id| bridges.contains_key(*id)) {
+            return Err(ControlError::Invalid(format!("bridge {id} already exists")));
+        }
+        let id = id.unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
+        let bridge = Arc::new(Bridge::new(
+            id.clone(),
+            name.to_owned(),
+            kind,
+            transient,
+            self.inner.media.clone(),
+        ));
+        bridges.insert(id.clone(), bridge.clone());
+        drop(bridges);
+        self.inner.events.publish(&id, EventKind::BridgeCreated);
+        Ok(bridge)
+    }
+
+    /// The bridge called `name`, made (transient, mixing) if there is none yet.
+    pub fn named_bridge(&self, name: &str) -> Result<Arc<Bridge>, ControlError> {
+        let existing = self
+            .bridge_registry()
+            .values()
+            .find(|b| b.name == name)
+            .cloned();
+        match existing {
+            Some(bridge) => Ok(bridge),
+            None => self.create_bridge(BridgeKind::Mixing, name, None, true),
+        }
+    }
+
+    /// Moves a channel into a bridge (out of any other first).
+    pub fn add_to_bridge(&self, bridge_id: &str, channel_id: &str) -> Result<(), ControlError> {
+        let bridge = self.bridge(bridge_id)?;
+        let channel = self.channel(channel_id)?;
+        let previous = channel.data().bridge.clone();
+        if let Some(previous) = previous.filter(|p| p != bridge_id) {
+            self.remove_from_bridge(&previous, channel_id)?;
+        }
+        bridge.add(channel.clone());
+        {
+            let members = bridge.channel_ids();
+            let mut data = channel.data();
+            data.bridge = Some(bridge.id.clone());
+            data.peer = members.into_iter().find(|m| m != channel_id);
+        }
         self.inner.events.publish(
-            &first.id,
-            EventKind::ChannelsBridged {
-                peer: second.id.clone(),
+            channel_id,
+            EventKind::ChannelEnteredBridge {
+                bridge: bridge.id.clone(),
             },
         );
         Ok(())
+    }
+
+    pub fn remove_from_bridge(
+        &self,
+        bridge_id: &str,
+        channel_id: &str,
+    ) -> Result<(), ControlError> {
+        let bridge = self.bridge(bridge_id)?;
+        if !bridge.remove(channel_id) {
+            return Err(ControlError::WrongState("channel is not in this bridge"));
+        }
+        if let Ok(channel) = self.channel(channel_id) {
+            channel.data().bridge = None;
+        }
+        self.inner.events.publish(
+            channel_id,
+            EventKind::ChannelLeftBridge {
+                bridge: bridge.id.clone(),
+            },
+        );
+        if bridge.transient && bridge.is_empty() {
+            self.destroy_bridge(bridge_id)?;
+        }
+        Ok(())
+    }
+
+    /// Ends a bridge; its channels stay up, outside any bridge.
+    pub fn destroy_bridge(&self, bridge_id: &str) -> Result<(), ControlError> {
+        let bridge = self
+            .bridge_registry()
+            .remove(bridge_id)
+            .ok_or(ControlError::NotFound)?;
+        for channel in bridge.close() {
+            channel.data().bridge = None;
+            self.inner.events.publish(
+                &channel.id,
+                EventKind::ChannelLeftBridge {
+                    bridge: bridge.id.clone(),
+                },
+            );
+        }
+        self.inner
+            .events
+            .publish(bridge_id, EventKind::BridgeDestroyed);
+        Ok(())
+    }
+
+    /// Connects two channels in a new transient bridge (what Dial does).
+    pub fn connect(&self, a: &str, b: &str) -> Result<Arc<Bridge>, ControlError> {
+        let bridge = self.create_bridge(BridgeKind::Mixing, "", None, true)?;
+        self.add_to_bridge(&bridge.id, a)?;
+        self.add_to_bridge(&bridge.id, b)?;
+        Ok(bridge)
     }
 
     /// Hands the channel to a Stasis application (ARI); it stays there until

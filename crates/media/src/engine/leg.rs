@@ -9,10 +9,12 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use tokio::net::UdpSocket;
 use tokio::sync::mpsc;
 
+use super::bridge::BridgeShared;
 use super::playback::{self, Playback, Source};
 use super::EngineInner;
 use crate::codec::{Codec, Decoder, Encoder};
 use crate::dtmf::rfc4733;
+use crate::jitter_buffer::{FrameKind, JitterBuffer};
 use crate::resample::Resampler;
 use crate::rtcp::{self, RtcpPacket, SenderInfo};
 use crate::rtp::{self, OutStream, RtpHeader};
@@ -41,11 +43,21 @@ pub struct Remote {
     pub send: bool,
 }
 
-#[derive(Debug)]
 enum Route {
     Nowhere,
     Echo,
     Peer(Weak<Shared>),
+    /// A member of a mixing bridge: audio is decoded into the jitter buffer.
+    Mixer(Weak<BridgeShared>),
+}
+
+/// Which way of a leg a tap listens to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TapDirection {
+    /// What the far end sends us.
+    In,
+    /// What we send the far end (generated or mixed audio).
+    Out,
 }
 
 /// Decoding state for audio leaving this leg towards a peer with another codec.
@@ -66,6 +78,11 @@ pub(super) struct State {
     transcode: Option<Transcode>,
     /// A playback owns the outgoing stream: relayed audio into this leg is dropped.
     playing: bool,
+    /// Mixing-bridge membership: incoming audio decoded and de-jittered here.
+    jitter: Option<JitterBuffer>,
+    mix_decoder: Option<Decoder>,
+    taps_in: Vec<mpsc::Sender<Vec<i16>>>,
+    taps_out: Vec<mpsc::Sender<Vec<i16>>>,
     rx: RxStats,
     dtmf: rfc4733::Receiver,
     remote_jitter: Summary,
@@ -128,6 +145,7 @@ impl Shared {
             remote.codec.timestamp_increment(PTIME_MS),
         );
         state.out.count_sent(payload.len());
+        send_to_taps(&mut state.taps_out, pcm);
         drop(state);
         let mut packet = Vec::with_capacity(12 + payload.len());
         rtp::write(&header, &payload, &mut packet);
@@ -136,6 +154,50 @@ impl Shared {
             .counters
             .generated
             .fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Joins a mixing bridge: a fresh jitter buffer and decoder for the leg's codec.
+    pub(super) fn enter_mixer(&self, bridge: Weak<BridgeShared>) {
+        let mut state = self.state();
+        let codec = state.remote.map_or(Codec::Pcmu, |r| r.codec);
+        state.route = Route::Mixer(bridge);
+        state.jitter = Some(JitterBuffer::new(
+            codec.rtp_clock_rate(),
+            codec.timestamp_increment(PTIME_MS),
+            codec.samples_per_frame(PTIME_MS),
+        ));
+        state.mix_decoder = Some(Decoder::new(codec));
+        state.transcode = None;
+    }
+
+    /// Leaves `bridge` (if the leg is still in it).
+    pub(super) fn leave_mixer(&self, bridge: &Arc<BridgeShared>) {
+        let mut state = self.state();
+        let ours = matches!(&state.route, Route::Mixer(b) if std::ptr::eq(b.as_ptr(), Arc::as_ptr(bridge)));
+        if ours {
+            state.route = Route::Nowhere;
+            state.jitter = None;
+            state.mix_decoder = None;
+        }
+    }
+
+    /// The next de-jittered frame of what the far end said; `None` while it is silent.
+    pub(super) fn pop_jitter(&self) -> Option<Vec<i16>> {
+        let now = self.now_ms();
+        let mut state = self.state();
+        let frame = state.jitter.as_mut()?.pop(now);
+        if frame.kind == FrameKind::Silence {
+            return None;
+        }
+        send_to_taps(&mut state.taps_in, &frame.samples);
+        Some(frame.samples)
+    }
+
+    /// A mixer frame for this leg, unless a playback owns the stream.
+    pub(super) fn send_mixed(&self, pcm: &[i16]) {
+        if !self.state().playing {
+            self.send_pcm(pcm);
+        }
     }
 
     /// Sends a packet already built on this leg's outgoing stream.
@@ -195,6 +257,10 @@ impl Leg {
                 encoder: None,
                 transcode: None,
                 playing: false,
+                jitter: None,
+                mix_decoder: None,
+                taps_in: Vec::new(),
+                taps_out: Vec::new(),
                 rx: RxStats::new(8000),
                 dtmf: rfc4733::Receiver::new(8000),
                 remote_jitter: Summary::new(),
@@ -259,6 +325,27 @@ impl Leg {
         other.shared.state().route = Route::Peer(Arc::downgrade(&self.shared));
         self.refresh_transcoding();
         other.refresh_transcoding();
+    }
+
+    /// Listens to one direction of the leg as 20 ms PCM frames at the codec's rate.
+    /// Incoming audio is only decoded while the leg is in a mixing bridge: the relay
+    /// path never decodes, so the owner moves the leg into one before tapping `In`.
+    pub fn tap(&self, direction: TapDirection) -> mpsc::Receiver<Vec<i16>> {
+        let (tx, rx) = mpsc::channel(50);
+        let mut state = self.shared.state();
+        match direction {
+            TapDirection::In => state.taps_in.push(tx),
+            TapDirection::Out => state.taps_out.push(tx),
+        }
+        rx
+    }
+
+    pub fn codec(&self) -> Option<Codec> {
+        self.shared.codec()
+    }
+
+    pub(super) fn shared(&self) -> &Arc<Shared> {
+        &self.shared
     }
 
     /// Stops sending this leg's audio anywhere (the peer keeps its own route until it
@@ -358,6 +445,18 @@ fn refresh_transcoding(leg: &Shared) {
     };
 }
 
+/// Offers a frame to every tap, forgetting taps whose reader has gone.
+fn send_to_taps(taps: &mut Vec<mpsc::Sender<Vec<i16>>>, pcm: &[i16]) {
+    if !taps.is_empty() {
+        taps.retain(|tap| {
+            !matches!(
+                tap.try_send(pcm.to_vec()),
+                Err(mpsc::error::TrySendError::Closed(_))
+            )
+        });
+    }
+}
+
 fn random_u32(salt: u16) -> u32 {
     let nanos = SystemTime::now()
         .duration_since(UNIX_EPOCH)
@@ -436,6 +535,16 @@ fn on_rtp(shared: &Shared, packet: &[u8], from: SocketAddr) {
     if header.payload_type != remote.payload_type {
         return; // comfort noise and formats we did not negotiate
     }
+    if let Route::Mixer(_) = state.route {
+        let mut pcm = Vec::with_capacity(320);
+        if let Some(decoder) = state.mix_decoder.as_mut() {
+            decoder.decode(parsed.payload, &mut pcm);
+        }
+        if let Some(jitter) = state.jitter.as_mut() {
+            jitter.push(header.sequence, header.timestamp, now_ms, pcm);
+        }
+        return;
+    }
     match peer_of(&state.route) {
         None => {}
         Some(None) => {
@@ -470,7 +579,7 @@ fn on_rtp(shared: &Shared, packet: &[u8], from: SocketAddr) {
 /// `None`: audio goes nowhere; `Some(None)`: back to the sender; `Some(Some(p))`: to `p`.
 fn peer_of(route: &Route) -> Option<Option<Arc<Shared>>> {
     match route {
-        Route::Nowhere => None,
+        Route::Nowhere | Route::Mixer(_) => None,
         Route::Echo => Some(None),
         Route::Peer(peer) => peer.upgrade().map(Some),
     }

@@ -10,6 +10,7 @@
 //! rewritten, so each outgoing stream stays continuous); different codecs are transcoded
 //! through linear PCM.
 
+mod bridge;
 mod leg;
 mod playback;
 mod ports;
@@ -18,7 +19,8 @@ use std::net::IpAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
-pub use leg::{Leg, MediaEvent, Remote};
+pub use bridge::MixBridge;
+pub use leg::{Leg, MediaEvent, Remote, TapDirection};
 pub use playback::{Playback, PlaybackEnd, Source};
 
 use crate::MediaError;
@@ -107,6 +109,11 @@ impl MediaEngine {
     /// A new leg with its own RTP/RTCP port pair.
     pub fn create_leg(&self, name: &str) -> Result<Leg, MediaError> {
         Leg::open(self.inner.clone(), name)
+    }
+
+    /// A new, empty mixing bridge.
+    pub fn create_bridge(&self) -> MixBridge {
+        MixBridge::open(self.inner.clone())
     }
 
     pub fn counters(&self) -> CounterSnapshot {

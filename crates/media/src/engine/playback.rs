@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use tokio::sync::oneshot;
 
+use super::bridge::{AnnouncementQueue, BridgeShared, BRIDGE_RATE};
 use super::leg::{Shared, PTIME_MS};
 use crate::codec::Codec;
 use crate::dtmf::rfc4733;
@@ -78,13 +79,43 @@ impl Playback {
     }
 }
 
+/// Where generated frames go.
+enum Sink {
+    Leg(Arc<Shared>),
+    Bridge(AnnouncementQueue),
+}
+
+impl Sink {
+    fn rate(&self) -> u32 {
+        match self {
+            Self::Leg(leg) => leg.codec().unwrap_or(Codec::Pcmu).sample_rate(),
+            Self::Bridge(_) => BRIDGE_RATE,
+        }
+    }
+
+    fn set_playing(&self, playing: bool) {
+        if let Self::Leg(leg) = self {
+            leg.set_playing(playing);
+        }
+    }
+}
+
 pub(super) fn start(leg: Arc<Shared>, source: Source) -> Playback {
+    let runtime = leg.engine.runtime.clone();
+    spawn(&runtime, Sink::Leg(leg), source)
+}
+
+pub(super) fn start_in_bridge(bridge: Arc<BridgeShared>, source: Source) -> Playback {
+    let runtime = bridge.engine.runtime.clone();
+    spawn(&runtime, Sink::Bridge(bridge.announcement()), source)
+}
+
+fn spawn(runtime: &tokio::runtime::Handle, sink: Sink, source: Source) -> Playback {
     let (stop, stop_rx) = oneshot::channel();
     let (done_tx, done) = oneshot::channel();
-    let runtime = leg.engine.runtime.clone();
     runtime.spawn(async move {
-        let end = play(&leg, source, stop_rx).await;
-        leg.set_playing(false);
+        let end = play(&sink, source, stop_rx).await;
+        sink.set_playing(false);
         let _ = done_tx.send(end);
     });
     Playback {
@@ -93,13 +124,15 @@ pub(super) fn start(leg: Arc<Shared>, source: Source) -> Playback {
     }
 }
 
-async fn play(leg: &Shared, source: Source, mut stop: oneshot::Receiver<()>) -> PlaybackEnd {
-    let codec = leg.codec().unwrap_or(Codec::Pcmu);
-    let rate = codec.sample_rate();
-    let frame = codec.samples_per_frame(PTIME_MS);
+async fn play(sink: &Sink, source: Source, mut stop: oneshot::Receiver<()>) -> PlaybackEnd {
+    let rate = sink.rate();
+    let frame = usize::try_from(rate * PTIME_MS / 1000).unwrap_or(160);
     let samples = match source {
         Source::Dtmf { digit, duration_ms } => {
-            return play_digit(leg, digit, duration_ms, stop).await
+            return match sink {
+                Sink::Leg(leg) => play_digit(leg, digit, duration_ms, stop).await,
+                Sink::Bridge(_) => PlaybackEnd::Failed,
+            };
         }
         Source::File(path) => {
             let read =
@@ -121,19 +154,28 @@ async fn play(leg: &Shared, source: Source, mut stop: oneshot::Receiver<()>) -> 
         }
         Source::Silence { duration_ms } => vec![0; samples_for(rate, duration_ms)],
     };
-    leg.set_playing(true);
+    sink.set_playing(true);
     let mut clock = tokio::time::interval(Duration::from_millis(u64::from(PTIME_MS)));
     for chunk in samples.chunks(frame.max(1)) {
-        tokio::select! {
-            _ = clock.tick() => {}
-            _ = &mut stop => return PlaybackEnd::Stopped,
-        }
-        if chunk.len() == frame {
-            leg.send_pcm(chunk);
-        } else {
-            let mut padded = chunk.to_vec();
-            padded.resize(frame, 0);
-            leg.send_pcm(&padded);
+        let mut pcm = chunk.to_vec();
+        pcm.resize(frame, 0);
+        loop {
+            tokio::select! {
+                _ = clock.tick() => {}
+                _ = &mut stop => return PlaybackEnd::Stopped,
+            }
+            match sink {
+                Sink::Leg(leg) => {
+                    leg.send_pcm(&pcm);
+                    break;
+                }
+                // The mixer takes frames at its own pace; wait a tick while it is full.
+                Sink::Bridge(queue) => {
+                    if queue.push(pcm.clone()) {
+                        break;
+                    }
+                }
+            }
         }
     }
     PlaybackEnd::Completed
