@@ -698,3 +698,53 @@ fn sigterm_shuts_down() {
         None => panic!("switchboard did not exit within 5 s of SIGTERM"),
     }
 }
+
+/// Mean Goertzel power of `freq` over the frames received in `window`.
+fn tone_power(received: &media::Received, window: std::ops::Range<Instant>, freq: f32) -> f64 {
+    let frames = received.slice(window).frames();
+    let total: f64 = frames
+        .iter()
+        .map(|f| switchboard_media::goertzel::power(&f.pcm, freq, f.sample_rate))
+        .sum();
+    total / frames.len().max(1) as f64
+}
+
+#[test]
+fn conference_mixes_every_party_but_oneself() {
+    let config = ServerConfig::default().extension("default", "300", &["ConfBridge(test)"]);
+    let server = Server::start_with("conference", config);
+    // Three PCMU parties and a fourth on G.722, each with its own tone.
+    let parties: [(f32, &str); 4] = [
+        (400.0, "0 101"),
+        (800.0, "0 101"),
+        (1400.0, "0 101"),
+        (2000.0, "9 101"),
+    ];
+    let talk = Duration::from_secs(6);
+    let legs: Vec<calls::LiveLeg> = parties
+        .iter()
+        .map(|(freq, offer)| {
+            let rtp = media::RtpPeer::bind();
+            let sipp = calls::start_caller(&server, "uac_call", "300", &rtp, offer, talk);
+            calls::LiveLeg::start(sipp, rtp, tone_for(*freq, talk + Duration::from_secs(1)))
+        })
+        .collect();
+    // Everybody is in once the last one has media; give the jitter buffers a moment.
+    let from = Instant::now() + Duration::from_millis(500);
+    let window = from..from + Duration::from_secs(3);
+    let legs: Vec<calls::Leg> = legs.into_iter().map(calls::LiveLeg::wait).collect();
+    for (i, (leg, (own, _))) in legs.iter().zip(parties).enumerate() {
+        let powers: Vec<(f32, f64)> = parties
+            .iter()
+            .map(|(f, _)| (*f, tone_power(&leg.received, window.clone(), *f)))
+            .collect();
+        eprintln!("party {i} ({own} Hz) hears {powers:?}");
+        let own_power = powers.iter().find(|(f, _)| *f == own).map_or(0.0, |p| p.1);
+        for (freq, power) in powers.iter().filter(|(f, _)| *f != own) {
+            assert!(
+                *power > 1e-3 && *power > 100.0 * own_power,
+                "party {i} should hear {freq} Hz, and far above its own {own} Hz: {powers:?}"
+            );
+        }
+    }
+}
