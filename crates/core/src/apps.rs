@@ -155,6 +155,48 @@ async fn run_app(switch: &Switch, channel: &Arc<Channel>, app: &str, args: &str)
             }
             Next::Continue
         }
+        "playtones" => {
+            // In the background, until StopPlaytones or hangup, as in Asterisk.
+            let media = if first.contains(['/', '+', ',']) {
+                format!("tone:{args}")
+            } else {
+                format!("tone:{first}")
+            };
+            stop_playtones(switch, channel);
+            if let Ok(playback) = switch.play(id, vec![media], None, None) {
+                channel.data().playtones = Some(playback.id.clone());
+            }
+            Next::Continue
+        }
+        "stopplaytones" => {
+            stop_playtones(switch, channel);
+            Next::Continue
+        }
+        "musiconhold" => {
+            let class = if first.is_empty() { "default" } else { first };
+            let duration = parts.get(1).and_then(|d| d.trim().parse::<f64>().ok());
+            let _ = switch.answer(id);
+            match switch.music_on_hold(id, class) {
+                Ok(playback) => {
+                    let waited = match duration.filter(|d| *d > 0.0) {
+                        Some(secs) => {
+                            tokio::time::timeout(Duration::from_secs_f64(secs), playback.wait())
+                                .await
+                                .is_ok()
+                        }
+                        None => {
+                            playback.wait().await;
+                            true
+                        }
+                    };
+                    if !waited {
+                        let _ = switch.stop_playback(&playback.id);
+                    }
+                }
+                Err(e) => tracing::warn!(channel = %channel.name, class, error = %e, "MusicOnHold"),
+            }
+            Next::Continue
+        }
         "goto" => goto(channel, &parts),
         "gotoif" => {
             let (condition, labels) = args.split_once('?').unwrap_or((args, ""));
@@ -174,6 +216,13 @@ async fn run_app(switch: &Switch, channel: &Arc<Channel>, app: &str, args: &str)
             tracing::warn!(channel = %channel.name, app, "no such application; hanging up");
             Next::Hangup(Cause::NORMAL_CLEARING)
         }
+    }
+}
+
+fn stop_playtones(switch: &Switch, channel: &Channel) {
+    let previous = channel.data().playtones.take();
+    if let Some(previous) = previous {
+        let _ = switch.stop_playback(&previous);
     }
 }
 

@@ -61,6 +61,8 @@ pub struct ChannelData {
     /// Cause to hang up with when the dialplan runs out (set by Dial).
     pub pending_cause: Option<Cause>,
     pub held: bool,
+    /// The background playback of Playtones(), for StopPlaytones().
+    pub playtones: Option<String>,
     /// The Stasis application controlling the channel, with its arguments.
     pub stasis: Option<(String, Vec<String>)>,
 }

@@ -4,7 +4,8 @@
 
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use switchboard_media::engine::{PlaybackEnd, Source};
+use switchboard_media::engine::{Control, PlaybackEnd, Source};
+use switchboard_media::tone_plan::TonePlan;
 
 use crate::events::EventKind;
 use crate::switch::{ControlError, Switch};
@@ -36,13 +37,34 @@ struct Progress {
     stopped: bool,
 }
 
+/// What a playback plays into.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PlaybackTarget {
+    Channel(String),
+    Bridge(String),
+}
+
+impl PlaybackTarget {
+    pub fn id(&self) -> &str {
+        match self {
+            Self::Channel(id) | Self::Bridge(id) => id,
+        }
+    }
+
+    /// ARI's `target_uri`: `channel:<id>` or `bridge:<id>`.
+    pub fn uri(&self) -> String {
+        match self {
+            Self::Channel(id) => format!("channel:{id}"),
+            Self::Bridge(id) => format!("bridge:{id}"),
+        }
+    }
+}
+
 /// One playback request: a list of media URIs played in order.
 #[derive(Debug)]
 pub struct Playback {
     pub id: String,
-    /// `channel:<id>` (ARI's `target_uri`).
-    pub target_uri: String,
-    pub channel: String,
+    pub target: PlaybackTarget,
     pub media: Vec<String>,
     pub language: String,
     progress: Mutex<Progress>,
@@ -85,11 +107,17 @@ impl Playback {
             playing.stop();
         }
     }
+
+    fn control(&self, op: Control) {
+        if let Some(playing) = &self.progress().stop {
+            playing.control(op);
+        }
+    }
 }
 
 impl Switch {
-    /// Starts playing `media` (URIs: `sound:name`, or a file path) into a channel and
-    /// returns at once; events report the start and the end.
+    /// Starts playing `media` into a channel and returns at once; events report the
+    /// start and the end.
     pub fn play(
         &self,
         channel_id: &str,
@@ -98,6 +126,69 @@ impl Switch {
         playback_id: Option<String>,
     ) -> Result<Arc<Playback>, ControlError> {
         let channel = self.channel(channel_id)?;
+        let language = language.map_or_else(|| channel.data().language.clone(), str::to_owned);
+        let target = PlaybackTarget::Channel(channel.id.clone());
+        let ended = {
+            let channel = channel.clone();
+            async move {
+                channel.hung_up().await;
+            }
+        };
+        self.start_playback(target, media, language, playback_id, ended)
+    }
+
+    /// Music on hold of `class` (a folder of files, looped) into a channel.
+    pub fn music_on_hold(
+        &self,
+        channel_id: &str,
+        class: &str,
+    ) -> Result<Arc<Playback>, ControlError> {
+        if self.moh_files(class).is_empty() {
+            return Err(ControlError::Invalid(format!(
+                "music on hold class {class:?} is not configured or has no files"
+            )));
+        }
+        self.play(channel_id, vec![format!("moh:{class}")], None, None)
+    }
+
+    /// The WAV files of a music-on-hold class, in name order.
+    fn moh_files(&self, class: &str) -> Vec<std::path::PathBuf> {
+        let Some(moh) = self.config().musiconhold.get(class) else {
+            return Vec::new();
+        };
+        let mut files: Vec<_> = std::fs::read_dir(&moh.directory)
+            .map(|dir| {
+                dir.filter_map(|entry| entry.ok().map(|e| e.path()))
+                    .filter(|p| p.extension().is_some_and(|e| e.eq_ignore_ascii_case("wav")))
+                    .collect()
+            })
+            .unwrap_or_default();
+        files.sort();
+        files
+    }
+
+    /// Starts playing `media` into a bridge: every member hears it.
+    pub fn play_on_bridge(
+        &self,
+        bridge_id: &str,
+        media: Vec<String>,
+        language: Option<&str>,
+        playback_id: Option<String>,
+    ) -> Result<Arc<Playback>, ControlError> {
+        self.bridge(bridge_id)?;
+        let target = PlaybackTarget::Bridge(bridge_id.to_owned());
+        let language = language.unwrap_or("en").to_owned();
+        self.start_playback(target, media, language, playback_id, std::future::pending())
+    }
+
+    fn start_playback(
+        &self,
+        target: PlaybackTarget,
+        media: Vec<String>,
+        language: String,
+        playback_id: Option<String>,
+        target_gone: impl std::future::Future<Output = ()> + Send + 'static,
+    ) -> Result<Arc<Playback>, ControlError> {
         if media.is_empty() {
             return Err(ControlError::Invalid("no media to play".into()));
         }
@@ -108,11 +199,9 @@ impl Switch {
                 "playback {id} already exists"
             )));
         }
-        let language = language.map_or_else(|| channel.data().language.clone(), str::to_owned);
         let playback = Arc::new(Playback {
             id: id.clone(),
-            target_uri: format!("channel:{}", channel.id),
-            channel: channel.id.clone(),
+            target,
             media,
             language,
             progress: Mutex::new(Progress {
@@ -130,13 +219,13 @@ impl Switch {
         tokio::spawn(async move {
             tokio::select! {
                 () = switch.run_playback(&task) => {}
-                _ = channel.hung_up() => task.stop(),
+                () = target_gone => task.stop(),
             }
             task.progress().state = PlaybackState::Complete;
             task.complete.send_replace(true);
             switch.playback_registry().remove(&task.id);
             switch.events().publish(
-                &task.channel,
+                task.target.id(),
                 EventKind::PlaybackFinished {
                     playback: task.id.clone(),
                 },
@@ -153,16 +242,26 @@ impl Switch {
     }
 
     async fn run_playback(&self, playback: &Playback) {
-        let Ok(channel) = self.channel(&playback.channel) else {
-            return;
-        };
         let mut started = false;
         for (index, uri) in playback.media.iter().enumerate() {
             let Some(source) = self.media_source(uri, &playback.language) else {
-                tracing::warn!(channel = %channel.name, uri, "media not found; skipped");
+                tracing::warn!(target = %playback.target.uri(), uri, "media not found; skipped");
                 continue;
             };
-            let handle = channel.leg.play(source);
+            // A bridge mixes while an announcement plays into it.
+            let (handle, _audio) = match &playback.target {
+                PlaybackTarget::Channel(id) => match self.channel(id) {
+                    Ok(channel) => (channel.leg.play(source), None),
+                    Err(_) => return,
+                },
+                PlaybackTarget::Bridge(id) => match self.bridge(id) {
+                    Ok(bridge) => {
+                        let (mixer, guard) = bridge.need_audio();
+                        (mixer.play(source), Some(guard))
+                    }
+                    Err(_) => return,
+                },
+            };
             let done = {
                 let mut progress = playback.progress();
                 if progress.stopped {
@@ -177,7 +276,7 @@ impl Switch {
             if !started {
                 started = true;
                 self.events().publish(
-                    &playback.channel,
+                    playback.target.id(),
                     EventKind::PlaybackStarted {
                         playback: playback.id.clone(),
                     },
@@ -195,7 +294,26 @@ impl Switch {
         let (scheme, rest) = uri.split_once(':').unwrap_or(("sound", uri));
         match scheme {
             "sound" => self.find_sound(rest, language).map(Source::File),
+            "tone" => TonePlan::parse_tone_uri(rest, "us").ok().map(Source::Tones),
+            "moh" => {
+                let files = self.moh_files(rest);
+                (!files.is_empty()).then_some(Source::Loop(files))
+            }
+            "recording" => {
+                let path = self.config().general.data_dir.join("recordings").join(rest);
+                let path = if path.extension().is_some() {
+                    path
+                } else {
+                    path.with_extension("wav")
+                };
+                path.is_file().then_some(Source::File(path))
+            }
             _ if uri.starts_with('/') => self.find_sound(uri, language).map(Source::File),
+            _ if uri.starts_with("tone_stream://") => {
+                TonePlan::parse_tone_stream(uri.trim_start_matches("tone_stream://"))
+                    .ok()
+                    .map(Source::Tones)
+            }
             _ => None,
         }
     }
@@ -209,6 +327,16 @@ impl Switch {
 
     pub fn stop_playback(&self, id: &str) -> Result<(), ControlError> {
         self.playback(id)?.stop();
+        Ok(())
+    }
+
+    /// Pause, unpause, restart, or move a playback forward or back.
+    pub fn control_playback(&self, id: &str, op: Control) -> Result<(), ControlError> {
+        let playback = self.playback(id)?;
+        if playback.state() != PlaybackState::Playing {
+            return Err(ControlError::WrongState("playback is not playing"));
+        }
+        playback.control(op);
         Ok(())
     }
 }

@@ -318,6 +318,7 @@ impl Switch {
             children: Vec::new(),
             pending_cause: None,
             held: false,
+            playtones: None,
             stasis: None,
         };
         let parts = Parts {
@@ -415,6 +416,7 @@ impl Switch {
             children: Vec::new(),
             pending_cause: None,
             held: false,
+            playtones: None,
             stasis: None,
         };
         let parts = Parts {

@@ -21,7 +21,7 @@ use std::sync::Arc;
 
 pub use bridge::MixBridge;
 pub use leg::{Leg, MediaEvent, Remote, TapDirection};
-pub use playback::{Playback, PlaybackEnd, Source};
+pub use playback::{Control, Playback, PlaybackEnd, Source};
 
 use crate::MediaError;
 use ports::PortPool;

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use tokio::sync::oneshot;
+use tokio::sync::{mpsc, oneshot};
 
 use super::bridge::{AnnouncementQueue, BridgeShared, BRIDGE_RATE};
 use super::leg::{Shared, PTIME_MS};
@@ -14,6 +14,7 @@ use crate::dtmf::rfc4733;
 use crate::resample::Resampler;
 use crate::rtp;
 use crate::tone::ToneGenerator;
+use crate::tone_plan::{TonePlan, TonePlayer};
 use crate::wav::{self, Pcm};
 
 /// What to play.
@@ -30,6 +31,10 @@ pub enum Source {
     Silence {
         duration_ms: u32,
     },
+    /// A tone plan (`tone:busy`, Playtones lists, `tone_stream://`).
+    Tones(TonePlan),
+    /// Files played in turn, looping forever (music on hold).
+    Loop(Vec<PathBuf>),
     /// One RFC 4733 digit.
     Dtmf {
         digit: char,
@@ -47,17 +52,31 @@ pub enum PlaybackEnd {
 }
 
 /// A running playback.
+/// A command to a running playback.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Control {
+    Stop,
+    Pause,
+    Unpause,
+    Restart,
+    /// Forward (positive) or back (negative) by milliseconds.
+    Seek(i64),
+}
+
 #[derive(Debug)]
 pub struct Playback {
-    stop: Mutex<Option<oneshot::Sender<()>>>,
+    control: mpsc::UnboundedSender<Control>,
     done: Mutex<Option<oneshot::Receiver<PlaybackEnd>>>,
 }
 
 impl Playback {
     pub fn stop(&self) {
-        if let Some(stop) = self.stop.lock().ok().and_then(|mut s| s.take()) {
-            let _ = stop.send(());
-        }
+        self.control(Control::Stop);
+    }
+
+    /// Pause, unpause, restart or seek; ignored once the playback has ended.
+    pub fn control(&self, op: Control) {
+        let _ = self.control.send(op);
     }
 
     pub async fn finished(self) -> PlaybackEnd {
@@ -111,74 +130,197 @@ pub(super) fn start_in_bridge(bridge: Arc<BridgeShared>, source: Source) -> Play
 }
 
 fn spawn(runtime: &tokio::runtime::Handle, sink: Sink, source: Source) -> Playback {
-    let (stop, stop_rx) = oneshot::channel();
+    let (control, control_rx) = mpsc::unbounded_channel();
     let (done_tx, done) = oneshot::channel();
     runtime.spawn(async move {
-        let end = play(&sink, source, stop_rx).await;
+        let end = play(&sink, source, control_rx).await;
         sink.set_playing(false);
         let _ = done_tx.send(end);
     });
     Playback {
-        stop: Mutex::new(Some(stop)),
+        control,
         done: Mutex::new(Some(done)),
     }
 }
 
-async fn play(sink: &Sink, source: Source, mut stop: oneshot::Receiver<()>) -> PlaybackEnd {
+/// A source rendered frame by frame.
+enum Frames {
+    Pcm {
+        samples: Vec<i16>,
+        pos: usize,
+    },
+    Tones(TonePlayer),
+    /// Files played one after the other, forever (music on hold).
+    Loop {
+        files: Vec<Vec<i16>>,
+        index: usize,
+        pos: usize,
+    },
+}
+
+impl Frames {
+    fn next(&mut self, frame: usize) -> Option<Vec<i16>> {
+        match self {
+            Self::Pcm { samples, pos } => {
+                let chunk = samples.get(*pos..)?;
+                if chunk.is_empty() {
+                    return None;
+                }
+                let mut out: Vec<i16> = chunk.iter().take(frame).copied().collect();
+                *pos += out.len();
+                out.resize(frame, 0);
+                Some(out)
+            }
+            Self::Tones(player) => {
+                let mut out = vec![0; frame];
+                player.fill(&mut out).then_some(out)
+            }
+            Self::Loop { files, index, pos } => {
+                let mut out = Vec::with_capacity(frame);
+                // Bounded: an all-empty playlist yields silence rather than spinning.
+                for _ in 0..=files.len() {
+                    let file = files.get(*index)?;
+                    out.extend(file.iter().skip(*pos).take(frame - out.len()));
+                    *pos += out.len().min(file.len());
+                    if out.len() == frame {
+                        break;
+                    }
+                    *index = (*index + 1) % files.len();
+                    *pos = 0;
+                }
+                out.resize(frame, 0);
+                Some(out)
+            }
+        }
+    }
+
+    /// Moves the position by `ms` (negative: back); only file-like sources move.
+    fn seek(&mut self, ms: i64, rate: u32) {
+        if let Self::Pcm { samples, pos } = self {
+            let delta = ms * i64::from(rate) / 1000;
+            let target = (i64::try_from(*pos).unwrap_or(0) + delta).max(0);
+            *pos = usize::try_from(target).unwrap_or(0).min(samples.len());
+        }
+    }
+
+    fn restart(&mut self) {
+        match self {
+            Self::Pcm { pos, .. } => *pos = 0,
+            Self::Loop { index, pos, .. } => (*index, *pos) = (0, 0),
+            Self::Tones(_) => {}
+        }
+    }
+}
+
+async fn load(path: PathBuf, rate: u32) -> Option<Vec<i16>> {
+    let read = tokio::task::spawn_blocking(move || wav::read_wav(&path)).await;
+    match read {
+        Ok(Ok(pcm)) => Some(resample(&pcm, rate)),
+        Ok(Err(e)) => {
+            tracing::warn!(error = %e, "playback file unreadable");
+            None
+        }
+        Err(_) => None,
+    }
+}
+
+async fn play(
+    sink: &Sink,
+    source: Source,
+    mut control: mpsc::UnboundedReceiver<Control>,
+) -> PlaybackEnd {
     let rate = sink.rate();
     let frame = usize::try_from(rate * PTIME_MS / 1000).unwrap_or(160);
-    let samples = match source {
+    let mut frames = match source {
         Source::Dtmf { digit, duration_ms } => {
             return match sink {
-                Sink::Leg(leg) => play_digit(leg, digit, duration_ms, stop).await,
+                Sink::Leg(leg) => play_digit(leg, digit, duration_ms, control).await,
                 Sink::Bridge(_) => PlaybackEnd::Failed,
             };
         }
-        Source::File(path) => {
-            let read =
-                tokio::task::spawn_blocking(move || wav::read_wav(&path).map(|p| (p, path))).await;
-            match read {
-                Ok(Ok((pcm, _))) => resample(&pcm, rate),
-                Ok(Err(e)) => {
-                    tracing::warn!(error = %e, "playback file unreadable");
-                    return PlaybackEnd::Failed;
-                }
-                Err(_) => return PlaybackEnd::Failed,
+        Source::File(path) => match load(path, rate).await {
+            Some(samples) => Frames::Pcm { samples, pos: 0 },
+            None => return PlaybackEnd::Failed,
+        },
+        Source::Loop(paths) => {
+            let mut files = Vec::new();
+            for path in paths {
+                files.extend(load(path, rate).await);
+            }
+            if files.is_empty() {
+                return PlaybackEnd::Failed;
+            }
+            Frames::Loop {
+                files,
+                index: 0,
+                pos: 0,
             }
         }
-        Source::Pcm(pcm) => resample(&pcm, rate),
+        Source::Pcm(pcm) => Frames::Pcm {
+            samples: resample(&pcm, rate),
+            pos: 0,
+        },
         Source::Tone { freqs, duration_ms } => {
-            let mut out = vec![0; samples_for(rate, duration_ms)];
-            ToneGenerator::new(&freqs, 8000, rate).fill(&mut out);
-            out
+            let mut samples = vec![0; samples_for(rate, duration_ms)];
+            ToneGenerator::new(&freqs, 8000, rate).fill(&mut samples);
+            Frames::Pcm { samples, pos: 0 }
         }
-        Source::Silence { duration_ms } => vec![0; samples_for(rate, duration_ms)],
+        Source::Tones(plan) => Frames::Tones(TonePlayer::new(plan, rate)),
+        Source::Silence { duration_ms } => Frames::Pcm {
+            samples: vec![0; samples_for(rate, duration_ms)],
+            pos: 0,
+        },
     };
+    if let Some(offset) = start_offset(&mut control) {
+        frames.seek(offset, rate);
+    }
     sink.set_playing(true);
     let mut clock = tokio::time::interval(Duration::from_millis(u64::from(PTIME_MS)));
-    for chunk in samples.chunks(frame.max(1)) {
-        let mut pcm = chunk.to_vec();
-        pcm.resize(frame, 0);
-        loop {
-            tokio::select! {
-                _ = clock.tick() => {}
-                _ = &mut stop => return PlaybackEnd::Stopped,
-            }
-            match sink {
-                Sink::Leg(leg) => {
-                    leg.send_pcm(&pcm);
-                    break;
+    let mut paused = false;
+    let mut pending: Option<Vec<i16>> = None;
+    loop {
+        tokio::select! {
+            _ = clock.tick() => {}
+            op = control.recv() => {
+                match op.unwrap_or(Control::Stop) {
+                    Control::Stop => return PlaybackEnd::Stopped,
+                    Control::Pause => paused = true,
+                    Control::Unpause => paused = false,
+                    Control::Restart => { frames.restart(); pending = None; }
+                    Control::Seek(ms) => { frames.seek(ms, rate); pending = None; }
                 }
-                // The mixer takes frames at its own pace; wait a tick while it is full.
-                Sink::Bridge(queue) => {
-                    if queue.push(pcm.clone()) {
-                        break;
-                    }
+                continue;
+            }
+        }
+        if paused {
+            continue;
+        }
+        let pcm = match pending.take() {
+            Some(pcm) => pcm,
+            None => match frames.next(frame) {
+                Some(pcm) => pcm,
+                None => return PlaybackEnd::Completed,
+            },
+        };
+        match sink {
+            Sink::Leg(leg) => leg.send_pcm(&pcm),
+            // The mixer takes frames at its own pace; keep the frame for the next tick
+            // while its queue is full.
+            Sink::Bridge(queue) => {
+                if !queue.push(pcm.clone()) {
+                    pending = Some(pcm);
                 }
             }
         }
     }
-    PlaybackEnd::Completed
+}
+
+/// A seek queued before the first frame is a start offset (ARI `offsetms`).
+fn start_offset(control: &mut mpsc::UnboundedReceiver<Control>) -> Option<i64> {
+    match control.try_recv() {
+        Ok(Control::Seek(ms)) => Some(ms),
+        _ => None,
+    }
 }
 
 fn samples_for(rate: u32, duration_ms: u32) -> usize {
@@ -199,7 +341,7 @@ async fn play_digit(
     leg: &Shared,
     digit: char,
     duration_ms: u32,
-    mut stop: oneshot::Receiver<()>,
+    mut control: mpsc::UnboundedReceiver<Control>,
 ) -> PlaybackEnd {
     let Some(remote) = leg.state().remote else {
         return PlaybackEnd::Failed;
@@ -218,7 +360,9 @@ async fn play_digit(
         if i + 2 < last {
             tokio::select! {
                 _ = clock.tick() => {}
-                _ = &mut stop => return PlaybackEnd::Stopped,
+                op = control.recv() => if matches!(op, Some(Control::Stop) | None) {
+                    return PlaybackEnd::Stopped;
+                },
             }
         }
         // Every packet of one event shares a timestamp; the stream advances after it.
