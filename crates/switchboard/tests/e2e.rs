@@ -748,3 +748,63 @@ fn conference_mixes_every_party_but_oneself() {
         }
     }
 }
+
+#[test]
+fn playtones_busy_has_its_frequencies_and_cadence() {
+    let config = ServerConfig::default().extension(
+        "default",
+        "400",
+        &[
+            "Answer()",
+            "Playtones(busy)",
+            "Wait(3)",
+            "StopPlaytones()",
+            "Hangup()",
+        ],
+    );
+    let server = Server::start_with("playtones", config);
+    let caller = Sipp::new(&server, "uac_wait_bye").user(ALICE);
+    let leg = calls::call_extension(caller, "400", "0 101", TALK, vec![]);
+    let frames = leg.received.frames();
+    assert!(
+        frames.len() > 120,
+        "about 3 s of tone expected, got {} frames",
+        frames.len()
+    );
+    // Each frame is on (480+620 Hz) or off (silence).
+    let on: Vec<bool> = frames
+        .iter()
+        .map(|f| {
+            let p = |hz| switchboard_media::goertzel::power(&f.pcm, hz, f.sample_rate);
+            let tone = p(480.0) + p(620.0);
+            assert!(tone >= 5.0 * p(1000.0), "busy energy must be at 480/620 Hz");
+            tone > 1e-3
+        })
+        .collect();
+    let share = on.iter().filter(|o| **o).count() as f64 / on.len() as f64;
+    assert!(
+        (0.35..=0.65).contains(&share),
+        "busy is on half the time, got {share:.2}"
+    );
+    // Runs of on and off frames last about 0.5 s (25 frames); the last may be cut short.
+    let mut runs = Vec::new();
+    let mut current = (on[0], 0usize);
+    for o in &on {
+        if *o == current.0 {
+            current.1 += 1;
+        } else {
+            runs.push(current.1);
+            current = (*o, 1);
+        }
+    }
+    assert!(
+        runs.len() >= 4,
+        "expected an on/off cadence, got runs {runs:?}"
+    );
+    for run in &runs[1..] {
+        assert!(
+            (20..=30).contains(run),
+            "cadence of 0.5 s expected, got runs {runs:?}"
+        );
+    }
+}
