@@ -1,3 +1,4 @@
 //! DTMF signalling.
 
+pub mod inband;
 pub mod rfc4733;
