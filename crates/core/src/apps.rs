@@ -10,7 +10,11 @@ use crate::cause::Cause;
 use crate::channel::Channel;
 use crate::dial;
 use crate::dialplan::{expand, is_true, split_args, Step};
+use crate::recording::{
+    RecordDirection, RecordOptions, RecordTarget, RecordingCommand, RecordingState, TerminateOn,
+};
 use crate::switch::Switch;
+use switchboard_media::wav_writer::IfExists;
 
 /// What a step asks the dialplan to do next.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -197,6 +201,37 @@ async fn run_app(switch: &Switch, channel: &Arc<Channel>, app: &str, args: &str)
             }
             Next::Continue
         }
+        "record" => record(switch, channel, &parts).await,
+        "mixmonitor" => {
+            let options = parts.get(1).map(String::as_str).unwrap_or_default();
+            let (name, format) = split_format(first);
+            let record = RecordOptions {
+                name,
+                format,
+                max_duration_seconds: 0,
+                max_silence_seconds: 0,
+                if_exists: if options.contains('a') {
+                    IfExists::Append
+                } else {
+                    IfExists::Overwrite
+                },
+                beep: false,
+                terminate_on: TerminateOn::None,
+                direction: RecordDirection::Both,
+            };
+            match switch.record(RecordTarget::Channel(channel.id.clone()), record) {
+                Ok(recording) => channel.data().mixmonitor = Some(recording.name.clone()),
+                Err(e) => tracing::warn!(channel = %channel.name, error = %e, "MixMonitor"),
+            }
+            Next::Continue
+        }
+        "stopmixmonitor" => {
+            let name = channel.data().mixmonitor.take();
+            if let Some(name) = name {
+                let _ = switch.control_recording(&name, RecordingCommand::Stop);
+            }
+            Next::Continue
+        }
         "goto" => goto(channel, &parts),
         "gotoif" => {
             let (condition, labels) = args.split_once('?').unwrap_or((args, ""));
@@ -217,6 +252,63 @@ async fn run_app(switch: &Switch, channel: &Arc<Channel>, app: &str, args: &str)
             Next::Hangup(Cause::NORMAL_CLEARING)
         }
     }
+}
+
+/// `name.ext` → (`name`, `ext`), WAV when there is no extension.
+fn split_format(file: &str) -> (String, String) {
+    match file.rsplit_once('.') {
+        Some((name, ext)) if !ext.contains('/') && !name.is_empty() => {
+            (name.to_owned(), ext.to_ascii_lowercase())
+        }
+        _ => (file.to_owned(), "wav".to_owned()),
+    }
+}
+
+/// `Record(file[,silence[,maxduration[,options]]])`: beeps, records what the caller
+/// says until `#` (or any digit with `y`, none with `x`), silence, the time limit or
+/// hangup; sets `RECORD_STATUS` as Asterisk does.
+async fn record(switch: &Switch, channel: &Arc<Channel>, parts: &[String]) -> Next {
+    let arg = |i: usize| parts.get(i).map(String::as_str).unwrap_or_default();
+    let options = arg(3);
+    let (name, format) = split_format(arg(0));
+    if !options.contains('n') {
+        let _ = switch.answer(&channel.id);
+    }
+    let terminate_on = if options.contains('x') {
+        TerminateOn::None
+    } else if options.contains('y') {
+        TerminateOn::Any
+    } else if options.contains('t') {
+        TerminateOn::Digit('*')
+    } else {
+        TerminateOn::Digit('#')
+    };
+    let record = RecordOptions {
+        name,
+        format,
+        max_duration_seconds: arg(2).trim().parse().unwrap_or(0),
+        max_silence_seconds: arg(1).trim().parse().unwrap_or(0),
+        if_exists: if options.contains('a') {
+            IfExists::Append
+        } else {
+            IfExists::Overwrite
+        },
+        beep: !options.contains('q'),
+        terminate_on,
+        direction: RecordDirection::In,
+    };
+    let status = match switch.record(RecordTarget::Channel(channel.id.clone()), record) {
+        Ok(recording) => match recording.finished().await {
+            RecordingState::Done => "SUCCESS",
+            _ => "ERROR",
+        },
+        Err(e) => {
+            tracing::warn!(channel = %channel.name, error = %e, "Record");
+            "ERROR"
+        }
+    };
+    let _ = switch.set_var(&channel.id, "RECORD_STATUS", status);
+    Next::Continue
 }
 
 fn stop_playtones(switch: &Switch, channel: &Channel) {

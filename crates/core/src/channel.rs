@@ -63,6 +63,8 @@ pub struct ChannelData {
     pub held: bool,
     /// The background playback of Playtones(), for StopPlaytones().
     pub playtones: Option<String>,
+    /// The recording MixMonitor() started, for StopMixMonitor().
+    pub mixmonitor: Option<String>,
     /// The Stasis application controlling the channel, with its arguments.
     pub stasis: Option<(String, Vec<String>)>,
 }

@@ -56,6 +56,16 @@ pub enum EventKind {
     PlaybackFinished {
         playback: String,
     },
+    /// Source is the recorded channel or bridge.
+    RecordingStarted {
+        recording: String,
+    },
+    RecordingFinished {
+        recording: String,
+    },
+    RecordingFailed {
+        recording: String,
+    },
     /// The channel entered a Stasis application (ARI takes control).
     StasisStart {
         app: String,

@@ -10,6 +10,7 @@ mod dial;
 pub mod dialplan;
 pub mod events;
 pub mod playback;
+pub mod recording;
 pub mod state;
 mod switch;
 pub mod time;

@@ -13,7 +13,7 @@ use switchboard_sip::sdp::{Direction as SdpDirection, Format, Sdp};
 use switchboard_sip::{
     CallEvent, IncomingCall, InviteError, Origin, SipStack, StackConfig, Target,
 };
-use switchboard_store::{Cdr, CdrStore};
+use switchboard_store::{Cdr, Store};
 use tokio::sync::mpsc;
 
 use crate::bridge::{Bridge, BridgeKind};
@@ -23,6 +23,7 @@ use crate::config::Config;
 use crate::dialplan::Dialplan;
 use crate::events::{EventBus, EventKind};
 use crate::playback::Playback;
+use crate::recording::LiveRecording;
 use crate::state::ChannelState;
 use crate::{time, CoreError};
 
@@ -35,9 +36,16 @@ pub enum ControlError {
     WrongState(&'static str),
     #[error("{0}")]
     Invalid(String),
+    /// Clashes with something that exists (ARI 409).
+    #[error("{0}")]
+    Conflict(String),
+    /// Well-formed but cannot be done (ARI 422).
+    #[error("{0}")]
+    Unprocessable(String),
 }
 
 struct Inner {
+    recordings: Mutex<HashMap<String, Arc<LiveRecording>>>,
     bridges: Mutex<HashMap<String, Arc<Bridge>>>,
     playbacks: Mutex<HashMap<String, Arc<Playback>>>,
     config: Config,
@@ -45,7 +53,7 @@ struct Inner {
     sip: SipStack,
     media: MediaEngine,
     events: EventBus,
-    cdr: CdrStore,
+    store: Arc<Store>,
     channels: Mutex<HashMap<String, Arc<Channel>>>,
     counter: AtomicU64,
 }
@@ -115,7 +123,7 @@ impl Switch {
             ports: (config.rtp.ports[0], config.rtp.ports[1]),
         })
         .map_err(|e| CoreError::Io(e.to_string()))?;
-        let cdr = CdrStore::open(&config.general.data_dir.join("switchboard.db"))
+        let store = Store::open(&config.general.data_dir.join("switchboard.db"))
             .map_err(|e| CoreError::Io(e.to_string()))?;
         let switch = Self {
             inner: Arc::new(Inner {
@@ -124,13 +132,15 @@ impl Switch {
                 sip,
                 media,
                 events: EventBus::default(),
-                cdr,
+                store: Arc::new(store),
                 channels: Mutex::default(),
                 playbacks: Mutex::default(),
                 bridges: Mutex::default(),
+                recordings: Mutex::default(),
                 counter: AtomicU64::new(0),
             }),
         };
+        switch.recover_recordings();
         tokio::spawn(switch.clone().accept_calls(incoming));
         Ok(switch)
     }
@@ -145,6 +155,10 @@ impl Switch {
 
     pub fn media(&self) -> &MediaEngine {
         &self.inner.media
+    }
+
+    pub fn store(&self) -> &Arc<Store> {
+        &self.inner.store
     }
 
     pub fn sip(&self) -> &SipStack {
@@ -167,6 +181,15 @@ impl Switch {
     ) -> std::sync::MutexGuard<'_, HashMap<String, Arc<Playback>>> {
         self.inner
             .playbacks
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    pub(crate) fn live_recordings(
+        &self,
+    ) -> std::sync::MutexGuard<'_, HashMap<String, Arc<LiveRecording>>> {
+        self.inner
+            .recordings
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
@@ -319,6 +342,7 @@ impl Switch {
             pending_cause: None,
             held: false,
             playtones: None,
+            mixmonitor: None,
             stasis: None,
         };
         let parts = Parts {
@@ -417,6 +441,7 @@ impl Switch {
             pending_cause: None,
             held: false,
             playtones: None,
+            mixmonitor: None,
             stasis: None,
         };
         let parts = Parts {
@@ -665,8 +690,8 @@ impl Switch {
         }
         if channel.data().parent.is_none() {
             let cdr = self.cdr_for(&channel, cause);
-            let store = self.inner.cdr.clone();
-            let written = tokio::task::spawn_blocking(move || store.insert_blocking(cdr)).await;
+            let store = self.inner.store.clone();
+            let written = tokio::task::spawn_blocking(move || store.insert_cdr_blocking(cdr)).await;
             if let Ok(Err(e)) | Err(e) =
                 written.map_err(|e| switchboard_store::StoreError::Write(e.to_string()))
             {

@@ -1,12 +1,8 @@
 //! Call detail records: one row per call, committed before the call's resources go.
 
-use std::path::Path;
-use std::sync::mpsc;
-use std::thread;
-
 use rusqlite::{params, Connection};
 
-use crate::StoreError;
+use crate::{Store, StoreError};
 
 /// One finished call. Times are RFC 3339 UTC strings; durations whole seconds.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -29,96 +25,10 @@ pub struct Cdr {
     pub disposition: String,
 }
 
-/// Told once the row is committed (or why it was not).
-type Ack = mpsc::Sender<Result<(), String>>;
-
-enum Job {
-    Insert(Box<Cdr>, Ack),
-}
-
-/// Handle to the CDR writer thread.
-#[derive(Debug, Clone)]
-pub struct CdrStore {
-    jobs: mpsc::Sender<Job>,
-}
-
-impl std::fmt::Debug for Job {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("Job")
-    }
-}
-
-const SCHEMA: &str = "
-CREATE TABLE IF NOT EXISTS cdr (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
-    uniqueid TEXT NOT NULL,
-    channel TEXT NOT NULL,
-    dstchannel TEXT NOT NULL,
-    caller TEXT NOT NULL,
-    caller_name TEXT NOT NULL,
-    callee TEXT NOT NULL,
-    context TEXT NOT NULL,
-    start TEXT NOT NULL,
-    answer TEXT,
-    end TEXT NOT NULL,
-    duration INTEGER NOT NULL,
-    billsec INTEGER NOT NULL,
-    cause INTEGER NOT NULL,
-    disposition TEXT NOT NULL
-);
-CREATE INDEX IF NOT EXISTS cdr_uniqueid ON cdr(uniqueid);
-";
-
-impl CdrStore {
-    /// Opens (creating) the database at `path` and starts the writer thread.
-    pub fn open(path: &Path) -> Result<Self, StoreError> {
-        if let Some(dir) = path.parent() {
-            std::fs::create_dir_all(dir).map_err(|source| StoreError::Io {
-                path: dir.display().to_string(),
-                source,
-            })?;
-        }
-        let conn = Connection::open(path)?;
-        // WAL + FULL: a committed CDR survives a crash of the process or the machine.
-        conn.pragma_update(None, "journal_mode", "WAL")?;
-        conn.pragma_update(None, "synchronous", "FULL")?;
-        conn.execute_batch(SCHEMA)?;
-        let (jobs, rx) = mpsc::channel();
-        thread::Builder::new()
-            .name("cdr-writer".into())
-            .spawn(move || writer(conn, rx))
-            .map_err(|source| StoreError::Io {
-                path: path.display().to_string(),
-                source,
-            })?;
-        Ok(Self { jobs })
-    }
-
+impl Store {
     /// Writes a record and returns once it is committed.
-    pub fn insert_blocking(&self, cdr: Cdr) -> Result<(), StoreError> {
-        let (ack, done) = mpsc::channel();
-        self.jobs
-            .send(Job::Insert(Box::new(cdr), ack))
-            .map_err(|_| StoreError::Stopped)?;
-        match done.recv() {
-            Ok(Ok(())) => Ok(()),
-            Ok(Err(message)) => Err(StoreError::Write(message)),
-            Err(_) => Err(StoreError::Stopped),
-        }
-    }
-}
-
-fn writer(conn: Connection, jobs: mpsc::Receiver<Job>) {
-    for job in jobs {
-        match job {
-            Job::Insert(cdr, ack) => {
-                let result = insert(&conn, &cdr).map_err(|e| e.to_string());
-                if let Err(e) = &result {
-                    tracing::error!(uniqueid = %cdr.uniqueid, error = %e, "CDR write failed");
-                }
-                let _ = ack.send(result);
-            }
-        }
+    pub fn insert_cdr_blocking(&self, cdr: Cdr) -> Result<(), StoreError> {
+        self.write_blocking(move |conn| insert(conn, &cdr))
     }
 }
 
@@ -156,7 +66,7 @@ mod tests {
         let dir = std::env::temp_dir().join(format!("sb-cdr-{}", std::process::id()));
         let path = dir.join("test.db");
         let _ = std::fs::remove_file(&path);
-        let store = CdrStore::open(&path).unwrap();
+        let store = Store::open(&path).unwrap();
         let cdr = Cdr {
             uniqueid: "u1".into(),
             channel: "SIP/1000-00000001".into(),
@@ -173,7 +83,7 @@ mod tests {
             cause: 16,
             disposition: "ANSWERED".into(),
         };
-        store.insert_blocking(cdr).unwrap();
+        store.insert_cdr_blocking(cdr).unwrap();
         drop(store);
         let conn = Connection::open(&path).unwrap();
         let (billsec, cause): (i64, i64) = conn

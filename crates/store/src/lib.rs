@@ -1,11 +1,21 @@
 //! Persistence for switchboard: SQLite (embedded, WAL) by default.
 //!
-//! One writer thread owns the connection, so callers on the async side never block on
-//! disk; a write is acknowledged only once its transaction has committed.
+//! One writer thread owns the write connection, so callers on the async side never
+//! block on each other's disk writes; a write is acknowledged only once its
+//! transaction has committed. Reads use a connection of their own (WAL lets them run
+//! beside the writer).
 
 mod cdr;
+mod recordings;
 
-pub use cdr::{Cdr, CdrStore};
+use std::path::Path;
+use std::sync::{mpsc, Mutex};
+use std::thread;
+
+use rusqlite::Connection;
+
+pub use cdr::Cdr;
+pub use recordings::StoredRecording;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -20,4 +30,87 @@ pub enum StoreError {
     Write(String),
     #[error("the store writer has stopped")]
     Stopped,
+}
+
+/// Told once the write is committed (or why it was not).
+type Ack = mpsc::Sender<Result<(), String>>;
+type WriteFn = Box<dyn FnOnce(&Connection) -> rusqlite::Result<()> + Send>;
+
+/// Handle to the database: writes go through the writer thread, reads are direct.
+pub struct Store {
+    jobs: mpsc::Sender<(WriteFn, Ack)>,
+    reader: Mutex<Connection>,
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Store")
+    }
+}
+
+const SCHEMA: &str = concat!(
+    include_str!("cdr.sql"),
+    include_str!("recordings.sql")
+);
+
+impl Store {
+    /// Opens (creating) the database at `path` and starts the writer thread.
+    pub fn open(path: &Path) -> Result<Self, StoreError> {
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir).map_err(|source| StoreError::Io {
+                path: dir.display().to_string(),
+                source,
+            })?;
+        }
+        let conn = Connection::open(path)?;
+        // WAL + FULL: a committed row survives a crash of the process or the machine.
+        conn.pragma_update(None, "journal_mode", "WAL")?;
+        conn.pragma_update(None, "synchronous", "FULL")?;
+        conn.execute_batch(SCHEMA)?;
+        let reader = Connection::open(path)?;
+        let (jobs, rx) = mpsc::channel::<(WriteFn, Ack)>();
+        thread::Builder::new()
+            .name("store-writer".into())
+            .spawn(move || {
+                for (write, ack) in rx {
+                    let result = write(&conn).map_err(|e| e.to_string());
+                    if let Err(e) = &result {
+                        tracing::error!(error = %e, "store write failed");
+                    }
+                    let _ = ack.send(result);
+                }
+            })
+            .map_err(|source| StoreError::Io {
+                path: path.display().to_string(),
+                source,
+            })?;
+        Ok(Self {
+            jobs,
+            reader: Mutex::new(reader),
+        })
+    }
+
+    /// Runs `write` on the writer thread and returns once it has committed.
+    fn write_blocking(
+        &self,
+        write: impl FnOnce(&Connection) -> rusqlite::Result<()> + Send + 'static,
+    ) -> Result<(), StoreError> {
+        let (ack, done) = mpsc::channel();
+        self.jobs
+            .send((Box::new(write), ack))
+            .map_err(|_| StoreError::Stopped)?;
+        match done.recv() {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(message)) => Err(StoreError::Write(message)),
+            Err(_) => Err(StoreError::Stopped),
+        }
+    }
+
+    fn read<T>(&self, read: impl FnOnce(&Connection) -> rusqlite::Result<T>) -> Result<T, StoreError> {
+        let conn = self
+            .reader
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        Ok(read(&conn)?)
+    }
 }

@@ -3,6 +3,7 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+use switchboard_ari::AriConfig;
 use switchboard_core::{Config, Switch};
 
 const DEFAULT_CONFIG: &str = include_str!("default.toml");
@@ -96,6 +97,9 @@ fn validate(config: &Config) -> Result<(), String> {
             ));
         }
     }
+    if let Some(ari) = &config.ari {
+        AriConfig::from_core(ari)?;
+    }
     switchboard_core::dialplan::Dialplan::from_config(&config.dialplan)?;
     Ok(())
 }
@@ -163,9 +167,16 @@ fn main() -> ExitCode {
 }
 
 async fn run(config: Config) -> ExitCode {
-    if config.ari.is_some() || config.sessions_api.is_some() {
-        tracing::warn!("[ari] and [sessions_api] are accepted but not served yet");
+    if config.sessions_api.is_some() {
+        tracing::warn!("[sessions_api] is accepted but not served yet");
     }
+    let ari = match config.ari.as_ref().map(AriConfig::from_core).transpose() {
+        Ok(ari) => ari,
+        Err(e) => {
+            eprintln!("switchboard: {e}");
+            return ExitCode::from(2);
+        }
+    };
     let listen = config.sip.listen.join(", ");
     let switch = match Switch::start(config).await {
         Ok(switch) => switch,
@@ -174,6 +185,13 @@ async fn run(config: Config) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    if let Some(ari) = ari {
+        let addr = ari.listen;
+        if let Err(e) = switchboard_ari::serve(switch.clone(), ari).await {
+            eprintln!("switchboard: ARI listener {addr}: {e}");
+            return ExitCode::FAILURE;
+        }
+    }
     tracing::info!(%listen, "switchboard ready");
     wait_for_signal().await;
     tracing::info!("shutting down: hanging up calls, flushing CDRs");

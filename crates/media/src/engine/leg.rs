@@ -186,11 +186,9 @@ impl Shared {
         let now = self.now_ms();
         let mut state = self.state();
         let frame = state.jitter.as_mut()?.pop(now);
-        if frame.kind == FrameKind::Silence {
-            return None;
-        }
+        // Taps get every tick, silence included, so a recording keeps real time.
         send_to_taps(&mut state.taps_in, &frame.samples);
-        Some(frame.samples)
+        (frame.kind != FrameKind::Silence).then_some(frame.samples)
     }
 
     /// A mixer frame for this leg, unless a playback owns the stream.

@@ -1,0 +1,687 @@
+//! Recordings of a channel (what it hears, what it says, or both) or of a bridge (the
+//! full mix), written crash-safely and indexed in the store when finished — ARI's live
+//! and stored recordings, and the dialplan's `Record()` and `MixMonitor()`.
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::SystemTime;
+
+use switchboard_media::engine::{MixBridge, TapDirection};
+use switchboard_media::raw::{RawFormat, RawWriter};
+use switchboard_media::resample::Resampler;
+use switchboard_media::wav_writer::{recover_partial, IfExists, WavWriter};
+use switchboard_media::MediaError;
+use switchboard_store::StoredRecording;
+use tokio::sync::{mpsc, watch};
+
+use crate::bridge::AudioGuard;
+use crate::events::EventKind;
+use crate::switch::{ControlError, Switch};
+use crate::time;
+
+/// Below this RMS a frame counts as silence (about -44 dBFS).
+const SILENCE_RMS: f64 = 200.0;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RecordTarget {
+    Channel(String),
+    Bridge(String),
+}
+
+impl RecordTarget {
+    pub fn id(&self) -> &str {
+        match self {
+            Self::Channel(id) | Self::Bridge(id) => id,
+        }
+    }
+
+    /// ARI's `target_uri`.
+    pub fn uri(&self) -> String {
+        match self {
+            Self::Channel(id) => format!("channel:{id}"),
+            Self::Bridge(id) => format!("bridge:{id}"),
+        }
+    }
+}
+
+/// Which audio of a channel to record.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RecordDirection {
+    /// What the channel says.
+    In,
+    /// What the channel hears.
+    Out,
+    Both,
+}
+
+/// DTMF that ends a recording.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TerminateOn {
+    None,
+    Any,
+    Digit(char),
+}
+
+impl TerminateOn {
+    /// ARI's `terminateOn`: none, any, *, #.
+    pub fn parse(value: &str) -> Option<Self> {
+        match value {
+            "none" | "" => Some(Self::None),
+            "any" => Some(Self::Any),
+            "*" => Some(Self::Digit('*')),
+            "#" => Some(Self::Digit('#')),
+            _ => None,
+        }
+    }
+
+    fn matches(self, digit: char) -> bool {
+        match self {
+            Self::None => false,
+            Self::Any => true,
+            Self::Digit(d) => d == digit,
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct RecordOptions {
+    /// Name without extension; relative names live under `data_dir/recordings`.
+    pub name: String,
+    /// `wav`, `ulaw`, `alaw`, `sln` or `sln16`.
+    pub format: String,
+    /// 0: no limit.
+    pub max_duration_seconds: u32,
+    /// 0: no limit.
+    pub max_silence_seconds: u32,
+    pub if_exists: IfExists,
+    pub beep: bool,
+    pub terminate_on: TerminateOn,
+    pub direction: RecordDirection,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RecordingState {
+    Queued,
+    Recording,
+    Paused,
+    Done,
+    Failed,
+    Canceled,
+}
+
+impl RecordingState {
+    /// ARI's `LiveRecording.state`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Queued => "queued",
+            Self::Recording => "recording",
+            Self::Paused => "paused",
+            Self::Done => "done",
+            Self::Failed => "failed",
+            Self::Canceled => "canceled",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RecordingCommand {
+    /// Finish and keep the file.
+    Stop,
+    /// Finish and delete the file.
+    Cancel,
+    Pause,
+    Unpause,
+    Mute,
+    Unmute,
+}
+
+#[derive(Debug, Default)]
+struct Progress {
+    total_ms: u64,
+    talking_ms: u64,
+    silence_ms: u64,
+    cause: Option<String>,
+}
+
+/// A recording in progress.
+#[derive(Debug)]
+pub struct LiveRecording {
+    pub name: String,
+    pub format: String,
+    pub target: RecordTarget,
+    pub path: PathBuf,
+    state: watch::Sender<RecordingState>,
+    progress: Mutex<Progress>,
+    commands: mpsc::UnboundedSender<RecordingCommand>,
+}
+
+impl LiveRecording {
+    fn progress(&self) -> MutexGuard<'_, Progress> {
+        self.progress
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    pub fn state(&self) -> RecordingState {
+        *self.state.borrow()
+    }
+
+    /// (duration, talking, silence) in whole seconds, as ARI reports them.
+    pub fn durations(&self) -> (u64, u64, u64) {
+        let p = self.progress();
+        (p.total_ms / 1000, p.talking_ms / 1000, p.silence_ms / 1000)
+    }
+
+    pub fn cause(&self) -> Option<String> {
+        self.progress().cause.clone()
+    }
+
+    /// Resolves once the recording has ended (done, failed or canceled).
+    pub async fn finished(&self) -> RecordingState {
+        let mut rx = self.state.subscribe();
+        let ended = rx
+            .wait_for(|s| {
+                matches!(
+                    s,
+                    RecordingState::Done | RecordingState::Failed | RecordingState::Canceled
+                )
+            })
+            .await
+            .map(|s| *s);
+        ended.unwrap_or(RecordingState::Done)
+    }
+}
+
+/// The file being written, in its format.
+enum Writer {
+    Wav(WavWriter),
+    Raw(RawWriter, Resampler),
+}
+
+impl Writer {
+    fn write(&mut self, pcm: &[i16]) -> Result<(), MediaError> {
+        match self {
+            Self::Wav(w) => w.write(pcm),
+            Self::Raw(w, resampler) => {
+                let mut converted = Vec::with_capacity(pcm.len() * 2);
+                resampler.process(pcm, &mut converted);
+                w.write(&converted)
+            }
+        }
+    }
+
+    fn finish(self) -> Result<PathBuf, MediaError> {
+        match self {
+            Self::Wav(w) => w.finish(),
+            Self::Raw(w, _) => w.finish(),
+        }
+    }
+
+    fn discard(self) -> Result<(), MediaError> {
+        match self {
+            Self::Wav(w) => w.discard(),
+            Self::Raw(w, _) => w.discard(),
+        }
+    }
+}
+
+/// Where the audio comes from, and what keeps it flowing.
+struct Feed {
+    first: mpsc::Receiver<Vec<i16>>,
+    /// For `Both`: the other direction, summed into the first.
+    second: Option<mpsc::Receiver<Vec<i16>>>,
+    rate: u32,
+    _audio: AudioHold,
+}
+
+/// Keeps the audio decoded while the recording runs.
+enum AudioHold {
+    Bridge {
+        _guard: AudioGuard,
+    },
+    /// A channel outside any bridge gets a mixer of its own.
+    Private(MixBridge),
+}
+
+impl Drop for AudioHold {
+    fn drop(&mut self) {
+        if let Self::Private(mixer) = self {
+            mixer.close();
+        }
+    }
+}
+
+fn rms(pcm: &[i16]) -> f64 {
+    if pcm.is_empty() {
+        return 0.0;
+    }
+    let sum: f64 = pcm.iter().map(|s| f64::from(*s).powi(2)).sum();
+    (sum / pcm.len() as f64).sqrt()
+}
+
+impl Switch {
+    pub(crate) fn recordings_dir(&self) -> PathBuf {
+        self.config().general.data_dir.join("recordings")
+    }
+
+    fn recording_path(&self, name: &str, format: &str) -> PathBuf {
+        let base = if Path::new(name).is_absolute() {
+            PathBuf::from(name)
+        } else {
+            self.recordings_dir().join(name)
+        };
+        let mut path = base.into_os_string();
+        path.push(".");
+        path.push(format);
+        PathBuf::from(path)
+    }
+
+    /// Finishes what a crash left half-written and indexes every recording on disk
+    /// that the store does not know yet (run at startup, before any recording).
+    pub(crate) fn recover_recordings(&self) {
+        let dir = self.recordings_dir();
+        if std::fs::create_dir_all(&dir).is_err() {
+            return;
+        }
+        match recover_partial(&dir) {
+            Ok(recovered) => {
+                for path in recovered {
+                    tracing::warn!(path = %path.display(), "recovered a recording cut short by a crash");
+                }
+            }
+            Err(e) => tracing::error!(error = %e, "recording recovery failed"),
+        }
+        let Ok(entries) = std::fs::read_dir(&dir) else {
+            return;
+        };
+        for path in entries.filter_map(|e| e.ok().map(|e| e.path())) {
+            let (Some(stem), Some(ext)) = (
+                path.file_stem().and_then(|s| s.to_str()),
+                path.extension().and_then(|s| s.to_str()),
+            ) else {
+                continue;
+            };
+            if stem.starts_with('.') || (ext != "wav" && RawFormat::from_extension(ext).is_none()) {
+                continue;
+            }
+            if matches!(self.store().recording(stem), Ok(Some(_))) {
+                continue;
+            }
+            let duration_ms = file_duration_ms(&path, ext);
+            let _ = self.store().put_recording_blocking(StoredRecording {
+                name: stem.to_owned(),
+                format: ext.to_owned(),
+                path: path.display().to_string(),
+                duration_ms,
+                created: time::rfc3339(SystemTime::now()),
+            });
+        }
+    }
+
+    /// Starts recording; the file appears under its final name when it ends.
+    pub fn record(
+        &self,
+        target: RecordTarget,
+        options: RecordOptions,
+    ) -> Result<Arc<LiveRecording>, ControlError> {
+        let format = options.format.to_ascii_lowercase();
+        if format != "wav" && RawFormat::from_extension(&format).is_none() {
+            return Err(ControlError::Invalid(format!(
+                "unknown recording format {format:?}"
+            )));
+        }
+        if options.name.is_empty() || options.name.contains("..") {
+            return Err(ControlError::Invalid("bad recording name".into()));
+        }
+        if self.live_recordings().contains_key(&options.name) {
+            return Err(ControlError::Conflict(
+                "a recording with that name is in progress".into(),
+            ));
+        }
+        let feed = self.feed_for(&target, options.direction)?;
+        let path = self.recording_path(&options.name, &format);
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir).map_err(|e| ControlError::Invalid(e.to_string()))?;
+        }
+        let writer = match RawFormat::from_extension(&format) {
+            Some(raw) => RawWriter::create(&path, raw, options.if_exists)
+                .map(|w| Writer::Raw(w, Resampler::new(feed.rate, raw.sample_rate()))),
+            None => WavWriter::create(&path, feed.rate, options.if_exists).map(Writer::Wav),
+        }
+        .map_err(|e| match e {
+            MediaError::Exists(_) => {
+                ControlError::Unprocessable("the recording file exists".into())
+            }
+            other => ControlError::Invalid(other.to_string()),
+        })?;
+        let (commands, commands_rx) = mpsc::unbounded_channel();
+        let recording = Arc::new(LiveRecording {
+            name: options.name.clone(),
+            format,
+            target,
+            path,
+            state: watch::channel(RecordingState::Queued).0,
+            progress: Mutex::default(),
+            commands,
+        });
+        self.live_recordings()
+            .insert(recording.name.clone(), recording.clone());
+        let switch = self.clone();
+        let task = recording.clone();
+        tokio::spawn(async move {
+            switch
+                .run_recording(&task, writer, feed, options, commands_rx)
+                .await;
+            switch.live_recordings().remove(&task.name);
+        });
+        Ok(recording)
+    }
+
+    fn feed_for(
+        &self,
+        target: &RecordTarget,
+        direction: RecordDirection,
+    ) -> Result<Feed, ControlError> {
+        match target {
+            RecordTarget::Bridge(id) => {
+                let (mixer, guard) = self.bridge(id)?.need_audio();
+                Ok(Feed {
+                    first: mixer.tap(),
+                    second: None,
+                    rate: mixer.rate(),
+                    _audio: AudioHold::Bridge { _guard: guard },
+                })
+            }
+            RecordTarget::Channel(id) => {
+                let channel = self.channel(id)?;
+                let bridge = channel.data().bridge.clone();
+                let audio = match bridge.and_then(|b| self.bridge(&b).ok()) {
+                    Some(bridge) => AudioHold::Bridge {
+                        _guard: bridge.need_audio().1,
+                    },
+                    None => {
+                        let mixer = self.media().create_bridge();
+                        mixer.add(&channel.leg);
+                        AudioHold::Private(mixer)
+                    }
+                };
+                let rate = channel.leg.codec().map_or(8000, |c| c.sample_rate());
+                let (first, second) = match direction {
+                    RecordDirection::In => (channel.leg.tap(TapDirection::In), None),
+                    RecordDirection::Out => (channel.leg.tap(TapDirection::Out), None),
+                    RecordDirection::Both => (
+                        channel.leg.tap(TapDirection::In),
+                        Some(channel.leg.tap(TapDirection::Out)),
+                    ),
+                };
+                Ok(Feed {
+                    first,
+                    second,
+                    rate,
+                    _audio: audio,
+                })
+            }
+        }
+    }
+
+    async fn run_recording(
+        &self,
+        recording: &LiveRecording,
+        mut writer: Writer,
+        mut feed: Feed,
+        options: RecordOptions,
+        mut commands: mpsc::UnboundedReceiver<RecordingCommand>,
+    ) {
+        let target_id = recording.target.id().to_owned();
+        let channel = match &recording.target {
+            RecordTarget::Channel(id) => self.channel(id).ok(),
+            RecordTarget::Bridge(_) => None,
+        };
+        if let (true, Some(channel)) = (options.beep, &channel) {
+            if let Ok(beep) = self.play(&channel.id, vec!["tone:!1000/250".into()], None, None) {
+                beep.wait().await;
+            }
+        }
+        let mut events = self.events().subscribe();
+        recording.state.send_replace(RecordingState::Recording);
+        self.events().publish(
+            &target_id,
+            EventKind::RecordingStarted {
+                recording: recording.name.clone(),
+            },
+        );
+        let frame_ms = 20;
+        let max_ms = u64::from(options.max_duration_seconds) * 1000;
+        let max_silence_ms = u64::from(options.max_silence_seconds) * 1000;
+        let (mut paused, mut muted) = (false, false);
+        let mut silent_run_ms = 0u64;
+        let hung_up = async {
+            match &channel {
+                Some(channel) => {
+                    channel.hung_up().await;
+                }
+                None => std::future::pending().await,
+            }
+        };
+        tokio::pin!(hung_up);
+        let ending = loop {
+            tokio::select! {
+                frame = feed.first.recv() => {
+                    let Some(mut pcm) = frame else { break RecordingCommand::Stop };
+                    if let Some(second) = feed.second.as_mut() {
+                        if let Ok(other) = second.try_recv() {
+                            for (a, b) in pcm.iter_mut().zip(other) {
+                                *a = a.saturating_add(b);
+                            }
+                        }
+                    }
+                    if paused {
+                        continue;
+                    }
+                    if muted {
+                        pcm.iter_mut().for_each(|s| *s = 0);
+                    }
+                    if let Err(e) = writer.write(&pcm) {
+                        recording.progress().cause = Some(e.to_string());
+                        recording.state.send_replace(RecordingState::Failed);
+                        let _ = writer.discard();
+                        self.events().publish(&target_id, EventKind::RecordingFailed { recording: recording.name.clone() });
+                        return;
+                    }
+                    let silent = rms(&pcm) < SILENCE_RMS;
+                    let mut p = recording.progress();
+                    p.total_ms += frame_ms;
+                    if silent {
+                        p.silence_ms += frame_ms;
+                        silent_run_ms += frame_ms;
+                    } else {
+                        p.talking_ms += frame_ms;
+                        silent_run_ms = 0;
+                    }
+                    let total = p.total_ms;
+                    drop(p);
+                    if (max_ms > 0 && total >= max_ms) || (max_silence_ms > 0 && silent_run_ms >= max_silence_ms) {
+                        break RecordingCommand::Stop;
+                    }
+                }
+                command = commands.recv() => match command.unwrap_or(RecordingCommand::Stop) {
+                    RecordingCommand::Pause => {
+                        paused = true;
+                        recording.state.send_replace(RecordingState::Paused);
+                    }
+                    RecordingCommand::Unpause => {
+                        paused = false;
+                        recording.state.send_replace(RecordingState::Recording);
+                    }
+                    RecordingCommand::Mute => muted = true,
+                    RecordingCommand::Unmute => muted = false,
+                    end @ (RecordingCommand::Stop | RecordingCommand::Cancel) => break end,
+                },
+                event = events.recv() => {
+                    if let Ok(event) = event {
+                        if let EventKind::ChannelDtmfReceived { digit, .. } = event.kind {
+                            if event.source == target_id && options.terminate_on.matches(digit) {
+                                break RecordingCommand::Stop;
+                            }
+                        }
+                    }
+                }
+                () = &mut hung_up => break RecordingCommand::Stop,
+            }
+        };
+        drop(feed);
+        if ending == RecordingCommand::Cancel {
+            let _ = writer.discard();
+            recording.state.send_replace(RecordingState::Canceled);
+            self.events().publish(
+                &target_id,
+                EventKind::RecordingFinished {
+                    recording: recording.name.clone(),
+                },
+            );
+            return;
+        }
+        let finished = tokio::task::spawn_blocking(move || writer.finish()).await;
+        match finished {
+            Ok(Ok(path)) => {
+                let stored = StoredRecording {
+                    name: recording.name.clone(),
+                    format: recording.format.clone(),
+                    path: path.display().to_string(),
+                    duration_ms: i64::try_from(recording.progress().total_ms).unwrap_or(i64::MAX),
+                    created: time::rfc3339(SystemTime::now()),
+                };
+                let store = self.store().clone();
+                let _ =
+                    tokio::task::spawn_blocking(move || store.put_recording_blocking(stored)).await;
+                recording.state.send_replace(RecordingState::Done);
+                self.events().publish(
+                    &target_id,
+                    EventKind::RecordingFinished {
+                        recording: recording.name.clone(),
+                    },
+                );
+            }
+            Ok(Err(e)) => {
+                recording.progress().cause = Some(e.to_string());
+                recording.state.send_replace(RecordingState::Failed);
+                self.events().publish(
+                    &target_id,
+                    EventKind::RecordingFailed {
+                        recording: recording.name.clone(),
+                    },
+                );
+            }
+            Err(e) => {
+                recording.progress().cause = Some(e.to_string());
+                recording.state.send_replace(RecordingState::Failed);
+                self.events().publish(
+                    &target_id,
+                    EventKind::RecordingFailed {
+                        recording: recording.name.clone(),
+                    },
+                );
+            }
+        }
+    }
+
+    pub fn live_recording(&self, name: &str) -> Result<Arc<LiveRecording>, ControlError> {
+        self.live_recordings()
+            .get(name)
+            .cloned()
+            .ok_or(ControlError::NotFound)
+    }
+
+    /// Stop, cancel, pause, unpause, mute or unmute a live recording.
+    pub fn control_recording(
+        &self,
+        name: &str,
+        command: RecordingCommand,
+    ) -> Result<(), ControlError> {
+        let recording = self.live_recording(name)?;
+        let state = recording.state();
+        let allowed = match command {
+            RecordingCommand::Pause => state == RecordingState::Recording,
+            RecordingCommand::Unpause => state == RecordingState::Paused,
+            _ => true,
+        };
+        if !allowed {
+            return Err(ControlError::WrongState(
+                "recording is not in a state for that",
+            ));
+        }
+        let _ = recording.commands.send(command);
+        Ok(())
+    }
+
+    pub fn stored_recordings(&self) -> Vec<StoredRecording> {
+        self.store().recordings().unwrap_or_default()
+    }
+
+    pub fn stored_recording(&self, name: &str) -> Result<StoredRecording, ControlError> {
+        match self.store().recording(name) {
+            Ok(Some(recording)) => Ok(recording),
+            Ok(None) => Err(ControlError::NotFound),
+            Err(e) => Err(ControlError::Invalid(e.to_string())),
+        }
+    }
+
+    pub fn delete_stored_recording(&self, name: &str) -> Result<(), ControlError> {
+        let recording = self.stored_recording(name)?;
+        std::fs::remove_file(&recording.path)
+            .or_else(|e| {
+                if e.kind() == std::io::ErrorKind::NotFound {
+                    Ok(())
+                } else {
+                    Err(e)
+                }
+            })
+            .map_err(|e| ControlError::Invalid(e.to_string()))?;
+        self.store()
+            .delete_recording_blocking(name)
+            .map_err(|e| ControlError::Invalid(e.to_string()))
+    }
+
+    /// Copies a stored recording to a new name (ARI `copy`).
+    pub fn copy_stored_recording(
+        &self,
+        name: &str,
+        destination: &str,
+    ) -> Result<StoredRecording, ControlError> {
+        let source = self.stored_recording(name)?;
+        if destination.is_empty() || destination.contains("..") {
+            return Err(ControlError::Invalid("bad destination name".into()));
+        }
+        if matches!(self.store().recording(destination), Ok(Some(_))) {
+            return Err(ControlError::Conflict(
+                "a recording with that name exists".into(),
+            ));
+        }
+        let path = self.recording_path(destination, &source.format);
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir).map_err(|e| ControlError::Invalid(e.to_string()))?;
+        }
+        std::fs::copy(&source.path, &path).map_err(|e| ControlError::Invalid(e.to_string()))?;
+        let copy = StoredRecording {
+            name: destination.to_owned(),
+            path: path.display().to_string(),
+            created: time::rfc3339(SystemTime::now()),
+            ..source
+        };
+        self.store()
+            .put_recording_blocking(copy.clone())
+            .map_err(|e| ControlError::Invalid(e.to_string()))?;
+        Ok(copy)
+    }
+}
+
+fn file_duration_ms(path: &Path, ext: &str) -> i64 {
+    let pcm = match RawFormat::from_extension(ext) {
+        Some(format) => switchboard_media::raw::read_raw(path, format),
+        None => switchboard_media::wav::read_wav(path),
+    };
+    pcm.map(|p| {
+        i64::try_from(p.samples.len() as u64 * 1000 / u64::from(p.sample_rate.max(1))).unwrap_or(0)
+    })
+    .unwrap_or(0)
+}
