@@ -10,6 +10,7 @@ use crate::cause::Cause;
 use crate::channel::Channel;
 use crate::dial;
 use crate::dialplan::{expand, is_true, split_args, Step};
+use crate::events::EventKind;
 use crate::recording::{
     RecordDirection, RecordOptions, RecordTarget, RecordingCommand, RecordingState, TerminateOn,
 };
@@ -202,6 +203,7 @@ async fn run_app(switch: &Switch, channel: &Arc<Channel>, app: &str, args: &str)
             Next::Continue
         }
         "record" => record(switch, channel, &parts).await,
+        "read" => read(switch, channel, &parts).await,
         "mixmonitor" => {
             let options = parts.get(1).map(String::as_str).unwrap_or_default();
             let (name, format) = split_format(first);
@@ -252,6 +254,98 @@ async fn run_app(switch: &Switch, channel: &Arc<Channel>, app: &str, args: &str)
             Next::Hangup(Cause::NORMAL_CLEARING)
         }
     }
+}
+
+/// `Read(var[,prompt[,maxdigits[,options[,attempts[,timeout]]]]])`: plays the prompt
+/// (sounds joined by `&`, or an indication with `i`), collects DTMF until `#`,
+/// `maxdigits` or `timeout` seconds of silence after the prompt; sets `var` and
+/// `READSTATUS` (OK, TIMEOUT, HANGUP).
+async fn read(switch: &Switch, channel: &Arc<Channel>, parts: &[String]) -> Next {
+    let arg = |i: usize| parts.get(i).map(String::as_str).unwrap_or_default().trim();
+    let variable = arg(0);
+    if variable.is_empty() {
+        tracing::warn!(channel = %channel.name, "Read: a variable name is required");
+        return Next::Continue;
+    }
+    let options = arg(3);
+    let max_digits: usize = arg(2).parse().ok().filter(|n| *n > 0).unwrap_or(255);
+    let attempts: u32 = arg(4).parse().ok().filter(|n| *n > 0).unwrap_or(1);
+    let timeout = arg(5)
+        .parse::<f64>()
+        .ok()
+        .filter(|t| *t > 0.0)
+        .unwrap_or(10.0);
+    if !options.contains('n') {
+        let _ = switch.answer(&channel.id);
+    }
+    let prompt: Vec<String> = arg(1)
+        .split('&')
+        .filter(|p| !p.is_empty())
+        .map(|p| {
+            if options.contains('i') {
+                format!("tone:{p}")
+            } else {
+                p.to_owned()
+            }
+        })
+        .collect();
+    let mut events = switch.events().subscribe();
+    let mut digits = String::new();
+    let mut status = "TIMEOUT";
+    'attempts: for _ in 0..attempts {
+        let playing = (!prompt.is_empty())
+            .then(|| switch.play(&channel.id, prompt.clone(), None, None).ok())
+            .flatten();
+        let prompt_done = async {
+            if let Some(playing) = &playing {
+                playing.wait().await;
+            }
+        };
+        tokio::pin!(prompt_done);
+        let mut deadline: Option<tokio::time::Instant> = None;
+        loop {
+            let wait = async {
+                match deadline {
+                    Some(at) => tokio::time::sleep_until(at).await,
+                    None => std::future::pending().await,
+                }
+            };
+            tokio::select! {
+                () = &mut prompt_done, if deadline.is_none() => {
+                    deadline = Some(tokio::time::Instant::now() + Duration::from_secs_f64(timeout));
+                }
+                () = wait => break,
+                event = events.recv() => {
+                    let Ok(event) = event else { continue };
+                    let EventKind::ChannelDtmfReceived { digit, .. } = event.kind else { continue };
+                    if event.source != channel.id {
+                        continue;
+                    }
+                    if let Some(playing) = &playing {
+                        let _ = switch.stop_playback(&playing.id);
+                    }
+                    // Each digit restarts the inter-digit timeout.
+                    deadline = Some(tokio::time::Instant::now() + Duration::from_secs_f64(timeout));
+                    if digit == '#' {
+                        status = "OK";
+                        break 'attempts;
+                    }
+                    digits.push(digit);
+                    if digits.len() >= max_digits {
+                        status = "OK";
+                        break 'attempts;
+                    }
+                }
+            }
+        }
+        if !digits.is_empty() {
+            status = "OK";
+            break;
+        }
+    }
+    let _ = switch.set_var(&channel.id, variable, &digits);
+    let _ = switch.set_var(&channel.id, "READSTATUS", status);
+    Next::Continue
 }
 
 /// `name.ext` → (`name`, `ext`), WAV when there is no extension.

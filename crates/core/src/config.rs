@@ -151,6 +151,18 @@ pub struct Endpoint {
     /// This endpoint's codec order; the `[rtp]` list when absent.
     #[serde(default)]
     pub codecs: Option<Vec<String>>,
+    /// `auto` (RFC 4733 when negotiated, else in-band), `rfc4733` or `inband`.
+    #[serde(default)]
+    pub dtmf_mode: DtmfMode,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum DtmfMode {
+    #[default]
+    Auto,
+    Rfc4733,
+    Inband,
 }
 
 fn default_context() -> String {
@@ -167,6 +179,8 @@ pub struct Trunk {
     pub context: String,
     #[serde(default)]
     pub codecs: Option<Vec<String>>,
+    #[serde(default)]
+    pub dtmf_mode: DtmfMode,
 }
 
 #[derive(Debug, Clone, Deserialize)]

@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
 use switchboard_media::codec::Codec;
-use switchboard_media::engine::{EngineConfig, Leg, MediaEngine, MediaEvent, Remote};
+use switchboard_media::engine::{EngineConfig, Leg, MediaEngine, MediaEvent, Remote, Source};
 use switchboard_sip::sdp::{Direction as SdpDirection, Format, Sdp};
 use switchboard_sip::{
     CallEvent, IncomingCall, InviteError, Origin, SipStack, StackConfig, Target,
@@ -19,7 +19,7 @@ use tokio::sync::mpsc;
 use crate::bridge::{Bridge, BridgeKind};
 use crate::cause::Cause;
 use crate::channel::{CallerId, Channel, ChannelData, Direction, Parts};
-use crate::config::Config;
+use crate::config::{Config, DtmfMode};
 use crate::dialplan::Dialplan;
 use crate::events::{EventBus, EventKind};
 use crate::playback::Playback;
@@ -207,21 +207,41 @@ impl Switch {
             .ok_or(ControlError::NotFound)
     }
 
-    fn codecs_for(&self, origin: Option<&Origin>) -> Vec<String> {
+    /// The peer's own codec list (if it has one) and DTMF mode.
+    fn peer_settings(&self, origin: Option<&Origin>) -> (Option<Vec<String>>, DtmfMode) {
         let config = &self.inner.config;
-        let specific = match origin {
+        match origin {
             Some(Origin::Endpoint(id)) => config
                 .endpoint
                 .iter()
                 .find(|e| &e.id == id)
-                .and_then(|e| e.codecs.clone()),
+                .map(|e| (e.codecs.clone(), e.dtmf_mode)),
             Some(Origin::Trunk(name)) => config
                 .trunk
                 .iter()
                 .find(|t| &t.name == name)
-                .and_then(|t| t.codecs.clone()),
+                .map(|t| (t.codecs.clone(), t.dtmf_mode)),
             None => None,
-        };
+        }
+        .unwrap_or_default()
+    }
+
+    /// A new media leg for a peer, with in-band DTMF detection when it is configured.
+    fn leg_for(
+        &self,
+        id: &str,
+        origin: Option<&Origin>,
+    ) -> Result<Leg, switchboard_media::MediaError> {
+        let leg = self.inner.media.create_leg(id)?;
+        if self.peer_settings(origin).1 == DtmfMode::Inband {
+            leg.force_inband_dtmf();
+        }
+        Ok(leg)
+    }
+
+    fn codecs_for(&self, origin: Option<&Origin>) -> Vec<String> {
+        let config = &self.inner.config;
+        let specific = self.peer_settings(origin).0;
         let mut codecs = specific.unwrap_or_else(|| config.rtp.codecs.clone());
         // Digits pass through whenever the switch supports them at all.
         let dtmf = config
@@ -283,7 +303,7 @@ impl Switch {
         let codecs = self.codecs_for(Some(&call.origin));
         let id = uuid::Uuid::new_v4().to_string();
         let name = self.next_name(&resource);
-        let leg = match self.inner.media.create_leg(&id) {
+        let leg = match self.leg_for(&id, Some(&call.origin)) {
             Ok(leg) => leg,
             Err(e) => {
                 tracing::error!(error = %e, "no media for an incoming call");
@@ -384,9 +404,7 @@ impl Switch {
         let codecs = self.codecs_for(origin.as_ref());
         let id = uuid::Uuid::new_v4().to_string();
         let leg = self
-            .inner
-            .media
-            .create_leg(&id)
+            .leg_for(&id, origin.as_ref())
             .map_err(|_| Cause::SWITCH_CONGESTION)?;
         let prefs: Vec<&str> = codecs.iter().map(String::as_str).collect();
         let offer = Sdp::offer(&prefs, leg.local_addr(), session_id());
@@ -996,8 +1014,35 @@ impl Switch {
         gap_ms: u32,
     ) -> Result<(), ControlError> {
         let channel = self.channel(id)?;
+        if let Some(bad) = digits
+            .chars()
+            .find(|d| switchboard_media::dtmf::rfc4733::digit_to_event(*d).is_none())
+        {
+            return Err(ControlError::Invalid(format!(
+                "{bad:?} is not a DTMF digit"
+            )));
+        }
+        let rfc4733 = channel
+            .leg
+            .remote()
+            .is_some_and(|r| r.dtmf_payload_type.is_some());
+        let rate = channel.leg.codec().map_or(8000, |c| c.sample_rate());
         for digit in digits.chars() {
-            channel.leg.send_dtmf(digit, duration_ms).finished().await;
+            let playing = if rfc4733 {
+                channel.leg.send_dtmf(digit, duration_ms)
+            } else {
+                // The peer did not negotiate RFC 4733: the digit goes in the audio.
+                let samples =
+                    switchboard_media::dtmf::inband::generate(digit, duration_ms, rate, 8000)
+                        .unwrap_or_default();
+                channel
+                    .leg
+                    .play(Source::Pcm(Arc::new(switchboard_media::wav::Pcm {
+                        samples,
+                        sample_rate: rate,
+                    })))
+            };
+            playing.finished().await;
             tokio::time::sleep(Duration::from_millis(u64::from(gap_ms))).await;
         }
         Ok(())

@@ -13,7 +13,7 @@ use super::bridge::BridgeShared;
 use super::playback::{self, Playback, Source};
 use super::EngineInner;
 use crate::codec::{Codec, Decoder, Encoder};
-use crate::dtmf::rfc4733;
+use crate::dtmf::{inband, rfc4733};
 use crate::jitter_buffer::{FrameKind, JitterBuffer};
 use crate::resample::Resampler;
 use crate::rtcp::{self, RtcpPacket, SenderInfo};
@@ -83,6 +83,9 @@ pub(super) struct State {
     mix_decoder: Option<Decoder>,
     taps_in: Vec<mpsc::Sender<Vec<i16>>>,
     taps_out: Vec<mpsc::Sender<Vec<i16>>>,
+    /// In-band DTMF detection on the decoded incoming audio.
+    inband: Option<(Decoder, inband::Detector)>,
+    inband_forced: bool,
     rx: RxStats,
     dtmf: rfc4733::Receiver,
     remote_jitter: Summary,
@@ -259,6 +262,8 @@ impl Leg {
                 mix_decoder: None,
                 taps_in: Vec::new(),
                 taps_out: Vec::new(),
+                inband: None,
+                inband_forced: false,
                 rx: RxStats::new(8000),
                 dtmf: rfc4733::Receiver::new(8000),
                 remote_jitter: Summary::new(),
@@ -296,6 +301,10 @@ impl Leg {
         }
         state.latched &= !moved;
         state.remote = Some(remote);
+        // Digits travel in the audio when the peer does not speak RFC 4733 (Asterisk's
+        // `dtmf_mode=auto`), or when the endpoint is configured for in-band.
+        let inband = state.inband_forced || remote.dtmf_payload_type.is_none();
+        state.inband = inband.then(|| inband_detection(remote.codec));
         let peer = match &state.route {
             Route::Peer(peer) => peer.upgrade(),
             _ => None,
@@ -340,6 +349,15 @@ impl Leg {
 
     pub fn codec(&self) -> Option<Codec> {
         self.shared.codec()
+    }
+
+    /// Always detect in-band DTMF, even when RFC 4733 was negotiated.
+    pub fn force_inband_dtmf(&self) {
+        let mut state = self.shared.state();
+        state.inband_forced = true;
+        if state.inband.is_none() {
+            state.inband = state.remote.map(|r| inband_detection(r.codec));
+        }
     }
 
     pub(super) fn shared(&self) -> &Arc<Shared> {
@@ -443,6 +461,13 @@ fn refresh_transcoding(leg: &Shared) {
     };
 }
 
+fn inband_detection(codec: Codec) -> (Decoder, inband::Detector) {
+    (
+        Decoder::new(codec),
+        inband::Detector::new(codec.sample_rate()),
+    )
+}
+
 /// Offers a frame to every tap, forgetting taps whose reader has gone.
 fn send_to_taps(taps: &mut Vec<mpsc::Sender<Vec<i16>>>, pcm: &[i16]) {
     if !taps.is_empty() {
@@ -532,6 +557,13 @@ fn on_rtp(shared: &Shared, packet: &[u8], from: SocketAddr) {
     }
     if header.payload_type != remote.payload_type {
         return; // comfort noise and formats we did not negotiate
+    }
+    if let Some((decoder, detector)) = state.inband.as_mut() {
+        let mut pcm = Vec::with_capacity(320);
+        decoder.decode(parsed.payload, &mut pcm);
+        for digit in detector.feed(&pcm) {
+            let _ = shared.events.send(MediaEvent::Dtmf(digit));
+        }
     }
     if let Route::Mixer(_) = state.route {
         let mut pcm = Vec::with_capacity(320);
