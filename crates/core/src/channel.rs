@@ -8,7 +8,7 @@ use std::time::SystemTime;
 
 use switchboard_media::engine::Leg;
 use switchboard_sip::sdp::Sdp;
-use switchboard_sip::CallHandle;
+use switchboard_sip::{CallHandle, Origin};
 use tokio::sync::watch;
 
 use crate::cause::Cause;
@@ -77,6 +77,7 @@ pub(crate) struct Parts {
     pub sip: CallHandle,
     pub leg: Leg,
     pub codecs: Vec<String>,
+    pub origin: Option<Origin>,
 }
 
 #[derive(Debug)]
@@ -89,6 +90,8 @@ pub struct Channel {
     pub(crate) leg: Leg,
     /// Codec preference for this channel's peer, as SDP encoding names.
     pub(crate) codecs: Vec<String>,
+    /// The configured endpoint or trunk on the far side, if any.
+    pub origin: Option<Origin>,
     data: Mutex<ChannelData>,
     status: watch::Sender<Status>,
     /// Wakes a channel parked in Stasis when its application lets it continue.
@@ -104,6 +107,7 @@ impl Channel {
             sip,
             leg,
             codecs,
+            origin,
         } = parts;
         let (status, _) = watch::channel(Status {
             state,
@@ -118,6 +122,7 @@ impl Channel {
             sip,
             leg,
             codecs,
+            origin,
             data: Mutex::new(data),
             status,
             resume: tokio::sync::Notify::new(),

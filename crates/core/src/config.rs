@@ -151,7 +151,8 @@ pub struct Endpoint {
     /// This endpoint's codec order; the `[rtp]` list when absent.
     #[serde(default)]
     pub codecs: Option<Vec<String>>,
-    /// `auto` (RFC 4733 when negotiated, else in-band), `rfc4733` or `inband`.
+    /// `auto` (RFC 4733 when negotiated, else in-band), `rfc4733`, `inband` or `info`
+    /// (SIP INFO `application/dtmf-relay`).
     #[serde(default)]
     pub dtmf_mode: DtmfMode,
 }
@@ -163,6 +164,7 @@ pub enum DtmfMode {
     Auto,
     Rfc4733,
     Inband,
+    Info,
 }
 
 fn default_context() -> String {

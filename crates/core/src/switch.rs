@@ -372,6 +372,7 @@ impl Switch {
             sip: call.handle,
             leg,
             codecs,
+            origin: Some(call.origin.clone()),
         };
         let channel = Arc::new(Channel::new(parts, data, ChannelState::Ring));
         tracing::info!(channel = %channel.name, id = %channel.id, exten = %channel.data().exten, "incoming call");
@@ -469,6 +470,7 @@ impl Switch {
             sip: handle,
             leg,
             codecs,
+            origin,
         };
         let channel = Arc::new(Channel::new(parts, data, ChannelState::Down));
         if let Some(parent) = parent {
@@ -1022,12 +1024,18 @@ impl Switch {
                 "{bad:?} is not a DTMF digit"
             )));
         }
+        let info = self.peer_settings(channel.origin.as_ref()).1 == DtmfMode::Info;
         let rfc4733 = channel
             .leg
             .remote()
             .is_some_and(|r| r.dtmf_payload_type.is_some());
         let rate = channel.leg.codec().map_or(8000, |c| c.sample_rate());
         for digit in digits.chars() {
+            if info {
+                channel.sip.send_info_dtmf(digit, duration_ms);
+                tokio::time::sleep(Duration::from_millis(u64::from(duration_ms + gap_ms))).await;
+                continue;
+            }
             let playing = if rfc4733 {
                 channel.leg.send_dtmf(digit, duration_ms)
             } else {

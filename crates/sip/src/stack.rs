@@ -119,6 +119,11 @@ enum Command {
         call: u64,
         sdp: Result<String, u16>,
     },
+    Info {
+        call: u64,
+        digit: char,
+        duration_ms: u32,
+    },
     Invite {
         target: Target,
         caller: String,
@@ -184,6 +189,15 @@ impl CallHandle {
 
     pub fn answer_reinvite(&self, sdp: Result<String, u16>) {
         self.send(Command::ReinviteAnswer { call: self.id, sdp });
+    }
+
+    /// Sends a digit as SIP INFO (`application/dtmf-relay`), for peers that want it so.
+    pub fn send_info_dtmf(&self, digit: char, duration_ms: u32) {
+        self.send(Command::Info {
+            call: self.id,
+            digit,
+            duration_ms,
+        });
     }
 }
 
@@ -942,6 +956,26 @@ impl Task {
                 let result = self.invite(target, &caller, caller_name.as_deref(), offer);
                 let _ = reply.send(result);
             }
+            Command::Info {
+                call,
+                digit,
+                duration_ms,
+            } => {
+                let Some(c) = self.calls.get_mut(&call) else {
+                    return;
+                };
+                c.local_cseq += 1;
+                let (cseq, flow) = (c.local_cseq, c.flow);
+                let body = format!("Signal={digit}\r\nDuration={duration_ms}\r\n");
+                if let Some(text) = self.in_dialog_text(
+                    call,
+                    "INFO",
+                    Some(cseq),
+                    Some(("application/dtmf-relay", &body)),
+                ) {
+                    self.send_request(flow, text);
+                }
+            }
             Command::Contacts { aor, reply } => {
                 let contacts = self
                     .registrar
@@ -1079,16 +1113,19 @@ impl Task {
         id: u64,
         method: &str,
         cseq: Option<u32>,
-        body: Option<&str>,
+        body: Option<(&str, &str)>,
     ) -> Option<String> {
         let call = self.calls.get(&id)?;
         let local = self.transports.local(call.flow.transport);
         let (from, to) = (&call.local_header, &call.remote_header);
-        let body = body.unwrap_or("");
+        let (content_type, body) = match body {
+            Some((kind, body)) => (format!("Content-Type: {kind}\r\n"), body),
+            None => (String::new(), ""),
+        };
         Some(format!(
             "{method} {target} SIP/2.0\r\nVia: SIP/2.0/{transport} {local};branch={branch};rport\r\n\
              Max-Forwards: 70\r\nFrom: {from}\r\nTo: {to}\r\nCall-ID: {call_id}\r\nCSeq: {cseq} {method}\r\n\
-             User-Agent: {ua}\r\nContent-Length: {len}\r\n\r\n{body}",
+             User-Agent: {ua}\r\n{content_type}Content-Length: {len}\r\n\r\n{body}",
             target = call.remote_target,
             transport = call.flow.transport.via_name(),
             branch = msg::new_branch(),
