@@ -14,6 +14,7 @@ use crate::events::EventKind;
 use crate::recording::{
     RecordDirection, RecordOptions, RecordTarget, RecordingCommand, RecordingState, TerminateOn,
 };
+use crate::snoop::SnoopDirection;
 use crate::switch::Switch;
 use switchboard_media::wav_writer::IfExists;
 
@@ -234,6 +235,16 @@ async fn run_app(switch: &Switch, channel: &Arc<Channel>, app: &str, args: &str)
             }
             Next::Continue
         }
+        "chanspy" => {
+            chanspy(
+                switch,
+                channel,
+                first,
+                parts.get(1).map(String::as_str).unwrap_or_default(),
+            )
+            .await;
+            Next::Continue
+        }
         "goto" => goto(channel, &parts),
         "gotoif" => {
             let (condition, labels) = args.split_once('?').unwrap_or((args, ""));
@@ -346,6 +357,48 @@ async fn read(switch: &Switch, channel: &Arc<Channel>, parts: &[String]) -> Next
     let _ = switch.set_var(&channel.id, variable, &digits);
     let _ = switch.set_var(&channel.id, "READSTATUS", status);
     Next::Continue
+}
+
+/// `ChanSpy([prefix][,options])`: listen to the first other channel whose name starts
+/// with `SIP/<prefix>` (both directions); `w` whispers to it, `q` skips the beep.
+async fn chanspy(switch: &Switch, channel: &Arc<Channel>, prefix: &str, options: &str) {
+    let _ = switch.answer(&channel.id);
+    let wanted = format!("SIP/{prefix}");
+    let Some(target) = switch
+        .channels()
+        .into_iter()
+        .find(|c| c.id != channel.id && c.name.starts_with(&wanted) && c.status().hangup.is_none())
+    else {
+        tracing::info!(channel = %channel.name, prefix, "ChanSpy: nobody to spy on");
+        return;
+    };
+    if !options.contains('q') {
+        if let Ok(beep) = switch.play(&channel.id, vec!["tone:!1000/250".into()], None, None) {
+            beep.wait().await;
+        }
+    }
+    let whisper = if options.contains('w') {
+        SnoopDirection::Out
+    } else {
+        SnoopDirection::None
+    };
+    let Ok(snoop) = switch.snoop(
+        &target.id,
+        SnoopDirection::Both,
+        whisper,
+        "",
+        Vec::new(),
+        None,
+    ) else {
+        return;
+    };
+    if switch.connect(&channel.id, &snoop.id).is_ok() {
+        tokio::select! {
+            _ = channel.hung_up() => {}
+            _ = snoop.hung_up() => {}
+        }
+    }
+    switch.hangup(&snoop.id, Cause::NORMAL_CLEARING);
 }
 
 /// `name.ext` → (`name`, `ext`), WAV when there is no extension.

@@ -175,8 +175,10 @@ impl Bridge {
 
     /// Picks relay or mixing for the current members and features, and moves to it.
     fn reconcile(&self, inner: &mut Inner) {
+        // Virtual legs (snoops, AudioSocket) have no packets to relay.
         let mix = inner.features > 0
             || inner.members.len() > 2
+            || inner.members.iter().any(|m| m.leg.is_virtual())
             || (self.kind == BridgeKind::Holding && !inner.members.is_empty());
         match (&inner.media, mix) {
             (Media::Mix(mixer), true) => {

@@ -65,6 +65,9 @@ pub struct ChannelData {
     pub playtones: Option<String>,
     /// The recording MixMonitor() started, for StopMixMonitor().
     pub mixmonitor: Option<String>,
+    /// Running music-on-hold and silence playbacks (ARI moh/silence start).
+    pub moh: Option<String>,
+    pub silence: Option<String>,
     /// The Stasis application controlling the channel, with its arguments.
     pub stasis: Option<(String, Vec<String>)>,
 }
@@ -74,7 +77,7 @@ pub(crate) struct Parts {
     pub id: String,
     pub name: String,
     pub direction: Direction,
-    pub sip: CallHandle,
+    pub sip: Option<CallHandle>,
     pub leg: Leg,
     pub codecs: Vec<String>,
     pub origin: Option<Origin>,
@@ -86,7 +89,8 @@ pub struct Channel {
     pub name: String,
     pub direction: Direction,
     pub created: SystemTime,
-    pub(crate) sip: CallHandle,
+    /// The SIP dialog; `None` for channels without signalling (snoop, external media).
+    pub(crate) sip: Option<CallHandle>,
     pub(crate) leg: Leg,
     /// Codec preference for this channel's peer, as SDP encoding names.
     pub(crate) codecs: Vec<String>,

@@ -295,6 +295,9 @@ impl Switch {
         match scheme {
             "sound" => self.find_sound(rest, language).map(Source::File),
             "tone" => TonePlan::parse_tone_uri(rest, "us").ok().map(Source::Tones),
+            "silence" => Some(Source::Silence {
+                duration_ms: rest.parse().unwrap_or(u32::MAX),
+            }),
             "moh" => {
                 let files = self.moh_files(rest);
                 (!files.is_empty()).then_some(Source::Loop(files))

@@ -226,12 +226,26 @@ impl Writer {
 }
 
 /// Where the audio comes from, and what keeps it flowing.
-struct Feed {
+pub(crate) struct Feed {
     first: mpsc::Receiver<Vec<i16>>,
     /// For `Both`: the other direction, summed into the first.
     second: Option<mpsc::Receiver<Vec<i16>>>,
-    rate: u32,
+    pub(crate) rate: u32,
     _audio: AudioHold,
+}
+
+impl Feed {
+    /// The next 20 ms frame (both directions summed for `Both`); `None` once the
+    /// source is gone.
+    pub(crate) async fn next(&mut self) -> Option<Vec<i16>> {
+        let mut pcm = self.first.recv().await?;
+        if let Some(Ok(other)) = self.second.as_mut().map(mpsc::Receiver::try_recv) {
+            for (a, b) in pcm.iter_mut().zip(other) {
+                *a = a.saturating_add(b);
+            }
+        }
+        Some(pcm)
+    }
 }
 
 /// Keeps the audio decoded while the recording runs.
@@ -377,7 +391,7 @@ impl Switch {
         Ok(recording)
     }
 
-    fn feed_for(
+    pub(crate) fn feed_for(
         &self,
         target: &RecordTarget,
         direction: RecordDirection,
@@ -466,15 +480,8 @@ impl Switch {
         tokio::pin!(hung_up);
         let ending = loop {
             tokio::select! {
-                frame = feed.first.recv() => {
+                frame = feed.next() => {
                     let Some(mut pcm) = frame else { break RecordingCommand::Stop };
-                    if let Some(second) = feed.second.as_mut() {
-                        if let Ok(other) = second.try_recv() {
-                            for (a, b) in pcm.iter_mut().zip(other) {
-                                *a = a.saturating_add(b);
-                            }
-                        }
-                    }
                     if paused {
                         continue;
                     }

@@ -264,7 +264,13 @@ impl Switch {
         format!("SIP/{tech_resource}-{n:08x}")
     }
 
-    fn register(&self, channel: Arc<Channel>, sip_events: mpsc::UnboundedReceiver<CallEvent>) {
+    /// Adds a channel to the registry and starts its driver; `sip_events` is `None` for
+    /// channels without signalling.
+    pub(crate) fn register(
+        &self,
+        channel: Arc<Channel>,
+        sip_events: Option<mpsc::UnboundedReceiver<CallEvent>>,
+    ) {
         self.registry().insert(channel.id.clone(), channel.clone());
         self.inner
             .events
@@ -363,20 +369,22 @@ impl Switch {
             held: false,
             playtones: None,
             mixmonitor: None,
+            moh: None,
+            silence: None,
             stasis: None,
         };
         let parts = Parts {
             id,
             name,
             direction: Direction::Inbound,
-            sip: call.handle,
+            sip: Some(call.handle),
             leg,
             codecs,
             origin: Some(call.origin.clone()),
         };
         let channel = Arc::new(Channel::new(parts, data, ChannelState::Ring));
         tracing::info!(channel = %channel.name, id = %channel.id, exten = %channel.data().exten, "incoming call");
-        self.register(channel.clone(), call.events);
+        self.register(channel.clone(), Some(call.events));
         tokio::spawn(crate::apps::run_dialplan(self.clone(), channel));
     }
 
@@ -461,13 +469,15 @@ impl Switch {
             held: false,
             playtones: None,
             mixmonitor: None,
+            moh: None,
+            silence: None,
             stasis: None,
         };
         let parts = Parts {
             id,
             name: self.next_name(&resource),
             direction: Direction::Outbound,
-            sip: handle,
+            sip: Some(handle),
             leg,
             codecs,
             origin,
@@ -476,18 +486,22 @@ impl Switch {
         if let Some(parent) = parent {
             parent.data().children.push(channel.id.clone());
         }
-        self.register(channel.clone(), events);
+        self.register(channel.clone(), Some(events));
         Ok(channel)
     }
 
     // ---- the per-channel driver: signalling and media events into state ----
 
-    async fn drive(self, channel: Arc<Channel>, mut sip: mpsc::UnboundedReceiver<CallEvent>) {
+    async fn drive(
+        self,
+        channel: Arc<Channel>,
+        mut sip: Option<mpsc::UnboundedReceiver<CallEvent>>,
+    ) {
         let mut media = channel.leg.take_events();
         let mut status = channel.subscribe();
         loop {
             tokio::select! {
-                event = sip.recv() => match event {
+                event = recv_or_pending(&mut sip) => match event {
                     Some(event) => self.on_call_event(&channel, event),
                     None => {
                         // The dialog is gone; every path there sent an event first.
@@ -495,7 +509,7 @@ impl Switch {
                         break;
                     }
                 },
-                Some(MediaEvent::Dtmf(digit)) = recv_media(&mut media) => {
+                Some(MediaEvent::Dtmf(digit)) = recv_or_pending(&mut media) => {
                     self.inner.events.publish(&channel.id, EventKind::ChannelDtmfReceived {
                         digit: digit.digit,
                         duration_ms: digit.duration_ms,
@@ -578,13 +592,13 @@ impl Switch {
                 s
             });
             match sdp {
-                Some(sdp) => channel.sip.answer_reinvite(Ok(sdp.to_string())),
-                None => channel.sip.answer_reinvite(Err(488)),
+                Some(sdp) => reinvite_answer(channel, Ok(sdp.to_string())),
+                None => reinvite_answer(channel, Err(488)),
             }
             return;
         };
         let Ok(offer) = Sdp::parse(offer) else {
-            channel.sip.answer_reinvite(Err(488));
+            reinvite_answer(channel, Err(488));
             return;
         };
         // Keep the current codec when it is still offered: no needless transcoding switch.
@@ -607,7 +621,7 @@ impl Switch {
             .as_ref()
             .map_or(0, |s| s.version + 1);
         let Some(mut answer) = offer.answer(&prefs, channel.leg.local_addr(), session_id()) else {
-            channel.sip.answer_reinvite(Err(488));
+            reinvite_answer(channel, Err(488));
             return;
         };
         if let Some(local) = &channel.data().local_sdp {
@@ -621,7 +635,7 @@ impl Switch {
             data.local_sdp = Some(answer.clone());
             std::mem::replace(&mut data.held, held)
         };
-        channel.sip.answer_reinvite(Ok(answer.to_string()));
+        reinvite_answer(channel, Ok(answer.to_string()));
         if held != was_held {
             let kind = if held {
                 EventKind::ChannelHold
@@ -657,7 +671,9 @@ impl Switch {
         let Some(sdp) = sdp else {
             return Err(ControlError::WrongState("no media negotiated"));
         };
-        channel.sip.answer(sdp.to_string());
+        if let Some(sip) = &channel.sip {
+            sip.answer(sdp.to_string());
+        }
         channel.data().answered_at = Some(SystemTime::now());
         self.set_state(&channel, ChannelState::Up);
         Ok(())
@@ -667,7 +683,9 @@ impl Switch {
     pub fn ring(&self, id: &str) -> Result<(), ControlError> {
         let channel = self.channel(id)?;
         if channel.direction == Direction::Inbound && channel.state() != ChannelState::Up {
-            channel.sip.ring();
+            if let Some(sip) = &channel.sip {
+                sip.ring();
+            }
         }
         Ok(())
     }
@@ -681,7 +699,9 @@ impl Switch {
         }
         // A late-offer call has no answer to send in a provisional response.
         if let (Some(sdp), false) = (&data.local_sdp, data.awaiting_answer) {
-            channel.sip.progress(sdp.to_string());
+            if let Some(sip) = &channel.sip {
+                sip.progress(sdp.to_string());
+            }
         }
         Ok(())
     }
@@ -702,13 +722,17 @@ impl Switch {
         let events = &self.inner.events;
         events.publish(&channel.id, EventKind::ChannelHangupRequest { cause });
         tracing::info!(channel = %channel.name, %cause, "hangup");
-        channel.sip.hangup(cause.sip_status());
+        if let Some(sip) = &channel.sip {
+            sip.hangup(cause.sip_status());
+        }
         let children = std::mem::take(&mut channel.data().children);
         for child in children {
             // Unanswered legs of a Dial are cancelled; bridged ones hung up alike.
             self.hangup(&child, cause);
         }
-        if channel.data().parent.is_none() {
+        // One CDR per call: the caller's. Dialled legs and channels without SIP
+        // (snoops, external media) are covered by it.
+        if channel.data().parent.is_none() && channel.sip.is_some() {
             let cdr = self.cdr_for(&channel, cause);
             let store = self.inner.store.clone();
             let written = tokio::task::spawn_blocking(move || store.insert_cdr_blocking(cdr)).await;
@@ -1032,7 +1056,9 @@ impl Switch {
         let rate = channel.leg.codec().map_or(8000, |c| c.sample_rate());
         for digit in digits.chars() {
             if info {
-                channel.sip.send_info_dtmf(digit, duration_ms);
+                if let Some(sip) = &channel.sip {
+                    sip.send_info_dtmf(digit, duration_ms);
+                }
                 tokio::time::sleep(Duration::from_millis(u64::from(duration_ms + gap_ms))).await;
                 continue;
             }
@@ -1070,10 +1096,17 @@ impl Switch {
     }
 }
 
-async fn recv_media(rx: &mut Option<mpsc::UnboundedReceiver<MediaEvent>>) -> Option<MediaEvent> {
+/// The next message, or never when there is no receiver.
+async fn recv_or_pending<T>(rx: &mut Option<mpsc::UnboundedReceiver<T>>) -> Option<T> {
     match rx {
         Some(rx) => rx.recv().await,
         None => std::future::pending().await,
+    }
+}
+
+fn reinvite_answer(channel: &Channel, sdp: Result<String, u16>) {
+    if let Some(sip) = &channel.sip {
+        sip.answer_reinvite(sdp);
     }
 }
 

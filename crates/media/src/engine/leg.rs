@@ -86,6 +86,13 @@ pub(super) struct State {
     /// In-band DTMF detection on the decoded incoming audio.
     inband: Option<(Decoder, inband::Detector)>,
     inband_forced: bool,
+    /// Audio added to everything this leg sends (a snoop's whisper).
+    whisper: Option<mpsc::Receiver<Vec<i16>>>,
+    /// Sequence and timestamp given to frames fed into a virtual leg.
+    fed: (u16, u32),
+    /// Muted directions: what the far end says is dropped (`in`); nothing is sent (`out`).
+    mute_in: bool,
+    mute_out: bool,
     rx: RxStats,
     dtmf: rfc4733::Receiver,
     remote_jitter: Summary,
@@ -108,8 +115,9 @@ impl State {
 pub(super) struct Shared {
     pub(super) name: String,
     pub(super) engine: Arc<EngineInner>,
-    socket: UdpSocket,
-    rtcp: UdpSocket,
+    /// RTP and RTCP sockets; `None` for a virtual leg (snoop, AudioSocket), whose
+    /// audio comes in through [`Leg::feed`] and goes out through its `Out` taps.
+    sockets: Option<(UdpSocket, UdpSocket)>,
     port: u16,
     state: Mutex<State>,
     events: mpsc::UnboundedSender<MediaEvent>,
@@ -128,15 +136,35 @@ impl Shared {
         u64::try_from(self.started.elapsed().as_millis()).unwrap_or(u64::MAX)
     }
 
+    /// Callers pass `None` while the outgoing direction is muted.
     fn send_to_remote(&self, remote: Option<Remote>, packet: &[u8]) {
         if let Some(remote) = remote.filter(|r| r.send) {
-            let _ = self.socket.try_send_to(packet, remote.addr);
+            if let Some((socket, _)) = &self.sockets {
+                let _ = socket.try_send_to(packet, remote.addr);
+            }
         }
     }
 
     /// Sends one locally generated frame of PCM at the leg codec's rate.
     pub(super) fn send_pcm(&self, pcm: &[i16]) {
         let mut state = self.state();
+        let whispered = state.whisper.as_mut().and_then(|w| w.try_recv().ok());
+        let mixed;
+        let pcm = match whispered {
+            Some(whisper) => {
+                mixed = pcm
+                    .iter()
+                    .zip(whisper.iter().chain(std::iter::repeat(&0)))
+                    .map(|(a, b)| a.saturating_add(*b))
+                    .collect::<Vec<i16>>();
+                &mixed[..]
+            }
+            None => pcm,
+        };
+        if self.sockets.is_none() {
+            send_to_taps(&mut state.taps_out, pcm);
+            return;
+        }
         let Some(remote) = state.remote else { return };
         let mut payload = Vec::with_capacity(pcm.len());
         state
@@ -149,10 +177,11 @@ impl Shared {
         );
         state.out.count_sent(payload.len());
         send_to_taps(&mut state.taps_out, pcm);
+        let muted = state.mute_out;
         drop(state);
         let mut packet = Vec::with_capacity(12 + payload.len());
         rtp::write(&header, &payload, &mut packet);
-        self.send_to_remote(Some(remote), &packet);
+        self.send_to_remote(Some(remote).filter(|_| !muted), &packet);
         self.engine
             .counters
             .generated
@@ -203,7 +232,10 @@ impl Shared {
 
     /// Sends a packet already built on this leg's outgoing stream.
     pub(super) fn send_raw(&self, packet: &[u8]) {
-        let remote = self.state().remote;
+        let remote = {
+            let state = self.state();
+            state.remote.filter(|_| !state.mute_out)
+        };
         self.send_to_remote(remote, packet);
     }
 
@@ -238,15 +270,44 @@ impl Leg {
         let (rtp_std, rtcp_std) = engine.ports.bind_pair(engine.ip)?;
         let port = rtp_std.local_addr()?.port();
         let _guard = engine.runtime.enter();
-        let socket = UdpSocket::from_std(rtp_std)?;
-        let rtcp = UdpSocket::from_std(rtcp_std)?;
+        let sockets = (
+            UdpSocket::from_std(rtp_std)?,
+            UdpSocket::from_std(rtcp_std)?,
+        );
+        let leg = Self::build(engine.clone(), name, Some(sockets), port);
+        let task = engine.runtime.spawn(run(leg.shared.clone())).abort_handle();
+        if let Ok(mut slot) = leg.task.lock() {
+            *slot = Some(task);
+        }
+        Ok(leg)
+    }
+
+    /// A leg without RTP: audio in through [`Leg::feed`], out through its `Out` taps
+    /// (8 kHz linear). Snoop channels and AudioSocket connections are made of these.
+    pub(super) fn open_virtual(engine: Arc<EngineInner>, name: &str) -> Self {
+        let leg = Self::build(engine, name, None, 0);
+        leg.shared.state().remote = Some(Remote {
+            addr: SocketAddr::from(([0, 0, 0, 0], 0)),
+            codec: Codec::Pcmu,
+            payload_type: 0,
+            dtmf_payload_type: None,
+            send: true,
+        });
+        leg
+    }
+
+    fn build(
+        engine: Arc<EngineInner>,
+        name: &str,
+        sockets: Option<(UdpSocket, UdpSocket)>,
+        port: u16,
+    ) -> Self {
         let (events, events_rx) = mpsc::unbounded_channel();
         let seed = random_u32(port);
         let shared = Arc::new(Shared {
             name: name.to_owned(),
             engine: engine.clone(),
-            socket,
-            rtcp,
+            sockets,
             port,
             events,
             started: Instant::now(),
@@ -264,6 +325,10 @@ impl Leg {
                 taps_out: Vec::new(),
                 inband: None,
                 inband_forced: false,
+                whisper: None,
+                fed: (0, 0),
+                mute_in: false,
+                mute_out: false,
                 rx: RxStats::new(8000),
                 dtmf: rfc4733::Receiver::new(8000),
                 remote_jitter: Summary::new(),
@@ -275,12 +340,31 @@ impl Leg {
                 remote_reported_jitter: 0.0,
             }),
         });
-        let task = engine.runtime.spawn(run(shared.clone())).abort_handle();
-        Ok(Self {
+        Self {
             shared,
-            task: Arc::new(Mutex::new(Some(task))),
+            task: Arc::new(Mutex::new(None)),
             events: Arc::new(Mutex::new(Some(events_rx))),
-        })
+        }
+    }
+
+    pub fn is_virtual(&self) -> bool {
+        self.shared.sockets.is_none()
+    }
+
+    /// Audio into a virtual leg (20 ms frames at 8 kHz), as if its far end had said it.
+    pub fn feed(&self, pcm: Vec<i16>) {
+        let now = self.shared.now_ms();
+        let mut state = self.shared.state();
+        let (seq, ts) = state.fed;
+        state.fed = (seq.wrapping_add(1), ts.wrapping_add(160));
+        if let Some(jitter) = state.jitter.as_mut() {
+            jitter.push(seq, ts, now, pcm);
+        }
+    }
+
+    /// Mixes `frames` into everything this leg sends (snoop whisper).
+    pub fn whisper(&self, frames: mpsc::Receiver<Vec<i16>>) {
+        self.shared.state().whisper = Some(frames);
     }
 
     pub fn local_addr(&self) -> SocketAddr {
@@ -349,6 +433,17 @@ impl Leg {
 
     pub fn codec(&self) -> Option<Codec> {
         self.shared.codec()
+    }
+
+    /// Mutes or unmutes each direction (`None` leaves it as it is).
+    pub fn set_mute(&self, incoming: Option<bool>, outgoing: Option<bool>) {
+        let mut state = self.shared.state();
+        if let Some(m) = incoming {
+            state.mute_in = m;
+        }
+        if let Some(m) = outgoing {
+            state.mute_out = m;
+        }
     }
 
     /// Always detect in-band DTMF, even when RFC 4733 was negotiated.
@@ -490,13 +585,16 @@ fn random_u32(salt: u16) -> u32 {
 }
 
 async fn run(shared: Arc<Shared>) {
+    let Some((rtp_socket, rtcp_socket)) = &shared.sockets else {
+        return;
+    };
     let mut buf = vec![0u8; 2048];
     let mut rtcp_buf = vec![0u8; 1500];
     let mut report = tokio::time::interval(RTCP_INTERVAL);
     report.tick().await;
     loop {
         tokio::select! {
-            received = shared.socket.recv_from(&mut buf) => {
+            received = rtp_socket.recv_from(&mut buf) => {
                 let Ok((len, from)) = received else { continue };
                 if let Some(packet) = buf.get(..len) {
                     if rtp::is_rtcp(packet) {
@@ -506,7 +604,7 @@ async fn run(shared: Arc<Shared>) {
                     }
                 }
             }
-            received = shared.rtcp.recv_from(&mut rtcp_buf) => {
+            received = rtcp_socket.recv_from(&mut rtcp_buf) => {
                 if let Ok((len, _)) = received {
                     if let Some(packet) = rtcp_buf.get(..len) {
                         on_rtcp(&shared, packet);
@@ -541,6 +639,9 @@ fn on_rtp(shared: &Shared, packet: &[u8], from: SocketAddr) {
         }
     }
     state.rx.on_packet(&header, parsed.payload.len(), now_ms);
+    if state.mute_in {
+        return;
+    }
 
     if Some(header.payload_type) == remote.dtmf_payload_type {
         if let Some(digit) = state.dtmf.on_packet(header.timestamp, parsed.payload) {
@@ -618,7 +719,7 @@ fn peer_of(route: &Route) -> Option<Option<Arc<Shared>>> {
 /// Relays one packet out of `to`, rewriting only the header (no decode).
 fn relay(to: &Shared, header: &RtpHeader, payload: &[u8], dtmf: bool) {
     let mut state = to.state();
-    if state.playing {
+    if state.playing || state.mute_out {
         return;
     }
     let Some(remote) = state.remote else { return };
@@ -708,5 +809,7 @@ fn send_report(shared: &Shared) {
     rtcp::write_sdes_cname(ssrc, &shared.name, &mut packet);
     drop(state);
     let addr = SocketAddr::new(remote.addr.ip(), remote.addr.port().wrapping_add(1));
-    let _ = shared.rtcp.try_send_to(&packet, addr);
+    if let Some((_, rtcp)) = &shared.sockets {
+        let _ = rtcp.try_send_to(&packet, addr);
+    }
 }

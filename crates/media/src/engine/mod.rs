@@ -116,6 +116,11 @@ impl MediaEngine {
         MixBridge::open(self.inner.clone())
     }
 
+    /// A leg without RTP (see [`Leg::feed`]).
+    pub fn create_virtual_leg(&self, name: &str) -> Leg {
+        Leg::open_virtual(self.inner.clone(), name)
+    }
+
     pub fn counters(&self) -> CounterSnapshot {
         let c = &self.inner.counters;
         CounterSnapshot {

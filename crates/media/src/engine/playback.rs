@@ -149,6 +149,8 @@ enum Frames {
         samples: Vec<i16>,
         pos: usize,
     },
+    /// Frames of silence left to send.
+    Silence(u64),
     Tones(TonePlayer),
     /// Files played one after the other, forever (music on hold).
     Loop {
@@ -174,6 +176,10 @@ impl Frames {
             Self::Tones(player) => {
                 let mut out = vec![0; frame];
                 player.fill(&mut out).then_some(out)
+            }
+            Self::Silence(left) => {
+                *left = left.checked_sub(1)?;
+                Some(vec![0; frame])
             }
             Self::Loop { files, index, pos } => {
                 let mut out = Vec::with_capacity(frame);
@@ -207,7 +213,7 @@ impl Frames {
         match self {
             Self::Pcm { pos, .. } => *pos = 0,
             Self::Loop { index, pos, .. } => (*index, *pos) = (0, 0),
-            Self::Tones(_) => {}
+            Self::Tones(_) | Self::Silence(_) => {}
         }
     }
 }
@@ -266,10 +272,9 @@ async fn play(
             Frames::Pcm { samples, pos: 0 }
         }
         Source::Tones(plan) => Frames::Tones(TonePlayer::new(plan, rate)),
-        Source::Silence { duration_ms } => Frames::Pcm {
-            samples: vec![0; samples_for(rate, duration_ms)],
-            pos: 0,
-        },
+        Source::Silence { duration_ms } => {
+            Frames::Silence(u64::from(duration_ms).div_ceil(u64::from(PTIME_MS)))
+        }
     };
     if let Some(offset) = start_offset(&mut control) {
         frames.seek(offset, rate);
