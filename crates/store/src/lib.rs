@@ -48,10 +48,7 @@ impl std::fmt::Debug for Store {
     }
 }
 
-const SCHEMA: &str = concat!(
-    include_str!("cdr.sql"),
-    include_str!("recordings.sql")
-);
+const SCHEMA: &str = concat!(include_str!("cdr.sql"), include_str!("recordings.sql"));
 
 impl Store {
     /// Opens (creating) the database at `path` and starts the writer thread.
@@ -106,7 +103,10 @@ impl Store {
         }
     }
 
-    fn read<T>(&self, read: impl FnOnce(&Connection) -> rusqlite::Result<T>) -> Result<T, StoreError> {
+    fn read<T>(
+        &self,
+        read: impl FnOnce(&Connection) -> rusqlite::Result<T>,
+    ) -> Result<T, StoreError> {
         let conn = self
             .reader
             .lock()

@@ -58,7 +58,8 @@ impl Store {
 
     pub fn recordings(&self) -> Result<Vec<StoredRecording>, StoreError> {
         self.read(|conn| {
-            let mut stmt = conn.prepare(&format!("SELECT {COLUMNS} FROM recordings ORDER BY name"))?;
+            let mut stmt =
+                conn.prepare(&format!("SELECT {COLUMNS} FROM recordings ORDER BY name"))?;
             let rows = stmt.query_map([], from_row)?;
             rows.collect()
         })
