@@ -3,6 +3,7 @@
 //! server on its own ports; they are real-time, so run them with few
 //! threads (`scripts/test` uses nextest with 2).
 
+mod ari;
 mod support;
 
 use std::net::SocketAddr;

@@ -7,6 +7,7 @@
 //! whose port the scenario puts in its SDP, and SIPp logs the server's media
 //! address (`MEDIA <ip> <port> <pt>`) for the test to pick up.
 
+pub mod ari;
 pub mod calls;
 pub mod cdr;
 pub mod digest;

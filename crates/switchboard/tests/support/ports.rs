@@ -16,6 +16,14 @@ pub fn free_udp_tcp_port() -> u16 {
     panic!("no port free for both UDP and TCP");
 }
 
+/// A port free for TCP on 127.0.0.1, chosen by the kernel (the ARI port).
+pub fn free_tcp_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|s| s.local_addr())
+        .expect("bind an ephemeral TCP port")
+        .port()
+}
+
 /// A port free for UDP on 127.0.0.1, chosen by the kernel.
 pub fn free_udp_port() -> u16 {
     UdpSocket::bind("127.0.0.1:0")

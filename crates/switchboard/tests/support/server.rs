@@ -17,6 +17,10 @@ const STARTUP_TIMEOUT: Duration = Duration::from_secs(10);
 /// How long the server gets to exit after SIGTERM.
 const SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(5);
 
+/// The ARI user of a server started with [`ServerConfig::ari`].
+pub const ARI_USER: &str = "asterisk";
+pub const ARI_PASSWORD: &str = "asterisk";
+
 /// Frequency of the `tone1k` sound.
 pub const TONE1K_FREQ: f32 = 1000.0;
 /// Length of the `tone1k` sound.
@@ -34,6 +38,8 @@ pub struct ServerConfig {
     trunks: Vec<(String, SocketAddr, String)>,
     /// (context, extension pattern, applications), in order.
     dialplan: Vec<(String, String, Vec<String>)>,
+    /// Serve ARI (on a free port, user `asterisk`/`asterisk`).
+    ari: bool,
 }
 
 impl Default for ServerConfig {
@@ -50,6 +56,7 @@ impl Default for ServerConfig {
                 .collect(),
             trunks: Vec::new(),
             dialplan: Vec::new(),
+            ari: false,
         }
         .extension(
             "default",
@@ -85,6 +92,13 @@ impl ServerConfig {
         self
     }
 
+    /// Serves ARI on a free port (see [`Server::ari_addr`]), with user
+    /// [`ARI_USER`] / [`ARI_PASSWORD`].
+    pub fn ari(mut self) -> Self {
+        self.ari = true;
+        self
+    }
+
     /// Adds a trunk whose calls (from `host`) land in `context`.
     pub fn trunk(mut self, name: &str, host: SocketAddr, context: &str) -> Self {
         self.trunks
@@ -92,7 +106,7 @@ impl ServerConfig {
         self
     }
 
-    fn to_toml(&self, dir: &Path, sip_port: u16, rtp: (u16, u16)) -> String {
+    fn to_toml(&self, dir: &Path, sip_port: u16, rtp: (u16, u16), ari_port: Option<u16>) -> String {
         let mut t = String::new();
         let path = |p: PathBuf| p.display().to_string();
         let _ = writeln!(t, "[general]");
@@ -105,6 +119,14 @@ impl ServerConfig {
             "listen = [\"udp:127.0.0.1:{sip_port}\", \"tcp:127.0.0.1:{sip_port}\"]"
         );
         let _ = writeln!(t, "realm = \"switchboard\"");
+        if let Some(port) = ari_port {
+            let _ = writeln!(t, "\n[ari]");
+            let _ = writeln!(t, "listen = \"127.0.0.1:{port}\"");
+            let _ = writeln!(
+                t,
+                "users = [{{ name = {ARI_USER:?}, password = {ARI_PASSWORD:?} }}]"
+            );
+        }
         let _ = writeln!(t, "\n[rtp]");
         let _ = writeln!(t, "ports = [{}, {}]", rtp.0, rtp.1);
         let _ = writeln!(
@@ -161,6 +183,7 @@ fn toml_key(key: &str) -> String {
 pub struct Server {
     dir: PathBuf,
     sip_port: u16,
+    ari_port: Option<u16>,
     child: Option<Child>,
 }
 
@@ -180,10 +203,11 @@ impl Server {
         fs::create_dir_all(dir.join("data")).expect("create data dir");
         write_sounds(&dir.join("sounds"));
         let sip_port = ports::free_udp_tcp_port();
+        let ari_port = config.ari.then(ports::free_tcp_port);
         let config_path = dir.join("switchboard.toml");
         fs::write(
             &config_path,
-            config.to_toml(&dir, sip_port, ports::rtp_range()),
+            config.to_toml(&dir, sip_port, ports::rtp_range(), ari_port),
         )
         .expect("write config");
 
@@ -207,6 +231,7 @@ impl Server {
         let mut server = Server {
             dir,
             sip_port,
+            ari_port,
             child: Some(child),
         };
         server.wait_ready();
@@ -216,6 +241,13 @@ impl Server {
     /// The server's SIP address (UDP and TCP).
     pub fn sip_addr(&self) -> SocketAddr {
         SocketAddr::from(([127, 0, 0, 1], self.sip_port))
+    }
+
+    /// The server's ARI address (HTTP, under `/ari`); panics unless the config
+    /// enabled ARI.
+    pub fn ari_addr(&self) -> SocketAddr {
+        let port = self.ari_port.expect("the server was started without ARI");
+        SocketAddr::from(([127, 0, 0, 1], port))
     }
 
     /// The temp dir holding config, data, sounds and logs.
@@ -266,6 +298,18 @@ impl Server {
                 "switchboard did not answer OPTIONS on udp:{addr} within {STARTUP_TIMEOUT:?}; log:\n{}",
                 tail(&self.log(), 60)
             );
+        }
+        if let Some(port) = self.ari_port {
+            let listening = poll(STARTUP_TIMEOUT, || {
+                self.assert_running();
+                std::net::TcpStream::connect(("127.0.0.1", port)).ok()
+            });
+            if listening.is_none() {
+                panic!(
+                    "switchboard did not listen for ARI on 127.0.0.1:{port}; log:\n{}",
+                    tail(&self.log(), 60)
+                );
+            }
         }
     }
 

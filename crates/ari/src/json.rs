@@ -1,0 +1,137 @@
+//! Core objects serialized as Asterisk serializes them (the seed's models, with
+//! Asterisk 22's fields beside them).
+
+use serde_json::{json, Value};
+use switchboard_core::dialplan::{expand, Step};
+use switchboard_core::{time, Bridge, Channel, Playback};
+
+use crate::Ari;
+
+/// A channel snapshot: the `Channel` model.
+pub fn channel(ari: &Ari, channel: &Channel) -> Value {
+    let (context, exten, priority, caller, connected, language, stasis) = {
+        let d = channel.data();
+        (
+            d.context.clone(),
+            d.exten.clone(),
+            d.priority,
+            d.caller.clone(),
+            d.connected.clone(),
+            d.language.clone(),
+            d.stasis.clone(),
+        )
+    };
+    let (app_name, app_data) = match &stasis {
+        Some((app, args)) => {
+            let mut data = vec![app.clone()];
+            data.extend(args.iter().cloned());
+            ("Stasis".to_owned(), data.join(","))
+        }
+        None => current_step(ari, &context, &exten, priority)
+            .map(|step| {
+                (
+                    step.app.clone(),
+                    expand(&step.args, &|name| channel.var(name)),
+                )
+            })
+            .unwrap_or_default(),
+    };
+    json!({
+        "id": channel.id,
+        "name": channel.name,
+        "state": channel.state().ari(),
+        "protocol_id": "",
+        "caller": {"name": caller.name, "number": caller.number},
+        "connected": {"name": connected.name, "number": connected.number},
+        "accountcode": "",
+        "dialplan": {
+            "context": context,
+            "exten": exten,
+            "priority": priority,
+            "app_name": app_name,
+            "app_data": app_data,
+        },
+        "creationtime": time::asterisk(channel.created),
+        "language": language,
+        "caller_rdnis": "",
+    })
+}
+
+fn current_step<'a>(ari: &'a Ari, context: &str, exten: &str, priority: usize) -> Option<&'a Step> {
+    ari.dialplan()?
+        .lookup(context, exten)?
+        .get(priority.checked_sub(1)?)
+}
+
+/// A channel that is already gone from the core, with what is still known of it.
+pub fn gone_channel(id: &str) -> Value {
+    json!({
+        "id": id,
+        "name": "",
+        "state": "Down",
+        "protocol_id": "",
+        "caller": {"name": "", "number": ""},
+        "connected": {"name": "", "number": ""},
+        "accountcode": "",
+        "dialplan": {"context": "", "exten": "", "priority": 1, "app_name": "", "app_data": ""},
+        "creationtime": time::asterisk(std::time::SystemTime::now()),
+        "language": "en",
+        "caller_rdnis": "",
+    })
+}
+
+/// The `Playback` model.
+pub fn playback(playback: &Playback) -> Value {
+    let mut value = json!({
+        "id": playback.id,
+        "media_uri": playback.media_uri(),
+        "target_uri": playback.target.uri(),
+        "language": playback.language,
+        "state": playback.state().as_str(),
+    });
+    if let Some(next) = playback.next_media_uri() {
+        value["next_media_uri"] = next.into();
+    }
+    value
+}
+
+/// A playback that is already gone from the core.
+pub fn gone_playback(id: &str, channel: &str) -> Value {
+    json!({
+        "id": id,
+        "media_uri": "",
+        "target_uri": format!("channel:{channel}"),
+        "language": "en",
+        "state": "complete",
+    })
+}
+
+/// The `Bridge` model.
+pub fn bridge(bridge: &Bridge) -> Value {
+    json!({
+        "id": bridge.id,
+        "technology": bridge.technology(),
+        "bridge_type": bridge.kind.as_str(),
+        "bridge_class": "base",
+        "creator": "",
+        "name": bridge.name,
+        "channels": bridge.channel_ids(),
+        "creationtime": time::asterisk(bridge.created),
+        "video_mode": "none",
+    })
+}
+
+/// A bridge that is already gone from the core.
+pub fn gone_bridge(id: &str) -> Value {
+    json!({
+        "id": id,
+        "technology": "",
+        "bridge_type": "mixing",
+        "bridge_class": "base",
+        "creator": "",
+        "name": "",
+        "channels": [],
+        "creationtime": time::asterisk(std::time::SystemTime::now()),
+        "video_mode": "none",
+    })
+}

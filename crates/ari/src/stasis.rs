@@ -1,0 +1,823 @@
+//! Stasis applications and their events: which application hears about which channel,
+//! the translation of core events into ARI events, per-application sequence numbers
+//! and replay, and the events WebSocket.
+//!
+//! One dispatcher task reads the core's event bus and never waits on a client: each
+//! WebSocket has a bounded queue, and a socket whose queue is full is dropped (with a
+//! log line) while its application's events keep going into the replay window, from
+//! which a client reconnecting with `last_event=<n>` gets what it missed.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::SystemTime;
+
+use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket};
+use axum::extract::Request;
+use axum::response::{IntoResponse, Response};
+use serde_json::{json, Map, Value};
+use switchboard_core::{time, Bridge, Channel, Event, EventKind, Playback};
+use tokio::sync::{broadcast, mpsc, Notify};
+
+use crate::decl::Operation;
+use crate::error::AriError;
+use crate::{json, Ari};
+
+/// The field of every event that carries the application's sequence number (an
+/// addition to Asterisk's events; clients ignore fields they do not know).
+pub const SEQUENCE_FIELD: &str = "sequence";
+
+struct Socket {
+    id: u64,
+    tx: mpsc::Sender<Utf8Bytes>,
+    /// Wakes the socket's task to close it (too slow).
+    closer: Arc<Notify>,
+}
+
+/// A Stasis application, from its first WebSocket (or first channel) on.
+struct App {
+    /// Whether a WebSocket ever connected for it.
+    registered: bool,
+    socket: Option<Socket>,
+    subscribe_all: bool,
+    seq: u64,
+    replay: VecDeque<(u64, Utf8Bytes)>,
+    /// Channels in the application (Stasis, or originated into it).
+    channels: BTreeSet<String>,
+    /// Explicit subscriptions: `channel:<id>`, `bridge:<id>`, `endpoint:<tech>/<res>`,
+    /// `deviceState:<name>`.
+    sources: BTreeSet<String>,
+    allowed: Vec<Value>,
+    disallowed: Vec<Value>,
+}
+
+impl App {
+    fn new() -> Self {
+        Self {
+            registered: false,
+            socket: None,
+            subscribe_all: false,
+            seq: 0,
+            replay: VecDeque::new(),
+            channels: BTreeSet::new(),
+            sources: BTreeSet::new(),
+            allowed: Vec::new(),
+            disallowed: Vec::new(),
+        }
+    }
+
+    fn hears_bridge(&self, id: &str) -> bool {
+        self.subscribe_all || self.sources.contains(&format!("bridge:{id}"))
+    }
+
+    fn hears_channel(&self, id: &str) -> bool {
+        self.subscribe_all
+            || self.channels.contains(id)
+            || self.sources.contains(&format!("channel:{id}"))
+    }
+
+    /// The application's `eventFilter`.
+    fn passes(&self, event_type: &str) -> bool {
+        let matches = |filters: &[Value]| {
+            filters
+                .iter()
+                .any(|f| f.get("type").and_then(Value::as_str) == Some(event_type))
+        };
+        (self.allowed.is_empty() || matches(&self.allowed)) && !matches(&self.disallowed)
+    }
+
+    fn to_json(&self, name: &str) -> Value {
+        let mut channel_ids: BTreeSet<&str> = self.channels.iter().map(String::as_str).collect();
+        let mut bridge_ids = Vec::new();
+        let mut endpoint_ids = Vec::new();
+        let mut device_names = Vec::new();
+        for source in &self.sources {
+            match source.split_once(':') {
+                Some(("channel", id)) => {
+                    channel_ids.insert(id);
+                }
+                Some(("bridge", id)) => bridge_ids.push(id),
+                Some(("endpoint", id)) => endpoint_ids.push(id),
+                Some(("deviceState", id)) => device_names.push(id),
+                _ => {}
+            }
+        }
+        json!({
+            "name": name,
+            "channel_ids": channel_ids,
+            "bridge_ids": bridge_ids,
+            "endpoint_ids": endpoint_ids,
+            "device_names": device_names,
+            "events_allowed": self.allowed,
+            "events_disallowed": self.disallowed,
+        })
+    }
+}
+
+#[derive(Default)]
+struct State {
+    apps: BTreeMap<String, App>,
+    /// Channels seen, kept until their ChannelDestroyed so that the last events can
+    /// still describe them.
+    channels: HashMap<String, Arc<Channel>>,
+    /// Playbacks seen, kept until their PlaybackFinished.
+    playbacks: HashMap<String, Arc<Playback>>,
+    /// Bridges seen, kept until their BridgeDestroyed.
+    bridges: HashMap<String, Arc<Bridge>>,
+    /// `skipms` of the playbacks started through ARI (for forward / reverse).
+    skips: HashMap<String, i64>,
+}
+
+/// The applications and the event dispatcher.
+pub struct Hub {
+    state: Mutex<State>,
+    replay_window: usize,
+    socket_queue: usize,
+    next_socket: AtomicU64,
+}
+
+/// Which events a reconnecting client already has.
+#[derive(Debug, Clone, Default)]
+pub struct LastEvent {
+    all: Option<u64>,
+    per_app: HashMap<String, u64>,
+}
+
+impl LastEvent {
+    /// `N` (every application) or `app:N,other:M`.
+    pub fn parse(text: &str) -> Option<Self> {
+        let mut last = Self::default();
+        for part in text.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+            match part.rsplit_once(':') {
+                Some((app, n)) => {
+                    last.per_app.insert(app.to_owned(), n.trim().parse().ok()?);
+                }
+                None => last.all = Some(part.parse().ok()?),
+            }
+        }
+        Some(last)
+    }
+
+    fn for_app(&self, app: &str) -> Option<u64> {
+        self.per_app.get(app).copied().or(self.all)
+    }
+}
+
+impl Hub {
+    pub fn new(replay_window: usize, socket_queue: usize) -> Self {
+        Self {
+            state: Mutex::default(),
+            replay_window: replay_window.max(1),
+            socket_queue: socket_queue.max(1),
+            next_socket: AtomicU64::new(1),
+        }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, State> {
+        self.state
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Starts translating the core's events (call once, before calls arrive).
+    pub fn start(&self, ari: Ari) {
+        let mut rx = ari.switch().events().subscribe();
+        tokio::spawn(async move {
+            loop {
+                match rx.recv().await {
+                    Ok(event) => ari.hub().on_event(&ari, &event),
+                    Err(broadcast::error::RecvError::Lagged(missed)) => {
+                        tracing::error!(
+                            missed,
+                            "ARI fell behind the core's event bus; events lost"
+                        );
+                    }
+                    Err(broadcast::error::RecvError::Closed) => break,
+                }
+            }
+        });
+    }
+
+    // ---- what the REST resources ask ----
+
+    /// Names of the applications that have (or had) a WebSocket.
+    pub fn app_names(&self) -> Vec<String> {
+        self.lock()
+            .apps
+            .iter()
+            .filter(|(_, app)| app.registered)
+            .map(|(name, _)| name.clone())
+            .collect()
+    }
+
+    /// The `Application` model of a registered application.
+    pub fn app_json(&self, name: &str) -> Option<Value> {
+        let state = self.lock();
+        let app = state.apps.get(name).filter(|a| a.registered)?;
+        Some(app.to_json(name))
+    }
+
+    /// Subscribes (or unsubscribes) an application to event sources.
+    pub fn subscription(
+        &self,
+        ari: &Ari,
+        name: &str,
+        sources: &[String],
+        subscribe: bool,
+    ) -> Result<Value, AriError> {
+        if sources.is_empty() {
+            return Err(AriError::bad_request("Missing parameter eventSource"));
+        }
+        for source in sources {
+            let Some((scheme, id)) = source.split_once(':') else {
+                return Err(AriError::bad_request(format!(
+                    "Invalid event source URI scheme: {source}"
+                )));
+            };
+            match scheme {
+                "channel" => {
+                    if subscribe && ari.switch().channel(id).is_err() {
+                        return Err(AriError::unprocessable(format!(
+                            "Event source {source} does not exist"
+                        )));
+                    }
+                }
+                "bridge" | "endpoint" | "deviceState" => {}
+                _ => {
+                    return Err(AriError::bad_request(format!(
+                        "Invalid event source URI scheme: {source}"
+                    )))
+                }
+            }
+        }
+        let mut state = self.lock();
+        let app = state
+            .apps
+            .get_mut(name)
+            .filter(|a| a.registered)
+            .ok_or_else(|| AriError::not_found("Application not found"))?;
+        if !subscribe {
+            if let Some(missing) = sources.iter().find(|s| !app.sources.contains(*s)) {
+                return Err(AriError::conflict(format!(
+                    "Application not subscribed to event source {missing}"
+                )));
+            }
+        }
+        for source in sources {
+            if subscribe {
+                app.sources.insert(source.clone());
+            } else {
+                app.sources.remove(source);
+            }
+        }
+        Ok(app.to_json(name))
+    }
+
+    /// Replaces an application's event filter.
+    pub fn set_filter(
+        &self,
+        name: &str,
+        allowed: Vec<Value>,
+        disallowed: Vec<Value>,
+    ) -> Result<Value, AriError> {
+        let mut state = self.lock();
+        let app = state
+            .apps
+            .get_mut(name)
+            .filter(|a| a.registered)
+            .ok_or_else(|| AriError::not_found("Application not found"))?;
+        app.allowed = allowed;
+        app.disallowed = disallowed;
+        Ok(app.to_json(name))
+    }
+
+    /// An originated channel belongs to `app` from its creation.
+    pub fn add_channel(&self, app: &str, channel: &Arc<Channel>) {
+        let mut state = self.lock();
+        state.channels.insert(channel.id.clone(), channel.clone());
+        state
+            .apps
+            .entry(app.to_owned())
+            .or_insert_with(App::new)
+            .channels
+            .insert(channel.id.clone());
+    }
+
+    pub fn track_playback(&self, playback: &Arc<Playback>, skipms: i64) {
+        let mut state = self.lock();
+        state
+            .playbacks
+            .insert(playback.id.clone(), playback.clone());
+        state.skips.insert(playback.id.clone(), skipms);
+    }
+
+    /// The `skipms` a playback was started with (Asterisk's default 3000).
+    pub fn skipms(&self, playback: &str) -> i64 {
+        self.lock().skips.get(playback).copied().unwrap_or(3000)
+    }
+
+    /// `POST /events/user/{eventName}`: a ChannelUserevent to one application.
+    pub async fn user_event(
+        &self,
+        ari: &Ari,
+        app: &str,
+        event_name: &str,
+        sources: &[String],
+        variables: Value,
+    ) -> Result<(), AriError> {
+        let mut fields = Map::new();
+        fields.insert("eventname".into(), event_name.into());
+        fields.insert("userevent".into(), variables);
+        for source in sources {
+            let Some((scheme, id)) = source.split_once(':') else {
+                return Err(AriError::bad_request("Invalid event source URI scheme"));
+            };
+            match scheme {
+                "channel" => {
+                    let channel = ari
+                        .switch()
+                        .channel(id)
+                        .map_err(|_| AriError::unprocessable("Event source was not found"))?;
+                    fields.insert("channel".into(), json::channel(ari, &channel));
+                }
+                "endpoint" => {
+                    let (tech, resource) = id.split_once('/').unwrap_or(("PJSIP", id));
+                    let endpoint = crate::resources::endpoints::find(ari, tech, resource)
+                        .await
+                        .ok_or_else(|| AriError::unprocessable("Event source was not found"))?;
+                    fields.insert("endpoint".into(), endpoint);
+                }
+                "bridge" | "deviceState" => {
+                    return Err(AriError::unprocessable("Event source was not found"));
+                }
+                _ => return Err(AriError::bad_request("Invalid event source URI scheme")),
+            }
+        }
+        let mut state = self.lock();
+        if !state.apps.get(app).is_some_and(|a| a.registered) {
+            return Err(AriError::not_found("Application not found"));
+        }
+        let mut slow = Vec::new();
+        self.deliver(
+            ari,
+            &mut state,
+            app,
+            "ChannelUserevent",
+            &fields,
+            SystemTime::now(),
+            &mut slow,
+        );
+        self.drop_slow(&mut state, &slow);
+        Ok(())
+    }
+
+    // ---- the dispatcher ----
+
+    fn on_event(&self, ari: &Ari, event: &Event) {
+        let id = event.source.as_str();
+        let mut state = self.lock();
+        let channel = match state.channels.get(id) {
+            Some(c) => Some(c.clone()),
+            None => {
+                let found = ari.switch().channel(id).ok();
+                if let Some(c) = &found {
+                    state.channels.insert(id.to_owned(), c.clone());
+                }
+                found
+            }
+        };
+        let snapshot = |channel: &Option<Arc<Channel>>| match channel {
+            Some(c) => json::channel(ari, c),
+            None => json::gone_channel(id),
+        };
+        let mut fields = Map::new();
+        // The applications that hear this event (None: every one that hears the channel).
+        let mut only: Option<String> = None;
+        let mut also_peer: Option<String> = None;
+        let mut also_bridge: Option<String> = None;
+        // A bridge's own event (its source is the bridge, not a channel).
+        let mut bridge_event: Option<String> = None;
+        let event_type = match &event.kind {
+            EventKind::ChannelCreated => {
+                fields.insert("channel".into(), snapshot(&channel));
+                "ChannelCreated"
+            }
+            EventKind::ChannelStateChange { state: new_state } => {
+                let mut value = snapshot(&channel);
+                value["state"] = new_state.ari().into();
+                fields.insert("channel".into(), value);
+                "ChannelStateChange"
+            }
+            EventKind::ChannelDtmfReceived { digit, duration_ms } => {
+                fields.insert("digit".into(), digit.to_string().into());
+                fields.insert("duration_ms".into(), (*duration_ms).into());
+                fields.insert("channel".into(), snapshot(&channel));
+                "ChannelDtmfReceived"
+            }
+            EventKind::ChannelVarset { variable, value } => {
+                fields.insert("variable".into(), variable.clone().into());
+                fields.insert("value".into(), value.clone().into());
+                fields.insert("channel".into(), snapshot(&channel));
+                "ChannelVarset"
+            }
+            EventKind::ChannelHold => {
+                fields.insert("channel".into(), snapshot(&channel));
+                "ChannelHold"
+            }
+            EventKind::ChannelUnhold => {
+                fields.insert("channel".into(), snapshot(&channel));
+                "ChannelUnhold"
+            }
+            EventKind::ChannelDialBegin { peer, dialstring } => {
+                let peer_channel = state
+                    .channels
+                    .get(peer)
+                    .cloned()
+                    .or_else(|| ari.switch().channel(peer).ok());
+                if let Some(p) = &peer_channel {
+                    state.channels.insert(peer.clone(), p.clone());
+                }
+                fields.insert("caller".into(), snapshot(&channel));
+                fields.insert("peer".into(), peer_snapshot(ari, peer, &peer_channel));
+                fields.insert("dialstring".into(), dialstring.clone().into());
+                fields.insert("dialstatus".into(), "".into());
+                also_peer = Some(peer.clone());
+                "Dial"
+            }
+            EventKind::ChannelDialEnd { peer, status } => {
+                let peer_channel = state
+                    .channels
+                    .get(peer)
+                    .cloned()
+                    .or_else(|| ari.switch().channel(peer).ok());
+                fields.insert("caller".into(), snapshot(&channel));
+                fields.insert("peer".into(), peer_snapshot(ari, peer, &peer_channel));
+                fields.insert("dialstatus".into(), status.clone().into());
+                also_peer = Some(peer.clone());
+                "Dial"
+            }
+            EventKind::ChannelHangupRequest { cause } => {
+                fields.insert("cause".into(), cause.0.into());
+                fields.insert("channel".into(), snapshot(&channel));
+                "ChannelHangupRequest"
+            }
+            EventKind::ChannelDestroyed { cause } => {
+                fields.insert("cause".into(), cause.0.into());
+                fields.insert("cause_txt".into(), cause.text().into());
+                fields.insert("channel".into(), snapshot(&channel));
+                "ChannelDestroyed"
+            }
+            EventKind::PlaybackStarted { playback } => {
+                let found = state
+                    .playbacks
+                    .get(playback)
+                    .cloned()
+                    .or_else(|| ari.switch().playback(playback).ok());
+                let value = match &found {
+                    Some(p) => {
+                        state.playbacks.insert(playback.clone(), p.clone());
+                        json::playback(p)
+                    }
+                    None => json::gone_playback(playback, id),
+                };
+                fields.insert("playback".into(), value);
+                "PlaybackStarted"
+            }
+            EventKind::PlaybackFinished { playback } => {
+                state.skips.remove(playback);
+                let value = match state.playbacks.remove(playback) {
+                    Some(p) => json::playback(&p),
+                    None => json::gone_playback(playback, id),
+                };
+                fields.insert("playback".into(), value);
+                "PlaybackFinished"
+            }
+            EventKind::BridgeCreated | EventKind::BridgeDestroyed => {
+                let found = bridge_of(ari, &mut state, id);
+                fields.insert("bridge".into(), found);
+                bridge_event = Some(id.to_owned());
+                if matches!(event.kind, EventKind::BridgeCreated) {
+                    "BridgeCreated"
+                } else {
+                    state.bridges.remove(id);
+                    "BridgeDestroyed"
+                }
+            }
+            EventKind::ChannelEnteredBridge { bridge }
+            | EventKind::ChannelLeftBridge { bridge } => {
+                let found = bridge_of(ari, &mut state, bridge);
+                fields.insert("bridge".into(), found);
+                fields.insert("channel".into(), snapshot(&channel));
+                also_bridge = Some(bridge.clone());
+                if matches!(event.kind, EventKind::ChannelEnteredBridge { .. }) {
+                    "ChannelEnteredBridge"
+                } else {
+                    "ChannelLeftBridge"
+                }
+            }
+            EventKind::StasisStart { app, args } => {
+                let entry = state.apps.entry(app.clone()).or_insert_with(App::new);
+                entry.channels.insert(id.to_owned());
+                fields.insert("args".into(), args.clone().into());
+                fields.insert("channel".into(), snapshot(&channel));
+                only = Some(app.clone());
+                "StasisStart"
+            }
+            EventKind::StasisEnd { app } => {
+                fields.insert("channel".into(), snapshot(&channel));
+                only = Some(app.clone());
+                "StasisEnd"
+            }
+            // Not translated yet (recordings, two-party connections, whatever the
+            // core adds next): no ARI event.
+            _ => return,
+        };
+        let recipients: Vec<String> = match &only {
+            Some(app) => vec![app.clone()],
+            None => state
+                .apps
+                .iter()
+                .filter(|(_, app)| {
+                    if let Some(bridge) = &bridge_event {
+                        return app.hears_bridge(bridge);
+                    }
+                    let hears_source = app.hears_channel(id);
+                    let hears_peer = also_peer.as_deref().is_some_and(|p| app.hears_channel(p))
+                        || also_bridge.as_deref().is_some_and(|b| app.hears_bridge(b));
+                    match event.kind {
+                        // Creation reaches only those subscribed to everything.
+                        EventKind::ChannelCreated => app.subscribe_all,
+                        _ => hears_source || hears_peer,
+                    }
+                })
+                .map(|(name, _)| name.clone())
+                .collect(),
+        };
+        let mut slow = Vec::new();
+        for app in &recipients {
+            self.deliver(
+                ari,
+                &mut state,
+                app,
+                event_type,
+                &fields,
+                event.timestamp,
+                &mut slow,
+            );
+        }
+        self.drop_slow(&mut state, &slow);
+        match &event.kind {
+            EventKind::StasisEnd { app } => {
+                // A channel leaving to the dialplan leaves the application; one that is
+                // hanging up stays until its ChannelDestroyed.
+                let hanging_up = channel.as_ref().is_none_or(|c| c.status().hangup.is_some());
+                if !hanging_up {
+                    if let Some(entry) = state.apps.get_mut(app) {
+                        entry.channels.remove(id);
+                    }
+                }
+            }
+            EventKind::ChannelDestroyed { .. } => {
+                state.channels.remove(id);
+                let source = format!("channel:{id}");
+                for app in state.apps.values_mut() {
+                    app.channels.remove(id);
+                    app.sources.remove(&source);
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// Numbers, records and sends one event to one application.
+    #[allow(clippy::too_many_arguments)]
+    fn deliver(
+        &self,
+        ari: &Ari,
+        state: &mut State,
+        name: &str,
+        event_type: &str,
+        fields: &Map<String, Value>,
+        timestamp: SystemTime,
+        slow: &mut Vec<u64>,
+    ) {
+        let window = self.replay_window;
+        let Some(app) = state.apps.get_mut(name) else {
+            return;
+        };
+        if !app.passes(event_type) {
+            return;
+        }
+        app.seq += 1;
+        let mut object = fields.clone();
+        object.insert("type".into(), event_type.into());
+        object.insert("timestamp".into(), time::asterisk(timestamp).into());
+        object.insert("application".into(), name.into());
+        object.insert("asterisk_id".into(), ari.entity_id().into());
+        object.insert(SEQUENCE_FIELD.into(), app.seq.into());
+        let text = Utf8Bytes::from(Value::Object(object).to_string());
+        app.replay.push_back((app.seq, text.clone()));
+        while app.replay.len() > window {
+            app.replay.pop_front();
+        }
+        if let Some(socket) = &app.socket {
+            match socket.tx.try_send(text) {
+                Ok(()) => {}
+                Err(mpsc::error::TrySendError::Full(_)) => slow.push(socket.id),
+                Err(mpsc::error::TrySendError::Closed(_)) => {}
+            }
+        }
+    }
+
+    /// Drops the sockets that could not keep up; their events stay in the replay window.
+    fn drop_slow(&self, state: &mut State, slow: &[u64]) {
+        if slow.is_empty() {
+            return;
+        }
+        for (name, app) in &mut state.apps {
+            let Some(socket) = &app.socket else { continue };
+            if slow.contains(&socket.id) {
+                tracing::warn!(
+                    app = %name,
+                    socket = socket.id,
+                    queue = self.socket_queue,
+                    "ARI WebSocket too slow (its event queue is full): dropped; \
+                     it may reconnect with last_event={} to get what it missed",
+                    app.seq.saturating_sub(1)
+                );
+                socket.closer.notify_one();
+                app.socket = None;
+            }
+        }
+    }
+
+    // ---- WebSocket sessions ----
+
+    /// Registers a socket for `apps` (taking each over from an older socket), queueing
+    /// the replayed events first; returns the socket's id.
+    fn connect(
+        &self,
+        ari: &Ari,
+        apps: &[String],
+        subscribe_all: bool,
+        last_event: Option<&LastEvent>,
+        tx: &mpsc::Sender<Utf8Bytes>,
+        closer: &Arc<Notify>,
+    ) -> u64 {
+        let id = self.next_socket.fetch_add(1, Ordering::Relaxed);
+        let mut state = self.lock();
+        for name in apps {
+            let app = state.apps.entry(name.clone()).or_insert_with(App::new);
+            app.registered = true;
+            app.subscribe_all = subscribe_all;
+            if let Some(old) = app.socket.take() {
+                let replaced = json!({
+                    "type": "ApplicationReplaced",
+                    "application": name,
+                    "timestamp": time::asterisk(SystemTime::now()),
+                    "asterisk_id": ari.entity_id(),
+                });
+                let _ = old.tx.try_send(Utf8Bytes::from(replaced.to_string()));
+                tracing::info!(app = %name, old = old.id, new = id, "ARI application taken over by a newer WebSocket");
+            }
+            if let Some(after) = last_event.and_then(|l| l.for_app(name)) {
+                let oldest = app.replay.front().map_or(app.seq + 1, |(seq, _)| *seq);
+                if after + 1 < oldest {
+                    tracing::warn!(app = %name, last_event = after, oldest, "ARI replay window no longer holds every missed event");
+                }
+                for (_, text) in app.replay.iter().filter(|(seq, _)| *seq > after) {
+                    let _ = tx.try_send(text.clone());
+                }
+            }
+            app.socket = Some(Socket {
+                id,
+                tx: tx.clone(),
+                closer: closer.clone(),
+            });
+        }
+        tracing::info!(socket = id, ?apps, subscribe_all, "ARI WebSocket connected");
+        id
+    }
+
+    fn disconnect(&self, id: u64) {
+        let mut state = self.lock();
+        for app in state.apps.values_mut() {
+            if app.socket.as_ref().is_some_and(|s| s.id == id) {
+                app.socket = None;
+            }
+        }
+        tracing::info!(socket = id, "ARI WebSocket closed");
+    }
+}
+
+/// A bridge's model, cached until it is destroyed.
+fn bridge_of(ari: &Ari, state: &mut State, id: &str) -> Value {
+    let found = state
+        .bridges
+        .get(id)
+        .cloned()
+        .or_else(|| ari.switch().bridge(id).ok());
+    match found {
+        Some(bridge) => {
+            state.bridges.insert(id.to_owned(), bridge.clone());
+            json::bridge(&bridge)
+        }
+        None => json::gone_bridge(id),
+    }
+}
+
+fn peer_snapshot(ari: &Ari, id: &str, channel: &Option<Arc<Channel>>) -> Value {
+    match channel {
+        Some(c) => json::channel(ari, c),
+        None => json::gone_channel(id),
+    }
+}
+
+/// `GET /ari/events`: the WebSocket of one or more applications.
+pub(crate) async fn websocket(ari: Ari, _op: &'static Operation, req: Request) -> Response {
+    let query = req.uri().query().unwrap_or_default().to_owned();
+    let mut apps: Option<Vec<String>> = None;
+    let mut subscribe_all = false;
+    let mut last_event = None;
+    for (key, value) in form_urlencoded::parse(query.as_bytes()) {
+        match key.as_ref() {
+            "app" => apps.get_or_insert_with(Vec::new).extend(
+                value
+                    .split(',')
+                    .map(str::trim)
+                    .filter(|a| !a.is_empty())
+                    .map(str::to_owned),
+            ),
+            "subscribeAll" => subscribe_all = crate::params::parse_bool(&value).unwrap_or(false),
+            "last_event" => match LastEvent::parse(&value) {
+                Some(parsed) => last_event = Some(parsed),
+                None => {
+                    return AriError::bad_request(format!("Invalid last_event {value:?}"))
+                        .into_response()
+                }
+            },
+            _ => {}
+        }
+    }
+    let Some(mut apps) = apps else {
+        return AriError::bad_request("Missing param 'app'").into_response();
+    };
+    apps.dedup();
+    let (upgrade, _parts) = match crate::server::upgrade(&ari, req).await {
+        Ok(ok) => ok,
+        Err(response) => return response,
+    };
+    upgrade.on_upgrade(move |socket| session(ari, socket, apps, subscribe_all, last_event))
+}
+
+async fn session(
+    ari: Ari,
+    mut socket: WebSocket,
+    apps: Vec<String>,
+    subscribe_all: bool,
+    last_event: Option<LastEvent>,
+) {
+    if apps.is_empty() {
+        let missing = json!({"type": "MissingParams", "params": ["app"]});
+        let _ = socket.send(Message::Text(missing.to_string().into())).await;
+        let _ = socket.send(Message::Close(None)).await;
+        return;
+    }
+    let hub = ari.hub();
+    let capacity = hub.socket_queue + hub.replay_window * apps.len();
+    let (tx, mut rx) = mpsc::channel(capacity);
+    let closer = Arc::new(Notify::new());
+    let id = hub.connect(
+        &ari,
+        &apps,
+        subscribe_all,
+        last_event.as_ref(),
+        &tx,
+        &closer,
+    );
+    loop {
+        tokio::select! {
+            biased;
+            () = closer.notified() => {
+                let frame = CloseFrame { code: 1008, reason: "too slow: event queue full".into() };
+                let _ = tokio::time::timeout(
+                    std::time::Duration::from_secs(1),
+                    socket.send(Message::Close(Some(frame))),
+                ).await;
+                break;
+            }
+            Some(text) = rx.recv() => {
+                // A client that stops reading must not pin this task: the closer wins.
+                tokio::select! {
+                    sent = socket.send(Message::Text(text)) => if sent.is_err() { break },
+                    () = closer.notified() => break,
+                }
+            }
+            incoming = socket.recv() => match incoming {
+                None | Some(Err(_)) | Some(Ok(Message::Close(_))) => break,
+                Some(Ok(_)) => {}
+            },
+        }
+    }
+    hub.disconnect(id);
+}
