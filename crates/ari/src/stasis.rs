@@ -694,16 +694,18 @@ impl Hub {
                 tx: tx.clone(),
                 closer: closer.clone(),
             });
+            ari.switch().register_app(name);
         }
         tracing::info!(socket = id, ?apps, subscribe_all, "ARI WebSocket connected");
         id
     }
 
-    fn disconnect(&self, id: u64) {
+    fn disconnect(&self, ari: &Ari, id: u64) {
         let mut state = self.lock();
-        for app in state.apps.values_mut() {
+        for (name, app) in state.apps.iter_mut() {
             if app.socket.as_ref().is_some_and(|s| s.id == id) {
                 app.socket = None;
+                ari.switch().unregister_app(name);
             }
         }
         tracing::info!(socket = id, "ARI WebSocket closed");
@@ -819,5 +821,5 @@ async fn session(
             },
         }
     }
-    hub.disconnect(id);
+    hub.disconnect(&ari, id);
 }

@@ -57,6 +57,13 @@ async fn execute(switch: &Switch, channel: &Arc<Channel>) -> Cause {
             break;
         };
         let args = expand(&step.args, &|name| channel.var(name));
+        switch.events().publish(
+            &channel.id,
+            EventKind::ChannelDialplan {
+                app: step.app.clone(),
+                data: args.clone(),
+            },
+        );
         tracing::debug!(channel = %channel.name, %exten, priority, app = %step.app, %args, "executing");
         match run_app(switch, channel, &step.app, &args).await {
             Next::Continue => channel.data().priority += 1,
@@ -144,6 +151,11 @@ async fn run_app(switch: &Switch, channel: &Arc<Channel>, app: &str, args: &str)
                 tracing::warn!(channel = %channel.name, "Stasis: no application named");
                 return Next::Continue;
             };
+            // As in Asterisk, Stasis() fails when no client has registered the app.
+            if !switch.has_app(app_name) {
+                tracing::warn!(channel = %channel.name, app = %app_name, "Stasis: application not registered");
+                return Next::Hangup(Cause::NORMAL_CLEARING);
+            }
             // Park until the application lets go (continue) or the channel hangs up.
             let resumed = channel.resume.notified();
             if switch.enter_stasis(id, app_name, app_args.to_vec()).is_ok() {

@@ -43,6 +43,7 @@ causes! {
     SUBSCRIBER_ABSENT = 20, "SUBSCRIBER_ABSENT", "Subscriber absent";
     CALL_REJECTED = 21, "CALL_REJECTED", "Call Rejected";
     NUMBER_CHANGED = 22, "NUMBER_CHANGED", "Number changed";
+    ANSWERED_ELSEWHERE = 26, "ANSWERED_ELSEWHERE", "Answered elsewhere";
     DESTINATION_OUT_OF_ORDER = 27, "DESTINATION_OUT_OF_ORDER", "Destination out of order";
     INVALID_NUMBER_FORMAT = 28, "INVALID_NUMBER_FORMAT", "Invalid number format";
     FACILITY_REJECTED = 29, "FACILITY_REJECTED", "Facility rejected";

@@ -194,6 +194,11 @@ impl Channel {
         }
     }
 
+    /// The SIP Call-ID (ARI's `protocol_id`); empty for channels without SIP.
+    pub fn protocol_id(&self) -> &str {
+        self.sip.as_ref().map_or("", CallHandle::call_id)
+    }
+
     pub fn media_stats(&self) -> switchboard_media::stats::RtpStat {
         let mut stats = self.leg.stats();
         stats.channel_uniqueid.clone_from(&self.id);

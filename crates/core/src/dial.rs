@@ -27,7 +27,7 @@ pub(crate) async fn dial(switch: &Switch, caller: &Arc<Channel>, args: &[String]
     let mut last_cause = Cause::NO_ROUTE_DESTINATION;
     for dialstring in dialstrings.split('&').filter(|d| !d.is_empty()) {
         match switch
-            .originate(dialstring, caller_id.clone(), Some(caller))
+            .originate(dialstring, caller_id.clone(), Some(caller), None)
             .await
         {
             Ok(callee) => {

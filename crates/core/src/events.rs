@@ -13,6 +13,11 @@ use crate::state::ChannelState;
 #[derive(Debug, Clone, PartialEq)]
 pub enum EventKind {
     ChannelCreated,
+    /// The dialplan is about to run an application.
+    ChannelDialplan {
+        app: String,
+        data: String,
+    },
     ChannelStateChange {
         state: ChannelState,
     },

@@ -22,9 +22,11 @@ pub use cause::Cause;
 pub use channel::{CallerId, Channel, Direction, Status};
 pub use config::Config;
 pub use events::{Event, EventBus, EventKind};
-pub use playback::{Playback, PlaybackState};
+pub use playback::{Playback, PlaybackState, PlaybackTarget};
 pub use state::ChannelState;
 pub use switch::{parse_dialstring, ControlError, Switch};
+/// Playback control operations (pause, unpause, restart, seek).
+pub use switchboard_media::engine::Control as PlaybackControl;
 
 #[derive(Debug, thiserror::Error)]
 pub enum CoreError {

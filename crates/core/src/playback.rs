@@ -67,6 +67,8 @@ pub struct Playback {
     pub target: PlaybackTarget,
     pub media: Vec<String>,
     pub language: String,
+    /// Where the first media starts (ARI `offsetms`).
+    pub offset_ms: i64,
     progress: Mutex<Progress>,
     complete: tokio::sync::watch::Sender<bool>,
 }
@@ -125,6 +127,18 @@ impl Switch {
         language: Option<&str>,
         playback_id: Option<String>,
     ) -> Result<Arc<Playback>, ControlError> {
+        self.play_from(channel_id, media, language, playback_id, 0)
+    }
+
+    /// [`Switch::play`] starting `offset_ms` into the first media.
+    pub fn play_from(
+        &self,
+        channel_id: &str,
+        media: Vec<String>,
+        language: Option<&str>,
+        playback_id: Option<String>,
+        offset_ms: i64,
+    ) -> Result<Arc<Playback>, ControlError> {
         let channel = self.channel(channel_id)?;
         let language = language.map_or_else(|| channel.data().language.clone(), str::to_owned);
         let target = PlaybackTarget::Channel(channel.id.clone());
@@ -134,7 +148,7 @@ impl Switch {
                 channel.hung_up().await;
             }
         };
-        self.start_playback(target, media, language, playback_id, ended)
+        self.start_playback(target, media, language, playback_id, offset_ms, ended)
     }
 
     /// Music on hold of `class` (a folder of files, looped) into a channel.
@@ -178,7 +192,14 @@ impl Switch {
         self.bridge(bridge_id)?;
         let target = PlaybackTarget::Bridge(bridge_id.to_owned());
         let language = language.unwrap_or("en").to_owned();
-        self.start_playback(target, media, language, playback_id, std::future::pending())
+        self.start_playback(
+            target,
+            media,
+            language,
+            playback_id,
+            0,
+            std::future::pending(),
+        )
     }
 
     fn start_playback(
@@ -187,6 +208,7 @@ impl Switch {
         media: Vec<String>,
         language: String,
         playback_id: Option<String>,
+        offset_ms: i64,
         target_gone: impl std::future::Future<Output = ()> + Send + 'static,
     ) -> Result<Arc<Playback>, ControlError> {
         if media.is_empty() {
@@ -204,6 +226,7 @@ impl Switch {
             target,
             media,
             language,
+            offset_ms,
             progress: Mutex::new(Progress {
                 state: PlaybackState::Queued,
                 current: 0,
@@ -248,16 +271,17 @@ impl Switch {
                 tracing::warn!(target = %playback.target.uri(), uri, "media not found; skipped");
                 continue;
             };
+            let offset = if index == 0 { playback.offset_ms } else { 0 };
             // A bridge mixes while an announcement plays into it.
             let (handle, _audio) = match &playback.target {
                 PlaybackTarget::Channel(id) => match self.channel(id) {
-                    Ok(channel) => (channel.leg.play(source), None),
+                    Ok(channel) => (channel.leg.play_from(source, offset), None),
                     Err(_) => return,
                 },
                 PlaybackTarget::Bridge(id) => match self.bridge(id) {
                     Ok(bridge) => {
                         let (mixer, guard) = bridge.need_audio();
-                        (mixer.play(source), Some(guard))
+                        (mixer.play_from(source, offset), Some(guard))
                     }
                     Err(_) => return,
                 },

@@ -45,6 +45,8 @@ pub enum ControlError {
 }
 
 struct Inner {
+    /// Stasis applications with a connected client (ARI registers them).
+    apps: Mutex<std::collections::HashSet<String>>,
     recordings: Mutex<HashMap<String, Arc<LiveRecording>>>,
     bridges: Mutex<HashMap<String, Arc<Bridge>>>,
     playbacks: Mutex<HashMap<String, Arc<Playback>>>,
@@ -137,6 +139,7 @@ impl Switch {
                 playbacks: Mutex::default(),
                 bridges: Mutex::default(),
                 recordings: Mutex::default(),
+                apps: Mutex::default(),
                 counter: AtomicU64::new(0),
             }),
         };
@@ -398,7 +401,14 @@ impl Switch {
         dialstring: &str,
         caller: CallerId,
         parent: Option<&Arc<Channel>>,
+        channel_id: Option<String>,
     ) -> Result<Arc<Channel>, Cause> {
+        if channel_id
+            .as_ref()
+            .is_some_and(|id| self.channel(id).is_ok())
+        {
+            return Err(Cause::FACILITY_REJECTED);
+        }
         let target = parse_dialstring(dialstring, &self.inner.config)?;
         let origin = match &target {
             Target::Endpoint(id) => Some(Origin::Endpoint(id.clone())),
@@ -411,7 +421,7 @@ impl Switch {
             Target::Uri(uri) => uri.trim_start_matches("sip:").to_owned(),
         };
         let codecs = self.codecs_for(origin.as_ref());
-        let id = uuid::Uuid::new_v4().to_string();
+        let id = channel_id.unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
         let leg = self
             .leg_for(&id, origin.as_ref())
             .map_err(|_| Cause::SWITCH_CONGESTION)?;
@@ -923,6 +933,56 @@ impl Switch {
         self.add_to_bridge(&bridge.id, a)?;
         self.add_to_bridge(&bridge.id, b)?;
         Ok(bridge)
+    }
+
+    /// Runs the dialplan from `context`/`exten`/`priority` on an outbound channel once
+    /// it answers (originate into the dialplan).
+    pub fn dialplan_on_answer(
+        &self,
+        channel: &Arc<Channel>,
+        context: &str,
+        exten: &str,
+        priority: usize,
+    ) {
+        {
+            let mut data = channel.data();
+            data.context = context.to_owned();
+            data.exten = exten.to_owned();
+            data.priority = priority.max(1);
+        }
+        let switch = self.clone();
+        let channel = channel.clone();
+        tokio::spawn(async move {
+            let mut status = channel.subscribe();
+            let answered = status
+                .wait_for(|s| s.state == ChannelState::Up || s.hangup.is_some())
+                .await
+                .map(|s| s.hangup.is_none())
+                .unwrap_or(false);
+            if answered {
+                crate::apps::run_dialplan(switch, channel).await;
+            }
+        });
+    }
+
+    fn apps(&self) -> std::sync::MutexGuard<'_, std::collections::HashSet<String>> {
+        self.inner
+            .apps
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// A Stasis application is available (a client is connected for it).
+    pub fn register_app(&self, app: &str) {
+        self.apps().insert(app.to_owned());
+    }
+
+    pub fn unregister_app(&self, app: &str) {
+        self.apps().remove(app);
+    }
+
+    pub fn has_app(&self, app: &str) -> bool {
+        self.apps().contains(app)
     }
 
     /// Hands the channel to a Stasis application (ARI); it stays there until

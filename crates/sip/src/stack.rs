@@ -143,9 +143,15 @@ enum Command {
 pub struct CallHandle {
     id: u64,
     commands: mpsc::UnboundedSender<Command>,
+    call_id: std::sync::Arc<str>,
 }
 
 impl CallHandle {
+    /// The dialog's SIP Call-ID.
+    pub fn call_id(&self) -> &str {
+        &self.call_id
+    }
+
     fn send(&self, command: Command) {
         // The stack outlives every call; a send after shutdown has nobody to tell.
         let _ = self.commands.send(command);
@@ -762,6 +768,7 @@ impl Task {
             handle: CallHandle {
                 id,
                 commands: self.commands.clone(),
+                call_id: call_id.as_str().into(),
             },
             events: events_rx,
             origin,
@@ -1247,7 +1254,7 @@ impl Task {
                 reinvite: None,
             },
         );
-        self.dialogs.insert((call_id, local_tag), id);
+        self.dialogs.insert((call_id.clone(), local_tag), id);
         self.invites.insert(key.clone(), id);
         if let Some((key, outputs)) = self.layer.send_request(request, reliability(flow)) {
             self.flows.insert(key.clone(), flow);
@@ -1257,6 +1264,7 @@ impl Task {
             CallHandle {
                 id,
                 commands: self.commands.clone(),
+                call_id: call_id.as_str().into(),
             },
             events_rx,
         ))

@@ -497,7 +497,7 @@ async fn originate_common(
     };
     let channel = ari
         .switch()
-        .originate(endpoint, caller, None)
+        .originate(endpoint, caller, None, None)
         .await
         .map_err(|cause| {
             AriError::bad_request(format!(

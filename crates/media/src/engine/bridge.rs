@@ -141,7 +141,12 @@ impl MixBridge {
 
     /// Plays into the bridge: every member hears it.
     pub fn play(&self, source: Source) -> Playback {
-        playback::start_in_bridge(self.shared.clone(), source)
+        self.play_from(source, 0)
+    }
+
+    /// Plays into the bridge starting `offset_ms` into `source`.
+    pub fn play_from(&self, source: Source, offset_ms: i64) -> Playback {
+        playback::start_in_bridge(self.shared.clone(), source, offset_ms)
     }
 
     /// The full mix, one 20 ms frame at [`MixBridge::rate`] per message, for recording.

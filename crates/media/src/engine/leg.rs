@@ -467,12 +467,17 @@ impl Leg {
 
     /// Plays `source` into this leg, paced by the media clock.
     pub fn play(&self, source: Source) -> Playback {
-        playback::start(self.shared.clone(), source)
+        self.play_from(source, 0)
+    }
+
+    /// Plays `source` starting `offset_ms` into it.
+    pub fn play_from(&self, source: Source, offset_ms: i64) -> Playback {
+        playback::start(self.shared.clone(), source, offset_ms)
     }
 
     /// Sends an RFC 4733 digit (blocking the outgoing stream for its duration).
     pub fn send_dtmf(&self, digit: char, duration_ms: u32) -> Playback {
-        playback::start(self.shared.clone(), Source::Dtmf { digit, duration_ms })
+        playback::start(self.shared.clone(), Source::Dtmf { digit, duration_ms }, 0)
     }
 
     pub fn stats(&self) -> RtpStat {

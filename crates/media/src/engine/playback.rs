@@ -119,18 +119,31 @@ impl Sink {
     }
 }
 
-pub(super) fn start(leg: Arc<Shared>, source: Source) -> Playback {
+pub(super) fn start(leg: Arc<Shared>, source: Source, offset_ms: i64) -> Playback {
     let runtime = leg.engine.runtime.clone();
-    spawn(&runtime, Sink::Leg(leg), source)
+    spawn(&runtime, Sink::Leg(leg), source, offset_ms)
 }
 
-pub(super) fn start_in_bridge(bridge: Arc<BridgeShared>, source: Source) -> Playback {
+pub(super) fn start_in_bridge(
+    bridge: Arc<BridgeShared>,
+    source: Source,
+    offset_ms: i64,
+) -> Playback {
     let runtime = bridge.engine.runtime.clone();
-    spawn(&runtime, Sink::Bridge(bridge.announcement()), source)
+    spawn(
+        &runtime,
+        Sink::Bridge(bridge.announcement()),
+        source,
+        offset_ms,
+    )
 }
 
-fn spawn(runtime: &tokio::runtime::Handle, sink: Sink, source: Source) -> Playback {
+fn spawn(runtime: &tokio::runtime::Handle, sink: Sink, source: Source, offset_ms: i64) -> Playback {
     let (control, control_rx) = mpsc::unbounded_channel();
+    if offset_ms != 0 {
+        // Queued before the task starts, so it is read as the start offset.
+        let _ = control.send(Control::Seek(offset_ms));
+    }
     let (done_tx, done) = oneshot::channel();
     runtime.spawn(async move {
         let end = play(&sink, source, control_rx).await;
