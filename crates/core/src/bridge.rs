@@ -173,6 +173,14 @@ impl Bridge {
         members
     }
 
+    /// Parties of a holding bridge hear it (music, announcements) but not each other.
+    fn join(&self, mixer: &MixBridge, member: &Channel) {
+        match self.kind {
+            BridgeKind::Mixing => mixer.add(&member.leg),
+            BridgeKind::Holding => mixer.add_listener(&member.leg),
+        }
+    }
+
     /// Picks relay or mixing for the current members and features, and moves to it.
     fn reconcile(&self, inner: &mut Inner) {
         // Virtual legs (snoops, AudioSocket) have no packets to relay.
@@ -183,16 +191,14 @@ impl Bridge {
         match (&inner.media, mix) {
             (Media::Mix(mixer), true) => {
                 for member in &inner.members {
-                    mixer.add(&member.leg);
+                    self.join(mixer, member);
                 }
             }
             (_, true) => {
                 let mixer = self.engine.create_bridge();
                 for member in &inner.members {
                     member.leg.disconnect();
-                    if self.kind == BridgeKind::Mixing {
-                        mixer.add(&member.leg);
-                    }
+                    self.join(&mixer, member);
                 }
                 tracing::debug!(bridge = %self.id, "bridge moves to mixing");
                 inner.media = Media::Mix(mixer);

@@ -24,6 +24,8 @@ const ANNOUNCEMENT_DEPTH: usize = 3;
 
 struct Member {
     leg: Arc<LegShared>,
+    /// False for a listener (holding bridges): it hears the mix but adds nothing.
+    speaks: bool,
     to_bridge: Resampler,
     from_bridge: Resampler,
 }
@@ -111,13 +113,27 @@ impl MixBridge {
     /// Adds a leg: from now on its audio is decoded into its jitter buffer and it hears
     /// the mix of the others.
     pub fn add(&self, leg: &Leg) {
+        self.join(leg, true);
+    }
+
+    /// Adds a leg that hears the bridge (announcements, music) but is not heard.
+    pub fn add_listener(&self, leg: &Leg) {
+        self.join(leg, false);
+    }
+
+    fn join(&self, leg: &Leg, speaks: bool) {
         let shared = leg.shared();
+        let mut members = self.shared.members();
+        // Already in: keep its jitter buffer and resampler state (no glitch).
+        if let Some(member) = members.iter_mut().find(|m| Arc::ptr_eq(&m.leg, shared)) {
+            member.speaks = speaks;
+            return;
+        }
         let rate = shared.codec().map_or(8000, |c| c.sample_rate());
         shared.enter_mixer(Arc::downgrade(&self.shared));
-        let mut members = self.shared.members();
-        members.retain(|m| !Arc::ptr_eq(&m.leg, shared));
         members.push(Member {
             leg: shared.clone(),
+            speaks,
             to_bridge: Resampler::new(rate, BRIDGE_RATE),
             from_bridge: Resampler::new(BRIDGE_RATE, rate),
         });
@@ -199,7 +215,8 @@ fn tick(bridge: &BridgeShared, mixer: &mut Mixer) {
         .unwrap_or_default();
     let mut frames: Vec<Option<Vec<i16>>> = Vec::with_capacity(members.len() + announcements.len());
     for member in members.iter_mut() {
-        let pcm = member.leg.pop_jitter();
+        // Listeners' audio is drained (and tapped) but not mixed.
+        let pcm = member.leg.pop_jitter().filter(|_| member.speaks);
         frames.push(pcm.map(|pcm| {
             let mut wide = Vec::with_capacity(FRAME);
             member.to_bridge.process(&pcm, &mut wide);
