@@ -160,6 +160,12 @@ impl Bridge {
         )
     }
 
+    /// Re-picks relay or mixing after a member's needs changed.
+    pub(crate) fn refresh(&self) {
+        let mut inner = self.inner();
+        self.reconcile(&mut inner);
+    }
+
     /// Ends the bridge's media; members go back to sending nowhere.
     pub(crate) fn close(&self) -> Vec<Arc<Channel>> {
         let mut inner = self.inner();
@@ -186,6 +192,7 @@ impl Bridge {
         // Virtual legs (snoops, AudioSocket) have no packets to relay.
         let mix = inner.features > 0
             || inner.members.len() > 2
+            || inner.members.iter().any(|m| m.data().audio_users > 0)
             || inner.members.iter().any(|m| m.leg.is_virtual())
             || (self.kind == BridgeKind::Holding && !inner.members.is_empty());
         match (&inner.media, mix) {

@@ -61,6 +61,9 @@ pub struct ChannelData {
     /// Cause to hang up with when the dialplan runs out (set by Dial).
     pub pending_cause: Option<Cause>,
     pub held: bool,
+    /// Features using this channel's decoded audio (recordings, snoops): any bridge it
+    /// is in mixes while this is above zero.
+    pub audio_users: usize,
     /// The background playback of Playtones(), for StopPlaytones().
     pub playtones: Option<String>,
     /// The recording MixMonitor() started, for StopMixMonitor().

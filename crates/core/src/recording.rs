@@ -15,6 +15,7 @@ use switchboard_store::StoredRecording;
 use tokio::sync::{mpsc, watch};
 
 use crate::bridge::AudioGuard;
+use crate::channel::Channel;
 use crate::events::EventKind;
 use crate::switch::{ControlError, Switch};
 use crate::time;
@@ -253,14 +254,28 @@ enum AudioHold {
     Bridge {
         _guard: AudioGuard,
     },
-    /// A channel outside any bridge gets a mixer of its own.
-    Private(MixBridge),
+    /// A channel's audio is needed wherever it goes: its bridges mix while this lives,
+    /// and outside any bridge it has a mixer of its own.
+    Channel {
+        switch: Switch,
+        channel: Arc<Channel>,
+        private: Option<MixBridge>,
+    },
 }
 
 impl Drop for AudioHold {
     fn drop(&mut self) {
-        if let Self::Private(mixer) = self {
-            mixer.close();
+        if let Self::Channel {
+            switch,
+            channel,
+            private,
+        } = self
+        {
+            channel.data().audio_users -= 1;
+            if let Some(mixer) = private {
+                mixer.close();
+            }
+            switch.refresh_bridge_of(channel);
         }
     }
 }
@@ -408,16 +423,23 @@ impl Switch {
             }
             RecordTarget::Channel(id) => {
                 let channel = self.channel(id)?;
-                let bridge = channel.data().bridge.clone();
-                let audio = match bridge.and_then(|b| self.bridge(&b).ok()) {
-                    Some(bridge) => AudioHold::Bridge {
-                        _guard: bridge.need_audio().1,
-                    },
-                    None => {
-                        let mixer = self.media().create_bridge();
-                        mixer.add(&channel.leg);
-                        AudioHold::Private(mixer)
-                    }
+                let bridged = {
+                    let mut data = channel.data();
+                    data.audio_users += 1;
+                    data.bridge.is_some()
+                };
+                let private = if bridged {
+                    self.refresh_bridge_of(&channel);
+                    None
+                } else {
+                    let mixer = self.media().create_bridge();
+                    mixer.add(&channel.leg);
+                    Some(mixer)
+                };
+                let audio = AudioHold::Channel {
+                    switch: self.clone(),
+                    channel: channel.clone(),
+                    private,
                 };
                 let rate = channel.leg.codec().map_or(8000, |c| c.sample_rate());
                 let (first, second) = match direction {

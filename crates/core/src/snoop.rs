@@ -100,6 +100,7 @@ impl Switch {
             children: Vec::new(),
             pending_cause: None,
             held: false,
+            audio_users: 0,
             playtones: None,
             mixmonitor: None,
             moh: None,

@@ -370,6 +370,7 @@ impl Switch {
             children: Vec::new(),
             pending_cause: None,
             held: false,
+            audio_users: 0,
             playtones: None,
             mixmonitor: None,
             moh: None,
@@ -477,6 +478,7 @@ impl Switch {
             children: Vec::new(),
             pending_cause: None,
             held: false,
+            audio_users: 0,
             playtones: None,
             mixmonitor: None,
             moh: None,
@@ -904,6 +906,14 @@ impl Switch {
             self.destroy_bridge(bridge_id)?;
         }
         Ok(())
+    }
+
+    /// Re-picks relay or mixing for the bridge a channel is in (its audio needs changed).
+    pub(crate) fn refresh_bridge_of(&self, channel: &Channel) {
+        let bridge = channel.data().bridge.clone();
+        if let Some(bridge) = bridge.and_then(|b| self.bridge(&b).ok()) {
+            bridge.refresh();
+        }
     }
 
     /// Ends a bridge; its channels stay up, outside any bridge.

@@ -12,7 +12,8 @@ use std::time::{Duration, Instant};
 use support::calls::{self, Bridged};
 use support::cdr;
 use support::digest::Challenge;
-use support::media::{self, Segment};
+use support::media::{self, Segment, ToneReport};
+use support::recordings::{self, PCMU_RATE};
 use support::server::{Server, ServerConfig, TONE1K_FREQ, TONE1K_SECONDS};
 use support::sip::{self, TcpClient, UdpClient};
 use support::sipp::{self, Sipp, SippResult};
@@ -703,11 +704,10 @@ fn sigterm_shuts_down() {
 /// Mean Goertzel power of `freq` over the frames received in `window`.
 fn tone_power(received: &media::Received, window: std::ops::Range<Instant>, freq: f32) -> f64 {
     let frames = received.slice(window).frames();
-    let total: f64 = frames
-        .iter()
-        .map(|f| switchboard_media::goertzel::power(&f.pcm, freq, f.sample_rate))
-        .sum();
-    total / frames.len().max(1) as f64
+    media::mean_power(
+        frames.iter().map(|f| (f.pcm.as_slice(), f.sample_rate)),
+        freq,
+    )
 }
 
 #[test]
@@ -808,4 +808,306 @@ fn playtones_busy_has_its_frequencies_and_cadence() {
             "cadence of 0.5 s expected, got runs {runs:?}"
         );
     }
+}
+
+/// Start of a recording left out of its tone analysis: the caller's first
+/// packets reach the server a little after the recording has started.
+const RECORDING_SETTLE: Duration = Duration::from_millis(100);
+/// Share of a recording's frames its tone must dominate.
+const RECORDING_TONE_SHARE: f64 = 0.9;
+/// Frequency and length of the beep `Record()` plays unless told `q`.
+const BEEP_FREQ: f32 = 1000.0;
+const BEEP: Duration = Duration::from_millis(250);
+
+/// Asserts that the recording `name` (WAV, under the data dir's
+/// `recordings`) exists, is a valid 16-bit mono WAV file at 8 kHz lasting
+/// `length`, holds mostly `freq`, and is listed in table `recordings` with
+/// its format, path and duration. Returns its audio.
+fn assert_recording(
+    server: &Server,
+    name: &str,
+    length: std::ops::RangeInclusive<Duration>,
+    freq: f32,
+) -> switchboard_media::wav::Pcm {
+    let path = server.recordings_dir().join(format!("{name}.wav"));
+    recordings::wait_for_file(&path);
+    let pcm = recordings::read(&path, PCMU_RATE);
+    let duration = recordings::duration(&pcm);
+    assert!(
+        length.contains(&duration),
+        "{name}.wav should last {length:?}, lasts {duration:?}"
+    );
+    let report = ToneReport::of_pcm(&pcm, RECORDING_SETTLE);
+    eprintln!("{name}.wav ({duration:?}): {report}");
+    assert!(
+        report.fraction(freq) >= RECORDING_TONE_SHARE,
+        "{name}.wav: {freq} Hz dominates only {:.0}% of the frames; {report}",
+        report.fraction(freq) * 100.0
+    );
+
+    let row = cdr::wait_for_recording(&server.db_path(), name);
+    assert_eq!(row.format.as_deref(), Some("wav"), "{row:?}");
+    assert_eq!(
+        row.path.as_deref().map(std::path::Path::new),
+        Some(path.as_path()),
+        "{row:?}"
+    );
+    let indexed = row.duration_ms.unwrap_or(-1);
+    let actual = duration.as_millis() as i64;
+    assert!(
+        (indexed - actual).abs() <= 100,
+        "the index should give {name}'s duration ({actual} ms): {row:?}"
+    );
+    pcm
+}
+
+/// A config whose extension `exten` answers, runs `record` and hangs up.
+fn record_extension(exten: &str, record: &str) -> ServerConfig {
+    ServerConfig::default().extension("default", exten, &["Answer()", record, "Hangup()"])
+}
+
+#[test]
+fn record_writes_the_tone_for_its_duration() {
+    let server = Server::start_with("record", record_extension("500", "Record(rec1.wav,0,3,q)"));
+    // The server hangs up once the 3 s are recorded; the tone lasts 5 s.
+    let caller = Sipp::new(&server, "uac_wait_bye").user(ALICE);
+    calls::call_extension(
+        caller,
+        "500",
+        "0 101",
+        TALK,
+        tone_for(CALLER_TONE, Duration::from_secs(3)),
+    );
+    let three = Duration::from_secs(3);
+    let slack = Duration::from_millis(300);
+    assert_recording(&server, "rec1", three - slack..=three + slack, CALLER_TONE);
+}
+
+#[test]
+fn record_ends_on_hash() {
+    let server = Server::start_with(
+        "record-hash",
+        record_extension("501", "Record(rec2.wav,0,20)"),
+    );
+    let tone = Duration::from_secs(2);
+    let script = vec![
+        Segment::Tone(CALLER_TONE, tone),
+        Segment::Digit('#', Duration::from_millis(120)),
+        Segment::Silence(TALK),
+    ];
+    // `#` ends the recording (the 20 s limit is far), then the dialplan
+    // hangs up.
+    let caller = Sipp::new(&server, "uac_wait_bye").user(ALICE);
+    let leg = calls::call_extension(caller, "501", "0 101", TALK, script);
+
+    // The beep comes first, and is a beep: not heard after its 250 ms.
+    let rx = &leg.received;
+    let first = rx
+        .audio()
+        .next()
+        .expect("the caller should receive the beep")
+        .at;
+    let beep = rx.slice(..first + BEEP).tone_report(Duration::ZERO);
+    eprintln!("caller, first {BEEP:?}: {beep}");
+    assert!(
+        beep.frames >= 10 && beep.fraction(BEEP_FREQ) >= 0.8,
+        "the caller should first hear the {BEEP_FREQ} Hz beep; {beep}"
+    );
+    let after = rx
+        .slice(first + BEEP + Duration::from_millis(100)..)
+        .tone_report(Duration::ZERO);
+    eprintln!("caller, after the beep: {after}");
+    assert!(
+        after.fraction(BEEP_FREQ) < 0.1,
+        "the beep should last {BEEP:?}, the caller kept hearing it; {after}"
+    );
+
+    // Recorded until the `#`, which follows 2 s of tone.
+    assert_recording(
+        &server,
+        "rec2",
+        Duration::from_millis(1500)..=Duration::from_secs(3),
+        CALLER_TONE,
+    );
+}
+
+#[test]
+fn recording_survives_kill_9() {
+    let mut server = Server::start_with(
+        "record-kill",
+        record_extension("502", "Record(crash.wav,0,60,q)"),
+    );
+    let rtp = media::RtpPeer::bind();
+    let caller = calls::start_caller(&server, "uac_wait_bye", "502", &rtp, "0 101", TALK);
+    let leg = calls::LiveLeg::start(caller, rtp, tone_for(CALLER_TONE, Duration::from_secs(10)));
+    let part = server.recordings_dir().join(".crash.wav.part");
+    let created = support::poll(calls::SETUP_TIMEOUT, || part.exists().then_some(()));
+    assert!(
+        created.is_some(),
+        "no {} while recording; the recordings dir holds: {}",
+        part.display(),
+        recordings::listing(&server.recordings_dir())
+    );
+    let started = Instant::now();
+    std::thread::sleep(Duration::from_millis(3500));
+    server.kill();
+    let recorded = started.elapsed();
+    // The call dies with the server: the caller's scenario cannot succeed.
+    let _ = leg.stop();
+
+    // The header is rewritten about every second: the file left behind is
+    // a valid WAV file of all but (at most) the last second.
+    let partial = recordings::read(&part, PCMU_RATE);
+    let kept = recordings::duration(&partial);
+    let report = ToneReport::of_pcm(&partial, Duration::ZERO);
+    let tone = media::PTIME * report.count(CALLER_TONE) as u32;
+    eprintln!(
+        "{} after {recorded:?} of recording: {kept:?}; {report}",
+        part.display()
+    );
+    assert!(
+        tone + Duration::from_secs(1) >= recorded && kept <= recorded,
+        "the .part file should hold the {recorded:?} recorded, less at most 1 s, \
+         of {CALLER_TONE} Hz; it holds {kept:?} with {tone:?} of it; {report}"
+    );
+
+    // At startup the server finishes the recording and indexes it.
+    server.restart();
+    let recovered = assert_recording(
+        &server,
+        "crash",
+        kept..=recorded + Duration::from_millis(300),
+        CALLER_TONE,
+    );
+    assert!(
+        !part.exists(),
+        "the .part file should be gone after the recovery: {}",
+        recordings::listing(&server.recordings_dir())
+    );
+    assert_eq!(
+        recovered.samples[..partial.samples.len()],
+        partial.samples[..],
+        "the recovered recording should start with what the .part file held"
+    );
+}
+
+/// What a relay delivers of the other side's payloads, at least.
+const RELAYED_SHARE: f64 = 0.95;
+
+/// A bridged call 1000 -> 1001 on `server`, both sides PCMU, each sending
+/// its tone with a little noise (so that every payload is unique).
+fn noisy_bridged_call(server: &Server) -> (calls::Leg, calls::Leg) {
+    let length = TALK + Duration::from_secs(2);
+    let call = Bridged::new(
+        TALK,
+        vec![Segment::NoisyTone(CALLER_TONE, length)],
+        vec![Segment::NoisyTone(CALLEE_TONE, length)],
+    );
+    let (caller, callee) = call.run(server);
+    assert_eq!(caller.media.payload_type, 0, "caller's codec");
+    assert_eq!(callee.media.payload_type, 0, "callee's codec");
+    (caller, callee)
+}
+
+/// For each side of a call: how many of the payloads it received are
+/// byte-identical to one the other side sent.
+fn identical_payloads(
+    caller: &calls::Leg,
+    callee: &calls::Leg,
+) -> [(&'static str, media::IdenticalPayloads); 2] {
+    let sides = [
+        (
+            "caller",
+            caller
+                .received
+                .identical_payloads(&callee.sent, media::SETTLE),
+        ),
+        (
+            "callee",
+            callee
+                .received
+                .identical_payloads(&caller.sent, media::SETTLE),
+        ),
+    ];
+    for (who, identical) in &sides {
+        eprintln!("{who}: {identical}");
+    }
+    sides
+}
+
+/// Each side of a call hears the other's tone, not its own.
+fn assert_hear_each_other(caller: &calls::Leg, callee: &calls::Leg) {
+    media::assert_hears(
+        &caller.received,
+        "caller",
+        CALLEE_TONE,
+        Some(CALLER_TONE),
+        MIN_FRAMES,
+    );
+    media::assert_hears(
+        &callee.received,
+        "callee",
+        CALLER_TONE,
+        Some(CALLEE_TONE),
+        MIN_FRAMES,
+    );
+}
+
+#[test]
+fn two_party_bridge_relays_without_decoding() {
+    let server = Server::start("relay-bytes");
+    let (caller, callee) = noisy_bridged_call(&server);
+    for (who, identical) in identical_payloads(&caller, &callee) {
+        assert!(
+            identical.compared >= MIN_FRAMES && identical.fraction() >= RELAYED_SHARE,
+            "a same-codec two-party bridge should relay the payloads unchanged; {who}: {identical}"
+        );
+    }
+    assert_hear_each_other(&caller, &callee);
+}
+
+#[test]
+fn mixmonitor_moves_the_bridge_to_mixing() {
+    let config = ServerConfig::default().extension(
+        "default",
+        "_1XXX",
+        &["MixMonitor(mm-${EXTEN}.wav)", "Dial(SIP/${EXTEN},30)"],
+    );
+    let server = Server::start_with("mixmonitor", config);
+    let (caller, callee) = noisy_bridged_call(&server);
+    for (who, identical) in identical_payloads(&caller, &callee) {
+        assert!(
+            identical.compared >= MIN_FRAMES && identical.fraction() <= 1.0 - RELAYED_SHARE,
+            "with a MixMonitor the bridge should decode and mix, not relay; {who}: {identical}"
+        );
+    }
+    assert_hear_each_other(&caller, &callee);
+
+    // The recording holds both directions until the hang-up, each well
+    // above the noise (measured at 1000 Hz, which nobody sends).
+    let name = format!("mm-{}", BOB.id);
+    let path = server.recordings_dir().join(format!("{name}.wav"));
+    recordings::wait_for_file(&path);
+    let pcm = recordings::read(&path, PCMU_RATE);
+    let duration = recordings::duration(&pcm);
+    let power = |freq: f32| {
+        let frames = media::pcm_frames(&pcm, RECORDING_SETTLE);
+        media::mean_power(frames.map(|f| (f, pcm.sample_rate)), freq)
+    };
+    let floor = power(1000.0);
+    let tones = [CALLER_TONE, CALLEE_TONE].map(|freq| (freq, power(freq)));
+    eprintln!("{name}.wav ({duration:?}): power {tones:?}, at 1000 Hz {floor:.2e}");
+    assert!(
+        duration >= TALK - Duration::from_millis(500),
+        "{name}.wav should last the call (about {TALK:?}), lasts {duration:?}"
+    );
+    for (freq, p) in tones {
+        assert!(
+            p > 1e-3 && p > 100.0 * floor,
+            "{name}.wav should hold {freq} Hz well above the noise: power {p:.2e}, \
+             at 1000 Hz {floor:.2e}"
+        );
+    }
+    let row = cdr::wait_for_recording(&server.db_path(), &name);
+    assert_eq!(row.format.as_deref(), Some("wav"), "{row:?}");
 }

@@ -203,6 +203,8 @@ async fn run(bridge: Arc<BridgeShared>) {
 
 fn tick(bridge: &BridgeShared, mixer: &mut Mixer) {
     let mut members = bridge.members();
+    // A leg that joined another mixer since (its channel moved bridges) is not ours.
+    members.retain(|m| m.leg.in_mixer(bridge));
     let announcements: Vec<Vec<i16>> = bridge
         .announcements
         .lock()

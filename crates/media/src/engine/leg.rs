@@ -202,6 +202,11 @@ impl Shared {
         state.transcode = None;
     }
 
+    /// Whether the leg's audio currently goes to `bridge`.
+    pub(super) fn in_mixer(&self, bridge: &BridgeShared) -> bool {
+        matches!(&self.state().route, Route::Mixer(b) if std::ptr::eq(b.as_ptr(), bridge))
+    }
+
     /// Leaves `bridge` (if the leg is still in it).
     pub(super) fn leave_mixer(&self, bridge: &Arc<BridgeShared>) {
         let mut state = self.state();

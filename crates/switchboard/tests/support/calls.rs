@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use switchboard_media::codec::Codec;
 
-use super::media::{MediaSession, Received, RtpPeer, Segment};
+use super::media::{MediaSession, Received, RtpPeer, Segment, Sent};
 use super::server::Server;
 use super::sipp::{RemoteMedia, Sipp, SippResult, SippRun};
 use super::{ports, Party, ALICE, BOB};
@@ -113,6 +113,13 @@ impl LiveLeg {
         let sipp = self.sipp.wait_after(&other.sipp);
         Leg::ended(sipp, self.media, self.session)
     }
+
+    /// Kills the scenario now (e.g. the server is gone and the call can
+    /// only fail), then stops the media.
+    pub fn stop(self) -> Leg {
+        let sipp = self.sipp.stop();
+        Leg::ended(sipp, self.media, self.session)
+    }
 }
 
 /// One side of a finished call.
@@ -120,14 +127,18 @@ pub struct Leg {
     /// The server's media address and payload type, from its SDP.
     pub media: RemoteMedia,
     pub received: Received,
+    /// What the test's RTP peer sent.
+    pub sent: Sent,
     pub sipp: SippResult,
 }
 
 impl Leg {
     fn ended(sipp: SippResult, media: RemoteMedia, session: MediaSession) -> Leg {
+        let (received, sent) = session.finish();
         Leg {
             media,
-            received: session.finish(),
+            received,
+            sent,
             sipp,
         }
     }

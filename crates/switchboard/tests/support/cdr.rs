@@ -1,5 +1,7 @@
-//! Reads call detail records from the server's SQLite database.
+//! Reads the server's SQLite database: call detail records (table `cdr`)
+//! and the index of finished recordings (table `recordings`).
 
+use std::fmt::Debug;
 use std::path::Path;
 use std::time::Duration;
 
@@ -28,8 +30,7 @@ pub struct Cdr {
 /// All rows of table `cdr` (in insertion order), or the error (e.g. no
 /// database or table yet).
 pub fn read_all(db: &Path) -> rusqlite::Result<Vec<Cdr>> {
-    let conn = Connection::open_with_flags(db, OpenFlags::SQLITE_OPEN_READ_ONLY)?;
-    conn.busy_timeout(Duration::from_secs(2))?;
+    let conn = open(db)?;
     let mut stmt = conn.prepare(
         "SELECT uniqueid, caller, callee, start, answer, \"end\", duration, billsec, cause, disposition \
          FROM cdr ORDER BY rowid",
@@ -65,13 +66,69 @@ pub fn wait_for_only_cdr(db: &Path, callee: &str) -> Cdr {
 
 /// Waits (up to 5 s) for a CDR with `callee` and returns it.
 fn wait_for_cdr(db: &Path, callee: &str) -> Cdr {
+    wait_for_row(db, &format!("CDR with callee {callee}"), read_all, |r| {
+        r.callee.as_deref() == Some(callee)
+    })
+}
+
+/// One row of table `recordings`: a finished recording.
+#[derive(Debug, Clone)]
+#[allow(dead_code)]
+pub struct StoredRecording {
+    pub name: Option<String>,
+    pub format: Option<String>,
+    pub path: Option<String>,
+    pub duration_ms: Option<i64>,
+    pub created: Option<String>,
+}
+
+/// All rows of table `recordings` (by name), or the error.
+pub fn read_recordings(db: &Path) -> rusqlite::Result<Vec<StoredRecording>> {
+    let conn = open(db)?;
+    let mut stmt = conn
+        .prepare("SELECT name, format, path, duration_ms, created FROM recordings ORDER BY name")?;
+    let rows = stmt.query_map([], |row| {
+        let text = |i: usize| row.get::<_, Value>(i).map(as_text);
+        Ok(StoredRecording {
+            name: text(0)?,
+            format: text(1)?,
+            path: text(2)?,
+            duration_ms: row.get::<_, Value>(3).map(as_int)?,
+            created: text(4)?,
+        })
+    })?;
+    rows.collect()
+}
+
+/// Waits (up to 5 s: a recording is indexed once its file is complete) for
+/// the recording `name` in table `recordings` and returns it.
+pub fn wait_for_recording(db: &Path, name: &str) -> StoredRecording {
+    wait_for_row(db, &format!("recording {name:?}"), read_recordings, |r| {
+        r.name.as_deref() == Some(name)
+    })
+}
+
+/// The database, read-only.
+fn open(db: &Path) -> rusqlite::Result<Connection> {
+    let conn = Connection::open_with_flags(db, OpenFlags::SQLITE_OPEN_READ_ONLY)?;
+    conn.busy_timeout(Duration::from_secs(2))?;
+    Ok(conn)
+}
+
+/// Polls `read` (up to 5 s) until it returns a row matching `wanted`
+/// (described by `what` in the failure message).
+fn wait_for_row<T: Debug>(
+    db: &Path,
+    what: &str,
+    read: fn(&Path) -> rusqlite::Result<Vec<T>>,
+    wanted: impl Fn(&T) -> bool,
+) -> T {
     let timeout = Duration::from_secs(5);
     let mut last = String::new();
-    let found = poll(timeout, || match read_all(db) {
+    let found = poll(timeout, || match read(db) {
         Ok(rows) => {
             last = format!("{rows:#?}");
-            rows.into_iter()
-                .find(|r| r.callee.as_deref() == Some(callee))
+            rows.into_iter().find(&wanted)
         }
         Err(e) => {
             last = e.to_string();
@@ -80,7 +137,7 @@ fn wait_for_cdr(db: &Path, callee: &str) -> Cdr {
     });
     found.unwrap_or_else(|| {
         panic!(
-            "no CDR with callee {callee} in {} within {timeout:?}; last read: {last}",
+            "no {what} in {} within {timeout:?}; last read: {last}",
             db.display()
         )
     })

@@ -1,6 +1,7 @@
 //! The test's side of the audio: an RTP endpoint that sends a scripted
 //! stream in real time and records what arrives, plus analysis helpers.
 
+use std::collections::HashSet;
 use std::fmt;
 use std::io::ErrorKind;
 use std::net::{SocketAddr, UdpSocket};
@@ -15,15 +16,20 @@ use switchboard_media::dtmf::rfc4733;
 use switchboard_media::goertzel;
 use switchboard_media::rtp::{self, RtpHeader};
 use switchboard_media::tone::ToneGenerator;
+use switchboard_media::wav::Pcm;
 
 /// Payload type of telephone-event in every SDP of the tests.
 pub const DTMF_PT: u8 = 101;
 /// Packetization time of everything the tests send.
 pub const PTIME_MS: u32 = 20;
+/// [`PTIME_MS`] as a duration.
+pub const PTIME: Duration = Duration::from_millis(PTIME_MS as u64);
 /// Clock rate of telephone-event.
 const DTMF_CLOCK_RATE: u32 = 8000;
 /// Peak amplitude of the test tones (about -12 dBFS).
 const AMPLITUDE: i16 = 8000;
+/// Peak amplitude of the noise of [`Segment::NoisyTone`] (about -48 dBFS).
+const NOISE_AMPLITUDE: i32 = 128;
 /// The frequencies a received frame is classified into: every tone the tests
 /// send or play is one of them.
 pub const CANDIDATES: [f32; 6] = [400.0, 600.0, 800.0, 1000.0, 1400.0, 2000.0];
@@ -33,6 +39,11 @@ pub const CANDIDATES: [f32; 6] = [400.0, 600.0, 800.0, 1000.0, 1400.0, 2000.0];
 pub enum Segment {
     /// A sine at this frequency.
     Tone(f32, Duration),
+    /// A sine with a little white noise added: no two packets carry the
+    /// same payload, so what arrives can be matched byte for byte against
+    /// what was sent (a relay keeps payloads, a re-encoding does not),
+    /// while the tone still dominates every frame.
+    NoisyTone(f32, Duration),
     /// Encoded silence.
     Silence(Duration),
     /// An RFC 4733 digit lasting this long (followed by its end packets).
@@ -66,7 +77,9 @@ impl RtpPeer {
         let sender = {
             let stop = stop.clone();
             std::thread::spawn(move || {
-                Sender::new(send_socket, remote, codec, stop).run(&script);
+                let mut sender = Sender::new(send_socket, remote, codec, stop);
+                sender.run(&script);
+                sender.sent
             })
         };
         let receiver = {
@@ -84,17 +97,42 @@ impl RtpPeer {
 /// The threads of a started [`RtpPeer`].
 pub struct MediaSession {
     stop: Arc<AtomicBool>,
-    sender: JoinHandle<()>,
+    sender: JoinHandle<Sent>,
     receiver: JoinHandle<Received>,
 }
 
 impl MediaSession {
     /// Stops sending (wherever the script is) and receiving, and returns
-    /// what was received.
-    pub fn finish(self) -> Received {
+    /// what was received and what was sent.
+    pub fn finish(self) -> (Received, Sent) {
         self.stop.store(true, Ordering::Relaxed);
-        self.sender.join().expect("RTP sender thread panicked");
-        self.receiver.join().expect("RTP receiver thread panicked")
+        let sent = self.sender.join().expect("RTP sender thread panicked");
+        let received = self.receiver.join().expect("RTP receiver thread panicked");
+        (received, sent)
+    }
+}
+
+/// A packet an [`RtpPeer`] sent.
+#[derive(Debug, Clone)]
+pub struct SentPacket {
+    pub payload_type: u8,
+    pub payload: Vec<u8>,
+}
+
+/// Everything an [`RtpPeer`] sent, in order.
+#[derive(Debug, Default)]
+pub struct Sent {
+    pub packets: Vec<SentPacket>,
+}
+
+impl Sent {
+    /// The distinct payloads of the audio packets (all but telephone-event).
+    pub fn audio_payloads(&self) -> HashSet<&[u8]> {
+        self.packets
+            .iter()
+            .filter(|p| p.payload_type != DTMF_PT)
+            .map(|p| p.payload.as_slice())
+            .collect()
     }
 }
 
@@ -112,6 +150,9 @@ struct Sender {
     /// the packet carries.
     timestamp: u32,
     packet: Vec<u8>,
+    /// State of the noise generator (xorshift64, never 0).
+    noise: u64,
+    sent: Sent,
 }
 
 impl Sender {
@@ -128,6 +169,8 @@ impl Sender {
             sequence: (random >> 32) as u16,
             timestamp: (random >> 16) as u32,
             packet: Vec::new(),
+            noise: random | 1,
+            sent: Sent::default(),
         }
     }
 
@@ -137,10 +180,14 @@ impl Sender {
         let mut payload = Vec::new();
         for segment in script {
             match *segment {
-                Segment::Tone(freq, duration) => {
+                Segment::Tone(freq, duration) | Segment::NoisyTone(freq, duration) => {
+                    let noisy = matches!(segment, Segment::NoisyTone(..));
                     let mut tone = ToneGenerator::new(&[freq], AMPLITUDE, self.codec.sample_rate());
                     for _ in 0..frames(duration) {
                         tone.fill(&mut pcm);
+                        if noisy {
+                            self.add_noise(&mut pcm);
+                        }
                         payload.clear();
                         encoder.encode(&pcm, &mut payload);
                         if !self.send(self.codec.payload_type(), None, &payload) {
@@ -174,6 +221,18 @@ impl Sender {
         }
     }
 
+    /// Adds uniform noise of at most [`NOISE_AMPLITUDE`] to every sample.
+    fn add_noise(&mut self, pcm: &mut [i16]) {
+        for sample in pcm {
+            self.noise ^= self.noise << 13;
+            self.noise ^= self.noise >> 7;
+            self.noise ^= self.noise << 17;
+            let span = (2 * NOISE_AMPLITUDE + 1) as u64;
+            let noise = (self.noise % span) as i32 - NOISE_AMPLITUDE;
+            *sample = (i32::from(*sample) + noise).clamp(-32768, 32767) as i16;
+        }
+    }
+
     /// Waits for the next 20 ms tick and sends one packet; `event` gives
     /// the marker and timestamp of a telephone-event packet. False once
     /// the session is stopped.
@@ -197,6 +256,10 @@ impl Sender {
         rtp::write(&header, payload, &mut self.packet);
         // The server's port may already be closed at the end of a call.
         let _ = self.socket.send_to(&self.packet, self.remote);
+        self.sent.packets.push(SentPacket {
+            payload_type,
+            payload: payload.to_vec(),
+        });
         self.ticks += 1;
         self.sequence = self.sequence.wrapping_add(1);
         self.timestamp = self
@@ -354,23 +417,89 @@ impl Received {
             return report;
         };
         for frame in self.frames().iter().filter(|f| f.at >= first + skip) {
-            report.frames += 1;
-            match goertzel::dominant_frequency(&frame.pcm, frame.sample_rate, &CANDIDATES) {
-                Some(f) => match report.counts.iter_mut().find(|(c, _)| *c == f) {
-                    Some((_, n)) => *n += 1,
-                    None => report.counts.push((f, 1)),
-                },
-                None => report.silent += 1,
-            }
+            report.classify(&frame.pcm, frame.sample_rate);
         }
         report
     }
+
+    /// How many of the audio packets received more than `skip` after the
+    /// first one carry a payload byte-identical to one of those `sent`
+    /// sent: what a relay delivers, which a decoding path would not.
+    pub fn identical_payloads(&self, sent: &Sent, skip: Duration) -> IdenticalPayloads {
+        let sent = sent.audio_payloads();
+        let Some(first) = self.audio().next().map(|p| p.at) else {
+            return IdenticalPayloads::default();
+        };
+        let compared: Vec<&Arrival> = self.audio().filter(|p| p.at >= first + skip).collect();
+        IdenticalPayloads {
+            compared: compared.len(),
+            identical: compared
+                .iter()
+                .filter(|p| sent.contains(p.payload.as_slice()))
+                .count(),
+            distinct_sent: sent.len(),
+        }
+    }
+}
+
+/// See [`Received::identical_payloads`].
+#[derive(Debug, Default, Clone, Copy)]
+pub struct IdenticalPayloads {
+    /// Audio packets received (after the skipped start).
+    pub compared: usize,
+    /// Those whose payload is byte-identical to one sent.
+    pub identical: usize,
+    /// Distinct audio payloads sent.
+    pub distinct_sent: usize,
+}
+
+impl IdenticalPayloads {
+    /// Share of the compared packets that were identical.
+    pub fn fraction(&self) -> f64 {
+        if self.compared == 0 {
+            0.0
+        } else {
+            self.identical as f64 / self.compared as f64
+        }
+    }
+}
+
+impl fmt::Display for IdenticalPayloads {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{} of {} received payloads ({:.0}%) identical to one of the {} distinct payloads sent",
+            self.identical,
+            self.compared,
+            self.fraction() * 100.0,
+            self.distinct_sent
+        )
+    }
+}
+
+/// `pcm` (e.g. a recording) cut into [`PTIME`] frames, from `skip` on (a
+/// last partial frame is left out).
+pub fn pcm_frames(pcm: &Pcm, skip: Duration) -> impl Iterator<Item = &[i16]> {
+    let len = (pcm.sample_rate * PTIME_MS / 1000).max(1) as usize;
+    let skipped = (skip.as_millis() / PTIME.as_millis()) as usize;
+    pcm.samples.chunks_exact(len).skip(skipped)
+}
+
+/// Mean Goertzel power of `freq` over `frames`, each with its sample rate
+/// (0 without frames).
+pub fn mean_power<'a>(frames: impl IntoIterator<Item = (&'a [i16], u32)>, freq: f32) -> f64 {
+    let (total, count) = frames
+        .into_iter()
+        .fold((0.0, 0usize), |(total, count), (pcm, rate)| {
+            (total + goertzel::power(pcm, freq, rate), count + 1)
+        });
+    total / count.max(1) as f64
 }
 
 /// Which frequency dominated the received frames.
 #[derive(Debug, Default)]
 pub struct ToneReport {
-    /// All audio packets received.
+    /// All audio packets received (all frames, of a recording).
     pub packets: usize,
     /// Decoded frames analysed (after the skipped start).
     pub frames: usize,
@@ -381,17 +510,46 @@ pub struct ToneReport {
 }
 
 impl ToneReport {
-    /// Share of the analysed frames where `freq` dominated.
-    pub fn fraction(&self, freq: f32) -> f64 {
-        let n = self
-            .counts
+    /// Classifies the 20 ms frames of `pcm` (e.g. a recording) after the
+    /// first `skip` of it.
+    pub fn of_pcm(pcm: &Pcm, skip: Duration) -> ToneReport {
+        let mut report = ToneReport {
+            packets: pcm_frames(pcm, Duration::ZERO).count(),
+            ..ToneReport::default()
+        };
+        for frame in pcm_frames(pcm, skip) {
+            report.classify(frame, pcm.sample_rate);
+        }
+        report
+    }
+
+    /// Counts one analysed frame under its dominant frequency among
+    /// [`CANDIDATES`], or as silent.
+    fn classify(&mut self, pcm: &[i16], sample_rate: u32) {
+        self.frames += 1;
+        match goertzel::dominant_frequency(pcm, sample_rate, &CANDIDATES) {
+            Some(f) => match self.counts.iter_mut().find(|(c, _)| *c == f) {
+                Some((_, n)) => *n += 1,
+                None => self.counts.push((f, 1)),
+            },
+            None => self.silent += 1,
+        }
+    }
+
+    /// Number of analysed frames where `freq` dominated.
+    pub fn count(&self, freq: f32) -> usize {
+        self.counts
             .iter()
             .find(|(f, _)| *f == freq)
-            .map_or(0, |(_, n)| *n);
+            .map_or(0, |(_, n)| *n)
+    }
+
+    /// Share of the analysed frames where `freq` dominated.
+    pub fn fraction(&self, freq: f32) -> f64 {
         if self.frames == 0 {
             0.0
         } else {
-            n as f64 / self.frames as f64
+            self.count(freq) as f64 / self.frames as f64
         }
     }
 }

@@ -13,6 +13,7 @@ pub mod cdr;
 pub mod digest;
 pub mod media;
 pub mod ports;
+pub mod recordings;
 pub mod server;
 pub mod sip;
 pub mod sipp;

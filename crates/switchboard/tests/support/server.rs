@@ -2,6 +2,7 @@
 
 use std::fmt::Write as _;
 use std::fs;
+use std::io::Write as _;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
@@ -16,6 +17,9 @@ use super::{poll, ports, sip, tail, Party, ALICE, BOB};
 const STARTUP_TIMEOUT: Duration = Duration::from_secs(10);
 /// How long the server gets to exit after SIGTERM.
 const SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(5);
+/// The config and the server's output, in the temp dir.
+const CONFIG_FILE: &str = "switchboard.toml";
+const LOG_FILE: &str = "server.log";
 
 /// The ARI user of a server started with [`ServerConfig::ari`].
 pub const ARI_USER: &str = "asterisk";
@@ -204,18 +208,36 @@ impl Server {
         write_sounds(&dir.join("sounds"));
         let sip_port = ports::free_udp_tcp_port();
         let ari_port = config.ari.then(ports::free_tcp_port);
-        let config_path = dir.join("switchboard.toml");
+        let config_path = dir.join(CONFIG_FILE);
         fs::write(
             &config_path,
             config.to_toml(&dir, sip_port, ports::rtp_range(), ari_port),
         )
         .expect("write config");
 
-        let log = fs::File::create(dir.join("server.log")).expect("create server log");
+        let mut server = Server {
+            dir,
+            sip_port,
+            ari_port,
+            child: None,
+        };
+        server.spawn();
+        server
+    }
+
+    /// Runs the binary on the config in the temp dir, its output appended
+    /// to the log, and waits until it answers OPTIONS (and listens for ARI).
+    fn spawn(&mut self) {
+        assert!(self.child.is_none(), "the server is already running");
+        let log = fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(self.dir.join(LOG_FILE))
+            .expect("open server log");
         let child = Command::new(binary())
             .arg("--config")
-            .arg(&config_path)
-            .current_dir(&dir)
+            .arg(self.dir.join(CONFIG_FILE))
+            .current_dir(&self.dir)
             .env(
                 "RUST_LOG",
                 std::env::var("RUST_LOG").unwrap_or_else(|_| "debug".into()),
@@ -227,15 +249,33 @@ impl Server {
             .stderr(log)
             .spawn()
             .unwrap_or_else(|e| panic!("spawn {}: {e}", binary().display()));
+        self.child = Some(child);
+        self.wait_ready();
+    }
 
-        let mut server = Server {
-            dir,
-            sip_port,
-            ari_port,
-            child: Some(child),
-        };
-        server.wait_ready();
-        server
+    /// Kills the server with SIGKILL (no shutdown at all, as in a crash)
+    /// and waits until it is gone.
+    pub fn kill(&mut self) {
+        let mut child = self.child.take().expect("server already stopped");
+        child.kill().expect("SIGKILL switchboard");
+        let _ = child.wait();
+    }
+
+    /// Starts the server again after [`Server::kill`] or a crash, with the
+    /// same config, ports and data dir, and waits until it is ready.
+    pub fn restart(&mut self) {
+        let running = self
+            .child
+            .as_mut()
+            .is_some_and(|c| matches!(c.try_wait(), Ok(None)));
+        assert!(!running, "restart: the server is still running");
+        self.child = None;
+        let mut log = fs::OpenOptions::new()
+            .append(true)
+            .open(self.dir.join(LOG_FILE))
+            .expect("open server log");
+        let _ = writeln!(log, "---- restarted by the test ----");
+        self.spawn();
     }
 
     /// The server's SIP address (UDP and TCP).
@@ -260,9 +300,14 @@ impl Server {
         self.dir.join("data").join("switchboard.db")
     }
 
+    /// Where relative recording names are written (`<data_dir>/recordings`).
+    pub fn recordings_dir(&self) -> PathBuf {
+        self.dir.join("data").join("recordings")
+    }
+
     /// The server's output so far.
     pub fn log(&self) -> String {
-        fs::read_to_string(self.dir.join("server.log")).unwrap_or_default()
+        fs::read_to_string(self.dir.join(LOG_FILE)).unwrap_or_default()
     }
 
     /// Panics (with the log) if the server has exited.
