@@ -1111,3 +1111,36 @@ fn mixmonitor_moves_the_bridge_to_mixing() {
     let row = cdr::wait_for_recording(&server.db_path(), &name);
     assert_eq!(row.format.as_deref(), Some("wav"), "{row:?}");
 }
+
+#[test]
+fn inband_dtmf_is_detected_for_read() {
+    // The caller offers no telephone-event, so digits travel in the audio.
+    let config = ServerConfig::default()
+        .extension(
+            "default",
+            "600",
+            &[
+                "Answer()",
+                "Read(PIN,,4,,1,3)",
+                "GotoIf($[\"${PIN}\" = \"1934\"]?700,1:701,1)",
+            ],
+        )
+        .extension(
+            "default",
+            "700",
+            &["Playtones(1400)", "Wait(2)", "Hangup()"],
+        )
+        .extension("default", "701", &["Playtones(400)", "Wait(2)", "Hangup()"]);
+    let server = Server::start_with("inband-dtmf", config);
+    let gap = Duration::from_millis(120);
+    let mut script = vec![Segment::Silence(Duration::from_millis(500))];
+    for digit in ['1', '9', '3', '4'] {
+        script.push(Segment::InbandDigit(digit, Duration::from_millis(100)));
+        script.push(Segment::Silence(gap));
+    }
+    script.push(Segment::Silence(Duration::from_secs(4)));
+    let caller = Sipp::new(&server, "uac_wait_bye").user(ALICE);
+    let leg = calls::call_extension(caller, "600", "0", TALK, script);
+    // 1400 Hz is the "PIN read correctly" branch; 400 Hz the other one.
+    media::assert_hears(&leg.received, "caller after Read", 1400.0, Some(400.0), 40);
+}

@@ -48,6 +48,8 @@ pub enum Segment {
     Silence(Duration),
     /// An RFC 4733 digit lasting this long (followed by its end packets).
     Digit(char, Duration),
+    /// A DTMF digit as dual-tone audio (in band), lasting this long.
+    InbandDigit(char, Duration),
 }
 
 /// The test's RTP socket (127.0.0.1, kernel-chosen port). Its port goes into
@@ -198,6 +200,22 @@ impl Sender {
                 Segment::Silence(duration) => {
                     pcm.fill(0);
                     for _ in 0..frames(duration) {
+                        payload.clear();
+                        encoder.encode(&pcm, &mut payload);
+                        if !self.send(self.codec.payload_type(), None, &payload) {
+                            return;
+                        }
+                    }
+                }
+                Segment::InbandDigit(digit, duration) => {
+                    let millis = u32::try_from(duration.as_millis()).expect("digit duration");
+                    let rate = self.codec.sample_rate();
+                    let samples =
+                        switchboard_media::dtmf::inband::generate(digit, millis, rate, AMPLITUDE)
+                            .unwrap_or_else(|| panic!("{digit:?} is not a DTMF digit"));
+                    for chunk in samples.chunks(pcm.len()) {
+                        pcm.fill(0);
+                        pcm[..chunk.len()].copy_from_slice(chunk);
                         payload.clear();
                         encoder.encode(&pcm, &mut payload);
                         if !self.send(self.codec.payload_type(), None, &payload) {
