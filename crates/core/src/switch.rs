@@ -123,6 +123,7 @@ impl Switch {
         let media = MediaEngine::start(EngineConfig {
             ip: sip.local_ip(),
             ports: (config.rtp.ports[0], config.rtp.ports[1]),
+            threads: 0,
         })
         .map_err(|e| CoreError::Io(e.to_string()))?;
         let store = Store::open(&config.general.data_dir.join("switchboard.db"))

@@ -1,8 +1,9 @@
 //! Relay-path benchmark: N bridged same-codec calls through the media engine on
-//! loopback, 50 packets/s each way per leg, measuring the media thread's CPU time per
+//! loopback, 50 packets/s each way per leg, measuring the media threads' CPU time per
 //! relayed packet (read from /proc, so the generator's own cost is not counted).
 //!
-//! `cargo bench -p switchboard-media --bench relay` (env: RELAY_CALLS, RELAY_SECONDS).
+//! `cargo bench -p switchboard-media --bench relay` (env: RELAY_CALLS, RELAY_SECONDS,
+//! RELAY_THREADS).
 
 use std::net::{IpAddr, SocketAddr, UdpSocket};
 use std::time::{Duration, Instant};
@@ -18,12 +19,13 @@ fn env_or(name: &str, default: u64) -> u64 {
         .unwrap_or(default)
 }
 
-/// CPU seconds (user + system) of this process's thread named `name`.
+/// CPU seconds (user + system) of this process's threads named `name`, summed.
 fn thread_cpu(name: &str) -> Option<f64> {
     let ticks = 100.0; // USER_HZ on Linux
+    let mut total = 0.0;
     for task in std::fs::read_dir("/proc/self/task").ok()? {
         let dir = task.ok()?.path();
-        let comm = std::fs::read_to_string(dir.join("comm")).ok()?;
+        let comm = std::fs::read_to_string(dir.join("comm")).unwrap_or_default();
         if comm.trim() != name {
             continue;
         }
@@ -32,9 +34,9 @@ fn thread_cpu(name: &str) -> Option<f64> {
         let fields: Vec<&str> = after.split_whitespace().collect();
         let utime: f64 = fields.get(11)?.parse().ok()?;
         let stime: f64 = fields.get(12)?.parse().ok()?;
-        return Some((utime + stime) / ticks);
+        total += (utime + stime) / ticks;
     }
-    None
+    Some(total)
 }
 
 /// Counts the RTP packets waiting on `phone` (RTCP reports may land there too).
@@ -55,6 +57,7 @@ fn main() {
     let engine = MediaEngine::start(EngineConfig {
         ip,
         ports: (30_000, 40_000),
+        threads: env_or("RELAY_THREADS", 0) as usize,
     })
     .expect("media engine");
 
@@ -124,7 +127,7 @@ fn main() {
         100.0 * (sent.saturating_sub(received)) as f64 / sent.max(1) as f64
     );
     println!(
-        "media thread CPU: {:.2} s over {elapsed:.1} s ({:.1}% of one core)",
+        "media threads' CPU: {:.2} s over {elapsed:.1} s ({:.1}% of one core)",
         cpu,
         100.0 * cpu / elapsed
     );

@@ -1,6 +1,6 @@
 //! The media engine: the I/O shell around the sans-IO pieces of this crate.
 //!
-//! It runs on its own thread with its own runtime, so a busy control plane (API clients,
+//! It runs on its own threads with its own runtime, so a busy control plane (API clients,
 //! SIP bursts) never delays a packet; the core only posts commands to [`Leg`]s and reads
 //! their events. Each leg owns one RTP port (and the next one for RTCP) from the
 //! configured range: the port-per-leg side of the design choice, which keeps NAT latching
@@ -32,6 +32,8 @@ pub struct EngineConfig {
     pub ip: IpAddr,
     /// Inclusive port range; legs take an even port and the next odd one.
     pub ports: (u16, u16),
+    /// Media worker threads (legs and bridges are spread over them); 0 = one per core.
+    pub threads: usize,
 }
 
 /// Packet counters that prove which path audio took.
@@ -70,13 +72,21 @@ impl std::fmt::Debug for MediaEngine {
 }
 
 impl MediaEngine {
-    /// Starts the media thread.
+    /// Starts the media threads.
     pub fn start(config: EngineConfig) -> Result<Self, MediaError> {
+        let threads = match config.threads {
+            0 => std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get),
+            n => n,
+        };
         let (tx, rx) = std::sync::mpsc::channel();
+        // The runtime lives on a thread of its own (dropping a runtime from async code
+        // panics); its workers, all named `media`, do the packet work.
         std::thread::Builder::new()
-            .name("media".into())
+            .name("media-owner".into())
             .spawn(move || {
-                let runtime = match tokio::runtime::Builder::new_current_thread()
+                let runtime = match tokio::runtime::Builder::new_multi_thread()
+                    .worker_threads(threads)
+                    .thread_name("media")
                     .enable_all()
                     .build()
                 {
