@@ -186,7 +186,7 @@ impl Switch {
     }
 
     /// A channel whose audio goes to `host` and comes back from it: plain RTP in
-    /// `format` (ulaw, alaw, g722), or AudioSocket over TCP (8 kHz linear).
+    /// `format` (ulaw, alaw, g722, slin, slin16), or AudioSocket over TCP (8 kHz linear).
     pub fn external_media(
         &self,
         app: &str,
@@ -202,6 +202,8 @@ impl Switch {
                     "ulaw" => Codec::Pcmu,
                     "alaw" => Codec::Pcma,
                     "g722" => Codec::G722,
+                    "slin" => Codec::L16,
+                    "slin16" => Codec::L16Wide,
                     other => {
                         return Err(ControlError::Unprocessable(format!(
                             "format {other:?} is not supported for RTP external media"

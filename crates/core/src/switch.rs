@@ -1192,7 +1192,7 @@ fn session_id() -> u64 {
 fn remote_for(sdp: &Sdp, format: &Format) -> Option<Remote> {
     Some(Remote {
         addr: sdp.rtp_addr(),
-        codec: Codec::from_name(&format.encoding)?,
+        codec: Codec::from_rtpmap(&format.encoding, format.clock_rate)?,
         payload_type: format.payload_type,
         dtmf_payload_type: sdp.telephone_event().map(|f| f.payload_type),
         send: sdp.direction.receives(),

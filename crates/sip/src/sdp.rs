@@ -87,8 +87,15 @@ impl Format {
         }
     }
 
+    /// Whether this is `encoding`, or `encoding/rate` when a rate is given
+    /// (`L16/16000`).
     pub fn is(&self, encoding: &str) -> bool {
-        self.encoding.eq_ignore_ascii_case(encoding)
+        match encoding.split_once('/') {
+            Some((name, rate)) => {
+                self.encoding.eq_ignore_ascii_case(name) && rate.parse() == Ok(self.clock_rate)
+            }
+            None => self.encoding.eq_ignore_ascii_case(encoding),
+        }
     }
 }
 
@@ -277,6 +284,8 @@ impl Sdp {
                 "PCMU" => static_format(0),
                 "PCMA" => static_format(8),
                 "G722" => static_format(9),
+                "L16" => Some(Format::new(96, "L16", 8000)),
+                "L16/16000" => Some(Format::new(97, "L16", 16000)),
                 "TELEPHONE-EVENT" => Some(Format {
                     fmtp: Some("0-16".to_owned()),
                     ..Format::new(101, "telephone-event", 8000)
@@ -382,6 +391,19 @@ mod tests {
         assert_eq!(answer.direction, Direction::RecvOnly);
         let reparsed = Sdp::parse(&answer.to_string()).unwrap();
         assert_eq!(reparsed, answer);
+    }
+
+    #[test]
+    fn l16_rates_are_told_apart() {
+        let offer = Sdp::offer(&["L16/16000", "L16", "PCMU"], local(), 1);
+        let reparsed = Sdp::parse(&offer.to_string()).unwrap();
+        let answer = reparsed.answer(&["L16"], local(), 1).unwrap();
+        assert_eq!(
+            answer.formats[0].clock_rate, 16000,
+            "plain L16 allows any rate"
+        );
+        let narrow = reparsed.answer(&["L16/8000"], local(), 1).unwrap();
+        assert_eq!(narrow.formats[0].payload_type, 96);
     }
 
     #[test]

@@ -69,7 +69,14 @@ fn validate(config: &Config) -> Result<(), String> {
         ));
     }
     for codec in &config.rtp.codecs {
-        let known = ["PCMU", "PCMA", "G722", "telephone-event"];
+        let known = [
+            "PCMU",
+            "PCMA",
+            "G722",
+            "L16",
+            "L16/16000",
+            "telephone-event",
+        ];
         if !known.iter().any(|k| k.eq_ignore_ascii_case(codec)) {
             return Err(format!(
                 "rtp.codecs: unknown codec {codec:?} (known: {})",

@@ -1,4 +1,4 @@
-//! Audio codecs carried over RTP: G.711 µ-law/A-law and G.722.
+//! Audio codecs carried over RTP: G.711 µ-law/A-law, G.722 and L16 (linear PCM).
 //!
 //! All codecs are implemented by hand: G.711 is a few table look-ups and
 //! G.722 a small fixed-point ADPCM, both on the hot path of every call, so
@@ -16,31 +16,53 @@ pub enum Codec {
     Pcma,
     /// G.722 at 64 kbit/s (mode 1).
     G722,
+    /// 16-bit linear PCM, network byte order (RFC 3551 §4.5.11), at 8 kHz.
+    L16,
+    /// L16 at 16 kHz.
+    L16Wide,
 }
 
 impl Codec {
-    /// The SDP encoding name ("PCMU", "PCMA", "G722").
+    const ALL: [Codec; 5] = [
+        Codec::Pcmu,
+        Codec::Pcma,
+        Codec::G722,
+        Codec::L16,
+        Codec::L16Wide,
+    ];
+
+    /// The SDP encoding name ("PCMU", "PCMA", "G722", "L16").
     pub fn name(self) -> &'static str {
         match self {
             Codec::Pcmu => "PCMU",
             Codec::Pcma => "PCMA",
             Codec::G722 => "G722",
+            Codec::L16 | Codec::L16Wide => "L16",
         }
     }
 
-    /// Parses an SDP encoding name, case-insensitively.
+    /// Parses an SDP encoding name, case-insensitively (L16 at 8 kHz).
     pub fn from_name(name: &str) -> Option<Codec> {
-        [Codec::Pcmu, Codec::Pcma, Codec::G722]
+        Self::ALL
             .into_iter()
             .find(|c| c.name().eq_ignore_ascii_case(name))
     }
 
-    /// The static RTP payload type.
+    /// Parses an `rtpmap` encoding name and clock rate.
+    pub fn from_rtpmap(name: &str, clock_rate: u32) -> Option<Codec> {
+        Self::ALL
+            .into_iter()
+            .find(|c| c.name().eq_ignore_ascii_case(name) && c.rtp_clock_rate() == clock_rate)
+    }
+
+    /// The RTP payload type: static for G.711 and G.722, the usual dynamic one for L16.
     pub fn payload_type(self) -> u8 {
         match self {
             Codec::Pcmu => 0,
             Codec::Pcma => 8,
             Codec::G722 => 9,
+            Codec::L16 => 96,
+            Codec::L16Wide => 97,
         }
     }
 
@@ -57,14 +79,17 @@ impl Codec {
     /// The RTP timestamp clock rate. G.722 uses 8000 although it samples at
     /// 16 kHz (an historical error kept by RFC 3551).
     pub fn rtp_clock_rate(self) -> u32 {
-        8000
+        match self {
+            Codec::L16Wide => 16000,
+            _ => 8000,
+        }
     }
 
     /// The PCM sample rate the codec encodes from and decodes to.
     pub fn sample_rate(self) -> u32 {
         match self {
-            Codec::Pcmu | Codec::Pcma => 8000,
-            Codec::G722 => 16000,
+            Codec::Pcmu | Codec::Pcma | Codec::L16 => 8000,
+            Codec::G722 | Codec::L16Wide => 16000,
         }
     }
 
@@ -84,6 +109,7 @@ enum EncoderState {
     Pcmu,
     Pcma,
     G722(Box<g722::Encoder>),
+    L16(Codec),
 }
 
 /// Encodes PCM at the codec's sample rate into RTP payload bytes.
@@ -98,6 +124,7 @@ impl Encoder {
             Codec::Pcmu => EncoderState::Pcmu,
             Codec::Pcma => EncoderState::Pcma,
             Codec::G722 => EncoderState::G722(Box::new(g722::Encoder::new())),
+            Codec::L16 | Codec::L16Wide => EncoderState::L16(codec),
         };
         Encoder { state }
     }
@@ -107,6 +134,7 @@ impl Encoder {
             EncoderState::Pcmu => Codec::Pcmu,
             EncoderState::Pcma => Codec::Pcma,
             EncoderState::G722(_) => Codec::G722,
+            EncoderState::L16(codec) => codec,
         }
     }
 
@@ -117,6 +145,7 @@ impl Encoder {
             EncoderState::Pcmu => out.extend(pcm.iter().map(|&s| g711::linear_to_ulaw(s))),
             EncoderState::Pcma => out.extend(pcm.iter().map(|&s| g711::linear_to_alaw(s))),
             EncoderState::G722(enc) => enc.encode(pcm, out),
+            EncoderState::L16(_) => out.extend(pcm.iter().flat_map(|s| s.to_be_bytes())),
         }
     }
 }
@@ -126,6 +155,7 @@ enum DecoderState {
     Pcmu,
     Pcma,
     G722(Box<g722::Decoder>),
+    L16(Codec),
 }
 
 /// Decodes RTP payload bytes into PCM at the codec's sample rate.
@@ -140,6 +170,7 @@ impl Decoder {
             Codec::Pcmu => DecoderState::Pcmu,
             Codec::Pcma => DecoderState::Pcma,
             Codec::G722 => DecoderState::G722(Box::new(g722::Decoder::new())),
+            Codec::L16 | Codec::L16Wide => DecoderState::L16(codec),
         };
         Decoder { state }
     }
@@ -149,6 +180,7 @@ impl Decoder {
             DecoderState::Pcmu => Codec::Pcmu,
             DecoderState::Pcma => Codec::Pcma,
             DecoderState::G722(_) => Codec::G722,
+            DecoderState::L16(codec) => codec,
         }
     }
 
@@ -159,6 +191,12 @@ impl Decoder {
             DecoderState::Pcmu => out.extend(payload.iter().map(|&b| g711::ulaw_to_linear(b))),
             DecoderState::Pcma => out.extend(payload.iter().map(|&b| g711::alaw_to_linear(b))),
             DecoderState::G722(dec) => dec.decode(payload, out),
+            // An odd trailing byte is not a sample: dropped.
+            DecoderState::L16(_) => out.extend(
+                payload
+                    .chunks_exact(2)
+                    .map(|b| i16::from_be_bytes([b[0], b[1]])),
+            ),
         }
     }
 }
@@ -168,6 +206,19 @@ mod tests {
     use super::*;
     use crate::goertzel;
     use crate::tone::ToneGenerator;
+
+    #[test]
+    fn l16_is_big_endian_and_rate_aware() {
+        let mut out = Vec::new();
+        Encoder::new(Codec::L16).encode(&[0x0102, -2], &mut out);
+        assert_eq!(out, [0x01, 0x02, 0xff, 0xfe]);
+        let mut pcm = Vec::new();
+        Decoder::new(Codec::L16Wide).decode(&[0x01, 0x02, 0xff, 0xfe, 0x07], &mut pcm);
+        assert_eq!(pcm, [0x0102, -2]);
+        assert_eq!(Codec::from_rtpmap("l16", 16000), Some(Codec::L16Wide));
+        assert_eq!(Codec::from_rtpmap("L16", 8000), Some(Codec::L16));
+        assert_eq!(Codec::L16Wide.timestamp_increment(20), 320);
+    }
 
     #[test]
     fn names_and_payload_types() {
