@@ -1144,3 +1144,49 @@ fn inband_dtmf_is_detected_for_read() {
     // 1400 Hz is the "PIN read correctly" branch; 400 Hz the other one.
     media::assert_hears(&leg.received, "caller after Read", 1400.0, Some(400.0), 40);
 }
+
+#[test]
+fn chanspy_hears_both_sides_and_whispers_to_the_spied_channel_only() {
+    let config = ServerConfig::default().extension("default", "800", &["ChanSpy(1001,qw)"]);
+    let server = Server::start_with("chanspy", config);
+    let talk = Duration::from_secs(7);
+    let (caller_tone, callee_tone, spy_tone) = (600.0, 1400.0, 2000.0);
+    let call = Bridged::new(
+        talk,
+        tone_for(caller_tone, talk),
+        tone_for(callee_tone, talk),
+    )
+    .start(&server);
+    // The spy joins once the call is up; it whispers its own tone.
+    std::thread::sleep(Duration::from_secs(1));
+    let spy_rtp = media::RtpPeer::bind();
+    let spy_talk = Duration::from_secs(4);
+    let spy = calls::start_caller(&server, "uac_call", "800", &spy_rtp, "0 101", spy_talk);
+    let spy = calls::LiveLeg::start(spy, spy_rtp, tone_for(spy_tone, spy_talk));
+    let from = Instant::now() + Duration::from_millis(700);
+    let window = from..from + Duration::from_secs(2);
+    let spy = spy.wait();
+    let (caller, callee) = call.finish();
+
+    let power = |leg: &calls::Leg, freq| tone_power(&leg.received, window.clone(), freq);
+    // The spy hears both parties.
+    for freq in [caller_tone, callee_tone] {
+        assert!(
+            power(&spy, freq) > 1e-3,
+            "spy should hear {freq} Hz: {:.2e}",
+            power(&spy, freq)
+        );
+    }
+    // The whisper reaches the spied channel (1001) and nobody else.
+    assert!(
+        power(&callee, spy_tone) > 1e-3,
+        "1001 should hear the whisper"
+    );
+    assert!(
+        power(&caller, spy_tone) < power(&caller, callee_tone) / 100.0,
+        "1000 must not hear the whisper"
+    );
+    // The call itself goes on: each party still hears the other.
+    assert!(power(&caller, callee_tone) > 1e-3);
+    assert!(power(&callee, caller_tone) > 1e-3);
+}
