@@ -247,6 +247,10 @@ impl Switch {
         let config = &self.inner.config;
         let specific = self.peer_settings(origin).0;
         let mut codecs = specific.unwrap_or_else(|| config.rtp.codecs.clone());
+        // Opus is offered only where libopus could be loaded.
+        if !switchboard_media::codec::opus::available() {
+            codecs.retain(|c| !c.eq_ignore_ascii_case("opus"));
+        }
         // Digits pass through whenever the switch supports them at all.
         let dtmf = config
             .rtp

@@ -74,6 +74,8 @@ pub struct Format {
     /// Encoding name as written in `rtpmap` (or the RFC 3551 static name).
     pub encoding: String,
     pub clock_rate: u32,
+    /// The `rtpmap` channel count when given (Opus always says 2).
+    pub channels: Option<u8>,
     pub fmtp: Option<String>,
 }
 
@@ -83,6 +85,7 @@ impl Format {
             payload_type,
             encoding: encoding.to_owned(),
             clock_rate,
+            channels: None,
             fmtp: None,
         }
     }
@@ -286,6 +289,11 @@ impl Sdp {
                 "G722" => static_format(9),
                 "L16" => Some(Format::new(96, "L16", 8000)),
                 "L16/16000" => Some(Format::new(97, "L16", 16000)),
+                "OPUS" => Some(Format {
+                    channels: Some(2),
+                    fmtp: Some("useinbandfec=1".to_owned()),
+                    ..Format::new(111, "opus", 48000)
+                }),
                 "TELEPHONE-EVENT" => Some(Format {
                     fmtp: Some("0-16".to_owned()),
                     ..Format::new(101, "telephone-event", 8000)
@@ -310,7 +318,11 @@ fn parse_rtpmap(arg: &str) -> Option<Format> {
     let mut parts = rest.trim().split('/');
     let encoding = parts.next()?;
     let clock_rate = parts.next()?.parse().ok()?;
-    Some(Format::new(pt.parse().ok()?, encoding, clock_rate))
+    let channels = parts.next().and_then(|c| c.parse().ok());
+    Some(Format {
+        channels,
+        ..Format::new(pt.parse().ok()?, encoding, clock_rate)
+    })
 }
 
 impl std::fmt::Display for Sdp {
@@ -329,9 +341,13 @@ impl std::fmt::Display for Sdp {
         for format in &self.formats {
             let _ = write!(
                 out,
-                "a=rtpmap:{} {}/{}\r\n",
+                "a=rtpmap:{} {}/{}",
                 format.payload_type, format.encoding, format.clock_rate
             );
+            if let Some(channels) = format.channels {
+                let _ = write!(out, "/{channels}");
+            }
+            out.push_str("\r\n");
             if let Some(fmtp) = &format.fmtp {
                 let _ = write!(out, "a=fmtp:{} {fmtp}\r\n", format.payload_type);
             }
@@ -391,6 +407,18 @@ mod tests {
         assert_eq!(answer.direction, Direction::RecvOnly);
         let reparsed = Sdp::parse(&answer.to_string()).unwrap();
         assert_eq!(reparsed, answer);
+    }
+
+    #[test]
+    fn opus_rtpmap_keeps_its_channel_count() {
+        let offer = Sdp::offer(&["opus", "PCMU"], local(), 1).to_string();
+        assert!(offer.contains("a=rtpmap:111 opus/48000/2\r\n"), "{offer}");
+        let answer = Sdp::parse(&offer)
+            .unwrap()
+            .answer(&["opus"], local(), 1)
+            .unwrap();
+        assert_eq!(answer.formats[0].channels, Some(2));
+        assert!(answer.to_string().contains("opus/48000/2"));
     }
 
     #[test]
