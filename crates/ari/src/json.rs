@@ -3,6 +3,7 @@
 
 use serde_json::{json, Value};
 use switchboard_core::dialplan::{expand, Step};
+use switchboard_core::recording::LiveRecording;
 use switchboard_core::{time, Bridge, Channel, Playback};
 
 use crate::Ari;
@@ -95,25 +96,35 @@ pub fn playback(playback: &Playback) -> Value {
     value
 }
 
-/// A playback that is already gone from the core.
-pub fn gone_playback(id: &str, channel: &str) -> Value {
+/// A playback that is already gone from the core; `target_uri` is `channel:<id>` or
+/// `bridge:<id>`.
+pub fn gone_playback(id: &str, target_uri: &str) -> Value {
     json!({
         "id": id,
         "media_uri": "",
-        "target_uri": format!("channel:{channel}"),
+        "target_uri": target_uri,
         "language": "en",
         "state": "complete",
     })
 }
 
-/// The `Bridge` model.
-pub fn bridge(bridge: &Bridge) -> Value {
+/// The `Bridge` model: `bridge_class` `stasis` and `creator` `Stasis` for the bridges
+/// made through ARI, as Asterisk reports its Stasis bridges; the dialplan's bridges are
+/// `basic` (Dial) or `base` made by `ConfBridge`.
+pub fn bridge(ari: &Ari, bridge: &Bridge) -> Value {
+    let (class, creator) = if ari.is_stasis_bridge(&bridge.id) {
+        ("stasis", "Stasis")
+    } else if bridge.name.starts_with("confbridge-") {
+        ("base", "ConfBridge")
+    } else {
+        ("basic", "")
+    };
     json!({
         "id": bridge.id,
         "technology": bridge.technology(),
         "bridge_type": bridge.kind.as_str(),
-        "bridge_class": "base",
-        "creator": "",
+        "bridge_class": class,
+        "creator": creator,
         "name": bridge.name,
         "channels": bridge.channel_ids(),
         "creationtime": time::asterisk(bridge.created),
@@ -127,11 +138,61 @@ pub fn gone_bridge(id: &str) -> Value {
         "id": id,
         "technology": "",
         "bridge_type": "mixing",
-        "bridge_class": "base",
+        "bridge_class": "stasis",
         "creator": "",
         "name": "",
         "channels": [],
         "creationtime": time::asterisk(std::time::SystemTime::now()),
         "video_mode": "none",
     })
+}
+
+/// The `LiveRecording` model (the seed's `name`, `format`, `state` with Asterisk's
+/// `target_uri`, durations and, once it failed, `cause`).
+pub fn live_recording(recording: &LiveRecording) -> Value {
+    let (duration, talking, silence) = recording.durations();
+    let mut value = json!({
+        "name": recording.name,
+        "format": recording.format,
+        "state": recording.state().as_str(),
+        "target_uri": recording.target.uri(),
+        "duration": duration,
+        "talking_duration": talking,
+        "silence_duration": silence,
+    });
+    if let Some(cause) = recording.cause() {
+        value["cause"] = cause.into();
+    }
+    value
+}
+
+/// A recording the core no longer knows (it ended before its event was read).
+pub fn gone_recording(name: &str, target_uri: &str) -> Value {
+    json!({
+        "name": name,
+        "format": "",
+        "state": "done",
+        "target_uri": target_uri,
+    })
+}
+
+/// The `StoredRecording` model: the seed's `id`, `formats`, `time`,
+/// `duration_seconds`, and Asterisk's `name`, `format`.
+pub fn stored_recording(recording: &switchboard_store::StoredRecording) -> Value {
+    json!({
+        "id": recording.name,
+        "name": recording.name,
+        "format": recording.format,
+        "formats": [recording.format],
+        "time": asterisk_time(&recording.created),
+        "duration_seconds": (recording.duration_ms + 500) / 1000,
+    })
+}
+
+/// `2026-11-25T13:33:14Z` (the store's RFC 3339) as `2026-11-25T13:33:14.000+0000`.
+fn asterisk_time(rfc3339: &str) -> String {
+    match rfc3339.strip_suffix('Z') {
+        Some(base) if base.len() == 19 => format!("{base}.000+0000"),
+        _ => rfc3339.to_owned(),
+    }
 }

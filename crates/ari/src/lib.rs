@@ -19,7 +19,7 @@ pub mod stasis;
 #[cfg(test)]
 mod tests;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::SystemTime;
@@ -91,6 +91,17 @@ struct Inner {
     entity_id: String,
     /// The dialplan, to name the application a channel is executing.
     dialplan: Option<Dialplan>,
+    /// The bridges made through ARI (Asterisk's Stasis bridges), by id.
+    bridges: Mutex<HashMap<String, StasisBridge>>,
+}
+
+/// What ARI keeps about a bridge it made, beside the core's bridge.
+#[derive(Debug, Default)]
+pub(crate) struct StasisBridge {
+    /// The music-on-hold playback started with `POST /bridges/{id}/moh`.
+    pub moh: Option<String>,
+    /// Channels added with `mute=true`: muted towards the bridge while in it.
+    pub muted: BTreeSet<String>,
 }
 
 impl Ari {
@@ -107,6 +118,7 @@ impl Ari {
                 started: SystemTime::now(),
                 entity_id,
                 dialplan,
+                bridges: Mutex::default(),
             }),
         }
     }
@@ -141,6 +153,20 @@ impl Ari {
 
     pub(crate) fn dialplan(&self) -> Option<&Dialplan> {
         self.inner.dialplan.as_ref()
+    }
+
+    /// The bridges made through ARI (never hold this across a core call that
+    /// publishes events while the dispatcher may want it: the lock is short).
+    pub(crate) fn stasis_bridges(&self) -> MutexGuard<'_, HashMap<String, StasisBridge>> {
+        self.inner
+            .bridges
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Whether bridge `id` was made through ARI (is "in Stasis").
+    pub fn is_stasis_bridge(&self, id: &str) -> bool {
+        self.stasis_bridges().contains_key(id)
     }
 }
 

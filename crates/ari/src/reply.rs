@@ -12,6 +12,12 @@ pub enum Reply {
     Json(Value),
     /// 201 with a JSON body and a `Location` (play, record).
     Created { location: String, body: Value },
+    /// 200 with a file's bytes (a stored recording's file).
+    File {
+        content_type: &'static str,
+        filename: String,
+        body: Vec<u8>,
+    },
 }
 
 pub fn json_response(status: StatusCode, value: &Value) -> Response {
@@ -34,6 +40,20 @@ impl IntoResponse for Reply {
                 let mut response = json_response(StatusCode::CREATED, &body);
                 if let Ok(location) = HeaderValue::from_str(&location) {
                     response.headers_mut().insert(header::LOCATION, location);
+                }
+                response
+            }
+            Reply::File {
+                content_type,
+                filename,
+                body,
+            } => {
+                let mut response = Response::new(Body::from(body));
+                let headers = response.headers_mut();
+                headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+                let disposition = format!("attachment; filename=\"{}\"", filename.replace('"', ""));
+                if let Ok(value) = HeaderValue::from_str(&disposition) {
+                    headers.insert(header::CONTENT_DISPOSITION, value);
                 }
                 response
             }

@@ -16,6 +16,9 @@ use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket};
 use axum::extract::Request;
 use axum::response::{IntoResponse, Response};
 use serde_json::{json, Map, Value};
+use switchboard_core::features::MuteDirection;
+use switchboard_core::playback::PlaybackTarget;
+use switchboard_core::recording::{LiveRecording, RecordTarget, RecordingState};
 use switchboard_core::{time, Bridge, Channel, Event, EventKind, Playback};
 use tokio::sync::{broadcast, mpsc, Notify};
 
@@ -47,6 +50,10 @@ struct App {
     /// Explicit subscriptions: `channel:<id>`, `bridge:<id>`, `endpoint:<tech>/<res>`,
     /// `deviceState:<name>`.
     sources: BTreeSet<String>,
+    /// Bridges that hold (or held, until they are destroyed) a channel of the
+    /// application: it hears their events, as Asterisk subscribes an application to
+    /// the bridges its channels join.
+    bridges: BTreeSet<String>,
     allowed: Vec<Value>,
     disallowed: Vec<Value>,
 }
@@ -61,13 +68,16 @@ impl App {
             replay: VecDeque::new(),
             channels: BTreeSet::new(),
             sources: BTreeSet::new(),
+            bridges: BTreeSet::new(),
             allowed: Vec::new(),
             disallowed: Vec::new(),
         }
     }
 
     fn hears_bridge(&self, id: &str) -> bool {
-        self.subscribe_all || self.sources.contains(&format!("bridge:{id}"))
+        self.subscribe_all
+            || self.bridges.contains(id)
+            || self.sources.contains(&format!("bridge:{id}"))
     }
 
     fn hears_channel(&self, id: &str) -> bool {
@@ -88,7 +98,7 @@ impl App {
 
     fn to_json(&self, name: &str) -> Value {
         let mut channel_ids: BTreeSet<&str> = self.channels.iter().map(String::as_str).collect();
-        let mut bridge_ids = Vec::new();
+        let mut bridge_ids: BTreeSet<&str> = self.bridges.iter().map(String::as_str).collect();
         let mut endpoint_ids = Vec::new();
         let mut device_names = Vec::new();
         for source in &self.sources {
@@ -96,7 +106,9 @@ impl App {
                 Some(("channel", id)) => {
                     channel_ids.insert(id);
                 }
-                Some(("bridge", id)) => bridge_ids.push(id),
+                Some(("bridge", id)) => {
+                    bridge_ids.insert(id);
+                }
                 Some(("endpoint", id)) => endpoint_ids.push(id),
                 Some(("deviceState", id)) => device_names.push(id),
                 _ => {}
@@ -126,6 +138,8 @@ struct State {
     bridges: HashMap<String, Arc<Bridge>>,
     /// `skipms` of the playbacks started through ARI (for forward / reverse).
     skips: HashMap<String, i64>,
+    /// Recordings seen, kept until their RecordingFinished / RecordingFailed.
+    recordings: HashMap<String, Arc<LiveRecording>>,
 }
 
 /// The applications and the event dispatcher.
@@ -311,6 +325,25 @@ impl Hub {
         state.skips.insert(playback.id.clone(), skipms);
     }
 
+    /// A recording started through ARI, kept for its events (the core forgets it as
+    /// soon as it ends).
+    pub fn track_recording(&self, recording: &Arc<LiveRecording>) {
+        let mut state = self.lock();
+        // Those whose last event came before they were tracked.
+        state.recordings.retain(|_, r| !ended(r));
+        state
+            .recordings
+            .insert(recording.name.clone(), recording.clone());
+    }
+
+    /// Whether a recording of channel `id` (not of its bridge) is in progress.
+    pub fn channel_recording(&self, id: &str) -> bool {
+        self.lock()
+            .recordings
+            .values()
+            .any(|r| r.target == RecordTarget::Channel(id.to_owned()) && !ended(r))
+    }
+
     /// The `skipms` a playback was started with (Asterisk's default 3000).
     pub fn skipms(&self, playback: &str) -> i64 {
         self.lock().skips.get(playback).copied().unwrap_or(3000)
@@ -473,24 +506,75 @@ impl Hub {
                     .get(playback)
                     .cloned()
                     .or_else(|| ari.switch().playback(playback).ok());
+                let on_bridge = match &found {
+                    Some(p) => matches!(p.target, PlaybackTarget::Bridge(_)),
+                    None => is_bridge(ari, &state, id),
+                };
                 let value = match &found {
                     Some(p) => {
                         state.playbacks.insert(playback.clone(), p.clone());
                         json::playback(p)
                     }
-                    None => json::gone_playback(playback, id),
+                    None => json::gone_playback(playback, &target_uri(on_bridge, id)),
                 };
                 fields.insert("playback".into(), value);
+                if on_bridge {
+                    bridge_event = Some(id.to_owned());
+                }
                 "PlaybackStarted"
             }
             EventKind::PlaybackFinished { playback } => {
                 state.skips.remove(playback);
-                let value = match state.playbacks.remove(playback) {
-                    Some(p) => json::playback(&p),
-                    None => json::gone_playback(playback, id),
+                let found = state.playbacks.remove(playback);
+                let on_bridge = match &found {
+                    Some(p) => matches!(p.target, PlaybackTarget::Bridge(_)),
+                    None => is_bridge(ari, &state, id),
+                };
+                let value = match &found {
+                    Some(p) => json::playback(p),
+                    None => json::gone_playback(playback, &target_uri(on_bridge, id)),
                 };
                 fields.insert("playback".into(), value);
+                if on_bridge {
+                    bridge_event = Some(id.to_owned());
+                }
                 "PlaybackFinished"
+            }
+            EventKind::RecordingStarted { recording }
+            | EventKind::RecordingFinished { recording }
+            | EventKind::RecordingFailed { recording } => {
+                let found = state
+                    .recordings
+                    .get(recording)
+                    .cloned()
+                    .or_else(|| ari.switch().live_recording(recording).ok());
+                let on_bridge = match &found {
+                    Some(r) => matches!(r.target, RecordTarget::Bridge(_)),
+                    None => is_bridge(ari, &state, id),
+                };
+                let value = match &found {
+                    Some(r) => json::live_recording(r),
+                    None => json::gone_recording(recording, &target_uri(on_bridge, id)),
+                };
+                fields.insert("recording".into(), value);
+                if on_bridge {
+                    bridge_event = Some(id.to_owned());
+                }
+                match (&event.kind, found) {
+                    (EventKind::RecordingStarted { .. }, Some(r)) => {
+                        state.recordings.insert(recording.clone(), r);
+                        "RecordingStarted"
+                    }
+                    (EventKind::RecordingStarted { .. }, None) => "RecordingStarted",
+                    (EventKind::RecordingFinished { .. }, _) => {
+                        state.recordings.remove(recording);
+                        "RecordingFinished"
+                    }
+                    _ => {
+                        state.recordings.remove(recording);
+                        "RecordingFailed"
+                    }
+                }
             }
             EventKind::BridgeCreated | EventKind::BridgeDestroyed => {
                 let found = bridge_of(ari, &mut state, id);
@@ -505,6 +589,14 @@ impl Hub {
             }
             EventKind::ChannelEnteredBridge { bridge }
             | EventKind::ChannelLeftBridge { bridge } => {
+                if matches!(event.kind, EventKind::ChannelEnteredBridge { .. }) {
+                    // The channel's applications follow it into the bridge.
+                    for app in state.apps.values_mut() {
+                        if app.channels.contains(id) {
+                            app.bridges.insert(bridge.clone());
+                        }
+                    }
+                }
                 let found = bridge_of(ari, &mut state, bridge);
                 fields.insert("bridge".into(), found);
                 fields.insert("channel".into(), snapshot(&channel));
@@ -575,6 +667,36 @@ impl Hub {
                     if let Some(entry) = state.apps.get_mut(app) {
                         entry.channels.remove(id);
                     }
+                }
+            }
+            EventKind::ChannelLeftBridge { bridge } => {
+                // Muted for the bridge only (addChannel's `mute`).
+                let unmute = ari
+                    .stasis_bridges()
+                    .get_mut(bridge)
+                    .is_some_and(|b| b.muted.remove(id));
+                if unmute {
+                    let _ = ari.switch().mute(id, MuteDirection::In, false);
+                }
+                // An application stops hearing a bridge none of its channels is in
+                // any more; while the bridge is being destroyed, it stays until its
+                // BridgeDestroyed.
+                if let Ok(live) = ari.switch().bridge(bridge) {
+                    let members = live.channel_ids();
+                    for app in state.apps.values_mut() {
+                        if !members.iter().any(|m| app.channels.contains(m)) {
+                            app.bridges.remove(bridge);
+                        }
+                    }
+                }
+            }
+            EventKind::BridgeDestroyed => {
+                for app in state.apps.values_mut() {
+                    app.bridges.remove(id);
+                }
+                let gone = ari.stasis_bridges().remove(id);
+                if let Some(moh) = gone.and_then(|b| b.moh) {
+                    let _ = ari.switch().stop_playback(&moh);
                 }
             }
             EventKind::ChannelDestroyed { .. } => {
@@ -722,9 +844,31 @@ fn bridge_of(ari: &Ari, state: &mut State, id: &str) -> Value {
     match found {
         Some(bridge) => {
             state.bridges.insert(id.to_owned(), bridge.clone());
-            json::bridge(&bridge)
+            json::bridge(ari, &bridge)
         }
         None => json::gone_bridge(id),
+    }
+}
+
+/// Whether a recording is over (done, failed or canceled).
+fn ended(recording: &LiveRecording) -> bool {
+    !matches!(
+        recording.state(),
+        RecordingState::Queued | RecordingState::Recording | RecordingState::Paused
+    )
+}
+
+/// Whether `id` names a bridge (live, or seen and not destroyed yet).
+fn is_bridge(ari: &Ari, state: &State, id: &str) -> bool {
+    state.bridges.contains_key(id) || ari.switch().bridge(id).is_ok()
+}
+
+/// `bridge:<id>` or `channel:<id>`.
+fn target_uri(on_bridge: bool, id: &str) -> String {
+    if on_bridge {
+        format!("bridge:{id}")
+    } else {
+        format!("channel:{id}")
     }
 }
 

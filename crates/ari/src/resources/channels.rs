@@ -6,6 +6,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use serde_json::{json, Value};
+use switchboard_core::features::MuteDirection;
+use switchboard_core::recording::RecordTarget;
+use switchboard_core::snoop::{Encapsulation, SnoopDirection};
 use switchboard_core::{CallerId, Cause, Channel, ChannelState, ControlError, Direction};
 
 use super::not_implemented;
@@ -238,29 +241,29 @@ pub fn resource() -> Resource {
                     .error(BAD_STATE.0, BAD_STATE.1),
             ]),
             api("/channels/{channelId}/mute", "Mute a channel", vec![
-                control(op(Post, "mute", "Mute a channel.", "void", h!(not_implemented))
+                control(op(Post, "mute", "Mute a channel.", "void", h!(mute))
                     .path("channelId", CHANNEL_ID)
                     .query("direction", "string", "Direction in which to mute audio").default("both").values(DIRECTIONS)),
-                control(op(Delete, "unmute", "Unmute a channel.", "void", h!(not_implemented))
+                control(op(Delete, "unmute", "Unmute a channel.", "void", h!(unmute))
                     .path("channelId", CHANNEL_ID)
                     .query("direction", "string", "Direction in which to unmute audio").default("both").values(DIRECTIONS)),
             ]),
             api("/channels/{channelId}/hold", "Put a channel on hold", vec![
-                control(op(Post, "hold", "Hold a channel.", "void", h!(not_implemented)).path("channelId", CHANNEL_ID)),
-                control(op(Delete, "unhold", "Remove a channel from hold.", "void", h!(not_implemented)).path("channelId", CHANNEL_ID)),
+                control(op(Post, "hold", "Hold a channel.", "void", h!(hold)).path("channelId", CHANNEL_ID)),
+                control(op(Delete, "unhold", "Remove a channel from hold.", "void", h!(unhold)).path("channelId", CHANNEL_ID)),
             ]),
             api("/channels/{channelId}/moh", "Play music on hold to a channel", vec![
-                control(op(Post, "startMoh", "Play music on hold to a channel.", "void", h!(not_implemented))
+                control(op(Post, "startMoh", "Play music on hold to a channel.", "void", h!(start_moh))
                     .notes("Using media operations such as /play on a channel playing MOH in this manner will suspend MOH without resuming automatically. If continuing music on hold is desired, the stasis application must reinitiate music on hold.")
                     .path("channelId", CHANNEL_ID)
                     .query("mohClass", "string", "Music on hold class to use")),
-                control(op(Delete, "stopMoh", "Stop playing music on hold to a channel.", "void", h!(not_implemented)).path("channelId", CHANNEL_ID)),
+                control(op(Delete, "stopMoh", "Stop playing music on hold to a channel.", "void", h!(stop_moh)).path("channelId", CHANNEL_ID)),
             ]),
             api("/channels/{channelId}/silence", "Play silence to a channel", vec![
-                control(op(Post, "startSilence", "Play silence to a channel.", "void", h!(not_implemented))
+                control(op(Post, "startSilence", "Play silence to a channel.", "void", h!(start_silence))
                     .notes("Using media operations such as /play on a channel playing silence in this manner will suspend silence without resuming automatically.")
                     .path("channelId", CHANNEL_ID)),
-                control(op(Delete, "stopSilence", "Stop playing silence to a channel.", "void", h!(not_implemented)).path("channelId", CHANNEL_ID)),
+                control(op(Delete, "stopSilence", "Stop playing silence to a channel.", "void", h!(stop_silence)).path("channelId", CHANNEL_ID)),
             ]),
             api("/channels/{channelId}/play", "Play media to a channel", vec![
                 control(play_params(op(Post, "play", "Start playback of media.", "Playback", h!(play))
@@ -275,7 +278,7 @@ pub fn resource() -> Resource {
                     .path("playbackId", "Playback ID."))),
             ]),
             api("/channels/{channelId}/record", "Record audio from a channel", vec![
-                record_params(op(Post, "record", "Start a recording.", "LiveRecording", h!(not_implemented))
+                record_params(op(Post, "record", "Start a recording.", "LiveRecording", h!(record))
                     .notes("Record audio from a channel. Note that this will not capture audio sent to the channel. The bridge itself has a record feature if that's what you want.")
                     .path("channelId", CHANNEL_ID))
                     .error(400, "Invalid parameters")
@@ -299,7 +302,7 @@ pub fn resource() -> Resource {
                     .error(NOT_IN_STASIS.0, NOT_IN_STASIS.1),
             ]),
             api("/channels/{channelId}/snoop", "Snoop (spy/whisper) on a channel", vec![
-                snoop_params(op(Post, "snoopChannel", "Start snooping.", "Channel", h!(not_implemented))
+                snoop_params(op(Post, "snoopChannel", "Start snooping.", "Channel", h!(snoop))
                     .notes("Snoop (spy/whisper) on a specific channel.")
                     .path("channelId", CHANNEL_ID))
                     .query("snoopId", "string", "Unique ID to assign to snooping channel")
@@ -307,7 +310,7 @@ pub fn resource() -> Resource {
                     .error(NOT_FOUND.0, NOT_FOUND.1),
             ]),
             api("/channels/{channelId}/snoop/{snoopId}", "Snoop (spy/whisper) on a channel", vec![
-                snoop_params(op(Post, "snoopChannelWithId", "Start snooping.", "Channel", h!(not_implemented))
+                snoop_params(op(Post, "snoopChannelWithId", "Start snooping.", "Channel", h!(snoop))
                     .notes("Snoop (spy/whisper) on a specific channel.")
                     .path("channelId", CHANNEL_ID)
                     .path("snoopId", "Unique ID to assign to snooping channel"))
@@ -328,7 +331,7 @@ pub fn resource() -> Resource {
                     .error(404, "Channel cannot be found."),
             ]),
             api("/channels/externalMedia", "Create a channel to an External Media source/sink.", vec![
-                op(Post, "externalMedia", "Start an External Media session.", "Channel", h!(not_implemented))
+                op(Post, "externalMedia", "Start an External Media session.", "Channel", h!(external_media))
                     .notes("Create a channel to an External Media source/sink. The combination of transport and encapsulation will select one of chan_rtp(udp/rtp), chan_audiosocket(tcp/audiosocket) or chan_websocket(websocket/none) channel drivers.")
                     .query("channelId", "string", "The unique id to assign the channel on creation.")
                     .query("app", "string", "Stasis Application to place channel into").required()
@@ -716,10 +719,10 @@ const DECLARED_SCHEMES: &[&str] = &[
     "tone",
 ];
 
-async fn play(ari: Ari, args: Args) -> Result<Reply, AriError> {
-    let channel = stasis_channel(&ari, args.path("channelId"))?;
-    let media = args.list("media");
-    for uri in &media {
+/// Checks the `media` URIs of a play request: 400 for a scheme ARI does not know,
+/// 501 for one the core cannot play yet.
+pub(crate) fn check_media(media: &[String]) -> Result<(), AriError> {
+    for uri in media {
         if uri.starts_with('/') {
             continue;
         }
@@ -734,10 +737,24 @@ async fn play(ari: Ari, args: Args) -> Result<Reply, AriError> {
             ));
         }
     }
+    Ok(())
+}
+
+async fn play(ari: Ari, args: Args) -> Result<Reply, AriError> {
+    let channel = stasis_channel(&ari, args.path("channelId"))?;
+    let media = args.list("media");
+    check_media(&media)?;
+    if args.int("skipms").is_some_and(|v| v < 0) {
+        return Err(AriError::bad_request("skipms cannot be negative"));
+    }
+    let offset = args.int("offsetms").unwrap_or(0);
+    if offset < 0 {
+        return Err(AriError::bad_request("offsetms cannot be negative"));
+    }
     let playback_id = args.str("playbackId").map(str::to_owned);
     let playback = ari
         .switch()
-        .play(&channel.id, media, args.str("lang"), playback_id)
+        .play_from(&channel.id, media, args.str("lang"), playback_id, offset)
         .map_err(|e| match e {
             ControlError::Invalid(why) if why.contains("already exists") => AriError::conflict(why),
             other => AriError::from_control(other),
@@ -814,4 +831,251 @@ async fn rtp_statistics(ari: Ari, args: Args) -> Result<Reply, AriError> {
         "rxoctetcount": s.rxoctetcount,
         "channel_uniqueid": s.channel_uniqueid,
     })))
+}
+
+// ---- media features: mute, hold, music on hold, silence, record ----
+
+/// A channel in Stasis (404 / 409) whose state allows media operations: Asterisk
+/// refuses (412) channels that are Down or still ringing out.
+fn media_channel(ari: &Ari, id: &str) -> Result<Arc<Channel>, AriError> {
+    let channel = stasis_channel(ari, id)?;
+    if matches!(channel.state(), ChannelState::Down | ChannelState::Ringing) {
+        return Err(AriError::precondition("Channel in invalid state"));
+    }
+    Ok(channel)
+}
+
+fn mute_direction(args: &Args) -> Result<MuteDirection, AriError> {
+    MuteDirection::parse(args.str("direction").unwrap_or("both"))
+        .ok_or_else(|| AriError::bad_request("Invalid direction specified"))
+}
+
+async fn mute(ari: Ari, args: Args) -> Result<Reply, AriError> {
+    let channel = media_channel(&ari, args.path("channelId"))?;
+    let direction = mute_direction(&args)?;
+    ari.switch()
+        .mute(&channel.id, direction, true)
+        .map_err(AriError::from_control)?;
+    Ok(Reply::NoContent)
+}
+
+async fn unmute(ari: Ari, args: Args) -> Result<Reply, AriError> {
+    let channel = media_channel(&ari, args.path("channelId"))?;
+    let direction = mute_direction(&args)?;
+    ari.switch()
+        .mute(&channel.id, direction, false)
+        .map_err(AriError::from_control)?;
+    Ok(Reply::NoContent)
+}
+
+async fn hold(ari: Ari, args: Args) -> Result<Reply, AriError> {
+    let channel = media_channel(&ari, args.path("channelId"))?;
+    ari.switch()
+        .hold(&channel.id)
+        .map_err(AriError::from_control)?;
+    Ok(Reply::NoContent)
+}
+
+async fn unhold(ari: Ari, args: Args) -> Result<Reply, AriError> {
+    let channel = media_channel(&ari, args.path("channelId"))?;
+    ari.switch()
+        .unhold(&channel.id)
+        .map_err(AriError::from_control)?;
+    Ok(Reply::NoContent)
+}
+
+/// Music on hold of `mohClass` (default `default`); like Asterisk, an unknown class
+/// falls back to `default`, and the request succeeds even when no music can play.
+async fn start_moh(ari: Ari, args: Args) -> Result<Reply, AriError> {
+    let channel = media_channel(&ari, args.path("channelId"))?;
+    let class = args.str("mohClass").unwrap_or("default");
+    let started = match ari.switch().start_moh(&channel.id, class) {
+        Err(ControlError::Invalid(_)) if class != "default" => {
+            ari.switch().start_moh(&channel.id, "default")
+        }
+        other => other,
+    };
+    match started {
+        Ok(()) => {}
+        Err(ControlError::Invalid(why)) => {
+            tracing::warn!(channel = %channel.name, class, why, "ARI startMoh: no music on hold to play");
+        }
+        Err(other) => return Err(AriError::from_control(other)),
+    }
+    Ok(Reply::NoContent)
+}
+
+async fn stop_moh(ari: Ari, args: Args) -> Result<Reply, AriError> {
+    let channel = media_channel(&ari, args.path("channelId"))?;
+    ari.switch()
+        .stop_moh(&channel.id)
+        .map_err(AriError::from_control)?;
+    Ok(Reply::NoContent)
+}
+
+async fn start_silence(ari: Ari, args: Args) -> Result<Reply, AriError> {
+    let channel = media_channel(&ari, args.path("channelId"))?;
+    ari.switch()
+        .start_silence(&channel.id)
+        .map_err(AriError::from_control)?;
+    Ok(Reply::NoContent)
+}
+
+async fn stop_silence(ari: Ari, args: Args) -> Result<Reply, AriError> {
+    let channel = media_channel(&ari, args.path("channelId"))?;
+    ari.switch()
+        .stop_silence(&channel.id)
+        .map_err(AriError::from_control)?;
+    Ok(Reply::NoContent)
+}
+
+/// Records what the channel says and hears. The seed refuses (409) a channel bridged
+/// with others: record the bridge instead.
+async fn record(ari: Ari, args: Args) -> Result<Reply, AriError> {
+    let channel = stasis_channel(&ari, args.path("channelId"))?;
+    let options = crate::resources::recordings::record_options(&args)?;
+    let bridge = channel.data().bridge.clone();
+    let bridged_with_others = bridge
+        .and_then(|b| ari.switch().bridge(&b).ok())
+        .is_some_and(|b| b.channel_ids().iter().any(|c| *c != channel.id));
+    if bridged_with_others {
+        return Err(AriError::conflict(
+            "Channel is currently bridged with other channels",
+        ));
+    }
+    crate::resources::recordings::start_recording(
+        &ari,
+        RecordTarget::Channel(channel.id.clone()),
+        options,
+        AriError::channel_not_found,
+    )
+}
+
+// ---- snoop and external media ----
+
+/// `appArgs` as the application's arguments (comma separated, as Stasis() takes them).
+fn app_args(args: &Args) -> Vec<String> {
+    args.str("appArgs")
+        .map(|a| a.split(',').map(str::to_owned).collect())
+        .unwrap_or_default()
+}
+
+/// A snoop channel on the channel (which need not be in Stasis); the snoop channel
+/// enters `app` (StasisStart) and is answered with.
+async fn snoop(ari: Ari, args: Args) -> Result<Reply, AriError> {
+    let direction = |name: &str| {
+        SnoopDirection::parse(args.str(name).unwrap_or("none"))
+            .ok_or_else(|| AriError::bad_request(format!("Invalid direction specified for {name}")))
+    };
+    let (spy, whisper) = (direction("spy")?, direction("whisper")?);
+    if spy == SnoopDirection::None && whisper == SnoopDirection::None {
+        return Err(AriError::bad_request(
+            "Direction must be specified for at least spy or whisper",
+        ));
+    }
+    let app = args
+        .str("app")
+        .ok_or_else(|| AriError::bad_request("Application name is required"))?;
+    let target = ari
+        .switch()
+        .channel(args.path("channelId"))
+        .map_err(AriError::from_control)?;
+    let snoop_id = args.str("snoopId").map(str::to_owned);
+    let channel = ari
+        .switch()
+        .snoop(&target.id, spy, whisper, app, app_args(&args), snoop_id)
+        .map_err(|e| match e {
+            ControlError::NotFound => AriError::channel_not_found(),
+            ControlError::Conflict(_) => {
+                AriError::bad_request("Channel with given unique ID already exists")
+            }
+            ControlError::Invalid(why) | ControlError::Unprocessable(why) => {
+                AriError::bad_request(why)
+            }
+            ControlError::WrongState(why) => AriError::bad_request(why),
+        })?;
+    Ok(Reply::Json(json::channel(&ari, &channel)))
+}
+
+/// A channel whose audio goes to and comes from `external_host`: RTP over UDP, or
+/// AudioSocket over TCP. Answered with the channel and its variables
+/// (`UNICASTRTP_LOCAL_ADDRESS` / `_PORT`: where to send the RTP), as Asterisk does.
+async fn external_media(ari: Ari, args: Args) -> Result<Reply, AriError> {
+    let app = args
+        .str("app")
+        .ok_or_else(|| AriError::bad_request("app cannot be empty"))?
+        .to_owned();
+    let host = args
+        .str("external_host")
+        .ok_or_else(|| AriError::bad_request("external_host cannot be empty"))?;
+    let format = args
+        .str("format")
+        .ok_or_else(|| AriError::bad_request("format cannot be empty"))?
+        .to_ascii_lowercase();
+    let encapsulation = match (
+        args.str("encapsulation").unwrap_or("rtp"),
+        args.str("transport").unwrap_or("udp"),
+    ) {
+        ("rtp", "udp") => Encapsulation::Rtp,
+        ("audiosocket", "tcp") => Encapsulation::AudioSocket,
+        _ => {
+            return Err(AriError::new(
+                501,
+                "The encapsulation and/or transport is not supported",
+            ))
+        }
+    };
+    let data = args.str("data").map(str::to_owned);
+    if encapsulation == Encapsulation::AudioSocket && data.is_none() {
+        return Err(AriError::bad_request("data can not be empty"));
+    }
+    let bad_host = || AriError::bad_request("external_host must be <host>:<port>");
+    let addr = match host.parse::<std::net::SocketAddr>() {
+        Ok(addr) => addr,
+        Err(_)
+            if host
+                .rsplit_once(':')
+                .is_some_and(|(h, p)| !h.is_empty() && p.parse::<u16>().is_ok()) =>
+        {
+            tokio::net::lookup_host(host)
+                .await
+                .ok()
+                .and_then(|mut addrs| addrs.next())
+                .ok_or_else(bad_host)?
+        }
+        Err(_) => return Err(bad_host()),
+    };
+    let vars = variables(&args)?;
+    let channel_id = args.str("channelId").map(str::to_owned);
+    if let Some(id) = &channel_id {
+        if ari.switch().channel(id).is_ok() {
+            return Err(AriError::conflict(
+                "Channel with given unique ID already exists",
+            ));
+        }
+    }
+    let channel = ari
+        .switch()
+        .external_media(&app, addr, &format, encapsulation, channel_id, data)
+        .map_err(|e| match e {
+            ControlError::Conflict(_) => {
+                AriError::conflict("Channel with given unique ID already exists")
+            }
+            ControlError::Unprocessable(_) => {
+                AriError::bad_request(format!("Provided format ({format}) was not found"))
+            }
+            other => AriError::bad_request(other.to_string()),
+        })?;
+    for (name, value) in &vars {
+        let _ = ari.switch().set_var(&channel.id, name, value);
+    }
+    let mut body = json::channel(&ari, &channel);
+    let channelvars: serde_json::Map<String, Value> = channel
+        .data()
+        .vars
+        .iter()
+        .map(|(k, v)| (k.clone(), Value::String(v.clone())))
+        .collect();
+    body["channelvars"] = Value::Object(channelvars);
+    Ok(Reply::Json(body))
 }

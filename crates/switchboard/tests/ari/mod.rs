@@ -3,6 +3,8 @@
 //! events, error bodies, originate, and the events WebSocket's take-over,
 //! replay and slow-client handling.
 
+mod stasis_media;
+
 use std::time::Duration;
 
 use serde_json::{json, Value};
@@ -42,6 +44,13 @@ const EMITTED: &[&str] = &[
     "Dial",
     "PlaybackStarted",
     "PlaybackFinished",
+    "BridgeCreated",
+    "BridgeDestroyed",
+    "ChannelEnteredBridge",
+    "ChannelLeftBridge",
+    "RecordingStarted",
+    "RecordingFinished",
+    "RecordingFailed",
     "ApplicationReplaced",
     "MissingParams",
 ];
@@ -381,8 +390,8 @@ fn ari_stasis_call_answer_play_dtmf_hangup() {
     .expect_error(400, "reason and reason_code");
     ari.post(&path("dtmf?dtmf=1&before=abc"))
         .expect_error(400, "malformed int");
-    ari.post(&path("hold"))
-        .expect_error(501, "hold is not implemented yet");
+    ari.post(&path("hold")).expect(204, "hold");
+    ari.delete(&path("hold")).expect(204, "unhold");
 
     ari.post(&path("ring")).expect(204, "ring");
     ari.post(&path("answer")).expect(204, "answer");

@@ -20,6 +20,8 @@ pub struct Response {
     pub status: u16,
     pub headers: Vec<(String, String)>,
     pub body: String,
+    /// The body as it came (a downloaded file is not text).
+    pub bytes: Vec<u8>,
 }
 
 impl Response {
@@ -162,6 +164,7 @@ fn parse_response(raw: &[u8]) -> Option<Response> {
         status,
         headers,
         body: String::from_utf8_lossy(&body).into_owned(),
+        bytes: body,
     })
 }
 
