@@ -453,6 +453,12 @@ impl Hub {
                 fields.insert("channel".into(), snapshot(&channel));
                 "ChannelVarset"
             }
+            EventKind::ChannelDialplan { app, data } => {
+                fields.insert("dialplan_app".into(), app.clone().into());
+                fields.insert("dialplan_app_data".into(), data.clone().into());
+                fields.insert("channel".into(), snapshot(&channel));
+                "ChannelDialplan"
+            }
             EventKind::ChannelHold => {
                 fields.insert("channel".into(), snapshot(&channel));
                 "ChannelHold"
@@ -620,9 +626,6 @@ impl Hub {
                 only = Some(app.clone());
                 "StasisEnd"
             }
-            // Not translated yet (recordings, two-party connections, whatever the
-            // core adds next): no ARI event.
-            _ => return,
         };
         let recipients: Vec<String> = match &only {
             Some(app) => vec![app.clone()],

@@ -64,6 +64,8 @@ pub struct ChannelData {
     /// Features using this channel's decoded audio (recordings, snoops): any bridge it
     /// is in mixes while this is above zero.
     pub audio_users: usize,
+    /// The channel's own mixer while it has audio users outside any bridge.
+    pub private_mixer: Option<switchboard_media::engine::MixBridge>,
     /// The background playback of Playtones(), for StopPlaytones().
     pub playtones: Option<String>,
     /// The recording MixMonitor() started, for StopMixMonitor().

@@ -189,6 +189,18 @@ impl Switch {
         language: Option<&str>,
         playback_id: Option<String>,
     ) -> Result<Arc<Playback>, ControlError> {
+        self.play_on_bridge_from(bridge_id, media, language, playback_id, 0)
+    }
+
+    /// [`Switch::play_on_bridge`] starting `offset_ms` into the first media.
+    pub fn play_on_bridge_from(
+        &self,
+        bridge_id: &str,
+        media: Vec<String>,
+        language: Option<&str>,
+        playback_id: Option<String>,
+        offset_ms: i64,
+    ) -> Result<Arc<Playback>, ControlError> {
         self.bridge(bridge_id)?;
         let target = PlaybackTarget::Bridge(bridge_id.to_owned());
         let language = language.unwrap_or("en").to_owned();
@@ -197,7 +209,7 @@ impl Switch {
             media,
             language,
             playback_id,
-            0,
+            offset_ms,
             std::future::pending(),
         )
     }

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::SystemTime;
 
-use switchboard_media::engine::{MixBridge, TapDirection};
+use switchboard_media::engine::TapDirection;
 use switchboard_media::raw::{RawFormat, RawWriter};
 use switchboard_media::resample::Resampler;
 use switchboard_media::wav_writer::{recover_partial, IfExists, WavWriter};
@@ -259,19 +259,22 @@ enum AudioHold {
     Channel {
         switch: Switch,
         channel: Arc<Channel>,
-        private: Option<MixBridge>,
     },
 }
 
 impl Drop for AudioHold {
     fn drop(&mut self) {
-        if let Self::Channel {
-            switch,
-            channel,
-            private,
-        } = self
-        {
-            channel.data().audio_users -= 1;
+        if let Self::Channel { switch, channel } = self {
+            let private = {
+                let mut data = channel.data();
+                data.audio_users -= 1;
+                // The last user closes the channel's own mixer.
+                if data.audio_users == 0 {
+                    data.private_mixer.take()
+                } else {
+                    None
+                }
+            };
             if let Some(mixer) = private {
                 mixer.close();
             }
@@ -406,6 +409,27 @@ impl Switch {
         Ok(recording)
     }
 
+    /// Makes sure a channel with audio users has its audio decoded: its bridge mixes,
+    /// or, outside any bridge, it has a mixer of its own (shared by all its users).
+    pub(crate) fn keep_audio_flowing(&self, channel: &Channel) {
+        let bridged = {
+            let mut data = channel.data();
+            if data.audio_users == 0 {
+                return;
+            }
+            if data.bridge.is_none() {
+                let mixer = data
+                    .private_mixer
+                    .get_or_insert_with(|| self.media().create_bridge());
+                mixer.add(&channel.leg);
+            }
+            data.bridge.is_some()
+        };
+        if bridged {
+            self.refresh_bridge_of(channel);
+        }
+    }
+
     pub(crate) fn feed_for(
         &self,
         target: &RecordTarget,
@@ -423,23 +447,11 @@ impl Switch {
             }
             RecordTarget::Channel(id) => {
                 let channel = self.channel(id)?;
-                let bridged = {
-                    let mut data = channel.data();
-                    data.audio_users += 1;
-                    data.bridge.is_some()
-                };
-                let private = if bridged {
-                    self.refresh_bridge_of(&channel);
-                    None
-                } else {
-                    let mixer = self.media().create_bridge();
-                    mixer.add(&channel.leg);
-                    Some(mixer)
-                };
+                channel.data().audio_users += 1;
+                self.keep_audio_flowing(&channel);
                 let audio = AudioHold::Channel {
                     switch: self.clone(),
                     channel: channel.clone(),
-                    private,
                 };
                 let rate = channel.leg.codec().map_or(8000, |c| c.sample_rate());
                 let (first, second) = match direction {

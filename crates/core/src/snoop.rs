@@ -101,6 +101,7 @@ impl Switch {
             pending_cause: None,
             held: false,
             audio_users: 0,
+            private_mixer: None,
             playtones: None,
             mixmonitor: None,
             moh: None,
@@ -223,7 +224,9 @@ impl Switch {
                 });
                 let local = leg.local_addr();
                 let name = format!("UnicastRTP/{host}-{:08x}", rand_suffix());
-                let channel = self.local_channel(channel_id, name, leg, app, Vec::new())?;
+                // As in Asterisk, `data` reaches the application as its StasisStart args.
+                let args = data.into_iter().collect();
+                let channel = self.local_channel(channel_id, name, leg, app, args)?;
                 let _ = self.set_var(
                     &channel.id,
                     "UNICASTRTP_LOCAL_ADDRESS",

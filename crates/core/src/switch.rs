@@ -376,6 +376,7 @@ impl Switch {
             pending_cause: None,
             held: false,
             audio_users: 0,
+            private_mixer: None,
             playtones: None,
             mixmonitor: None,
             moh: None,
@@ -484,6 +485,7 @@ impl Switch {
             pending_cause: None,
             held: false,
             audio_users: 0,
+            private_mixer: None,
             playtones: None,
             mixmonitor: None,
             moh: None,
@@ -900,6 +902,8 @@ impl Switch {
         }
         if let Ok(channel) = self.channel(channel_id) {
             channel.data().bridge = None;
+            // A recording or snoop on it goes on outside the bridge.
+            self.keep_audio_flowing(&channel);
         }
         self.inner.events.publish(
             channel_id,

@@ -447,11 +447,6 @@ async fn originate_common(
                 "Channel with given unique ID already exists",
             ));
         }
-        // The core assigns channel ids itself.
-        return Err(AriError::new(
-            501,
-            "Assigning the channel id (channelId) is not implemented yet",
-        ));
     }
     if args.str("otherChannelId").is_some() {
         return Err(AriError::new(
@@ -463,21 +458,30 @@ async fn originate_common(
         .iter()
         .any(|p| args.str(p).is_some())
         || args.int("priority").is_some();
-    let app = match (args.str("app"), into_dialplan) {
-        (Some(_), true) => {
-            return Err(AriError::bad_request(
+    let destination =
+        match (args.str("app"), into_dialplan) {
+            (Some(_), true) => return Err(AriError::bad_request(
                 "'app' is mutually exclusive with 'extension', 'context', 'priority' and 'label'",
-            ))
-        }
-        (Some(app), false) => app.to_owned(),
-        (None, true) => {
-            return Err(AriError::new(
-                501,
-                "Originating into the dialplan (extension/context/priority/label) is not implemented yet",
-            ))
-        }
-        (None, false) => return Err(AriError::bad_request("Application or extension must be specified")),
-    };
+            )),
+            (Some(app), false) => Destination::App(app.to_owned()),
+            (None, true) => {
+                if args.str("label").is_some() {
+                    return Err(AriError::bad_request(
+                        "Dialplan labels are not supported; give a priority",
+                    ));
+                }
+                Destination::Dialplan {
+                    context: args.str("context").unwrap_or("default").to_owned(),
+                    exten: args.str("extension").unwrap_or("s").to_owned(),
+                    priority: usize::try_from(args.int("priority").unwrap_or(1)).unwrap_or(1),
+                }
+            }
+            (None, false) => {
+                return Err(AriError::bad_request(
+                    "Application or extension must be specified",
+                ))
+            }
+        };
     if let Some(originator) = args.str("originator") {
         if ari.switch().channel(originator).is_err() {
             return Err(AriError::bad_request(
@@ -500,7 +504,7 @@ async fn originate_common(
     };
     let channel = ari
         .switch()
-        .originate(endpoint, caller, None, None)
+        .originate(endpoint, caller, None, channel_id)
         .await
         .map_err(|cause| {
             AriError::bad_request(format!(
@@ -509,26 +513,38 @@ async fn originate_common(
                 cause.0
             ))
         })?;
-    ari.hub().add_channel(&app, &channel);
+    if let Destination::App(app) = &destination {
+        ari.hub().add_channel(app, &channel);
+    }
     for (name, value) in &vars {
         let _ = ari.switch().set_var(&channel.id, name, value);
     }
-    tokio::spawn(enter_when_answered(
+    tokio::spawn(start_when_answered(
         ari.clone(),
         channel.clone(),
-        app,
+        destination,
         app_args,
         timeout,
     ));
     Ok(Reply::Json(json::channel(&ari, &channel)))
 }
 
-/// Puts an originated channel into its application once it answers; gives up (no
-/// answer) after `timeout`.
-async fn enter_when_answered(
+/// Where an originated channel goes once it answers.
+enum Destination {
+    App(String),
+    Dialplan {
+        context: String,
+        exten: String,
+        priority: usize,
+    },
+}
+
+/// Puts an originated channel into its application, or runs the dialplan on it, once
+/// it answers; gives up (no answer) after `timeout`.
+async fn start_when_answered(
     ari: Ari,
     channel: Arc<Channel>,
-    app: String,
+    destination: Destination,
     args: Vec<String>,
     timeout: Option<Duration>,
 ) {
@@ -558,8 +574,20 @@ async fn enter_when_answered(
         },
         None => answered.await,
     };
-    if answered {
-        let _ = ari.switch().enter_stasis(&channel.id, &app, args);
+    if !answered {
+        return;
+    }
+    match destination {
+        Destination::App(app) => {
+            let _ = ari.switch().enter_stasis(&channel.id, &app, args);
+        }
+        Destination::Dialplan {
+            context,
+            exten,
+            priority,
+        } => ari
+            .switch()
+            .dialplan_on_answer(&channel, &context, &exten, priority),
     }
 }
 

@@ -125,10 +125,15 @@ impl MixBridge {
         let shared = leg.shared();
         let mut members = self.shared.members();
         // Already in: keep its jitter buffer and resampler state (no glitch).
-        if let Some(member) = members.iter_mut().find(|m| Arc::ptr_eq(&m.leg, shared)) {
+        if let Some(member) = members
+            .iter_mut()
+            .find(|m| Arc::ptr_eq(&m.leg, shared) && m.leg.in_mixer(&self.shared))
+        {
             member.speaks = speaks;
             return;
         }
+        // A stale entry (the leg went to another mixer meanwhile) is replaced.
+        members.retain(|m| !Arc::ptr_eq(&m.leg, shared));
         let rate = shared.codec().map_or(8000, |c| c.sample_rate());
         shared.enter_mixer(Arc::downgrade(&self.shared));
         members.push(Member {
