@@ -12,6 +12,7 @@ pub mod events;
 pub mod features;
 pub mod playback;
 pub mod recording;
+pub mod say;
 pub mod snoop;
 pub mod state;
 mod switch;

@@ -8,6 +8,7 @@ use switchboard_media::engine::{Control, PlaybackEnd, Source};
 use switchboard_media::tone_plan::TonePlan;
 
 use crate::events::EventKind;
+use crate::say;
 use crate::switch::{ControlError, Switch};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -278,12 +279,15 @@ impl Switch {
 
     async fn run_playback(&self, playback: &Playback) {
         let mut started = false;
-        for (index, uri) in playback.media.iter().enumerate() {
-            let Some(source) = self.media_source(uri, &playback.language) else {
+        let sources = playback.media.iter().enumerate().flat_map(|(index, uri)| {
+            let sources = self.media_sources(uri, &playback.language);
+            if sources.is_empty() {
                 tracing::warn!(target = %playback.target.uri(), uri, "media not found; skipped");
-                continue;
-            };
-            let offset = if index == 0 { playback.offset_ms } else { 0 };
+            }
+            sources.into_iter().map(move |source| (index, source))
+        });
+        for (index, source) in sources {
+            let offset = if started { 0 } else { playback.offset_ms };
             // A bridge mixes while an announcement plays into it.
             let (handle, _audio) = match &playback.target {
                 PlaybackTarget::Channel(id) => match self.channel(id) {
@@ -325,9 +329,29 @@ impl Switch {
         }
     }
 
-    /// What a media URI stands for, if it can be found.
-    fn media_source(&self, uri: &str, language: &str) -> Option<Source> {
+    /// What a media URI stands for: the sources found, in order (several for
+    /// `number:`, `digits:` and `characters:`, which are read out of sound files).
+    fn media_sources(&self, uri: &str, language: &str) -> Vec<Source> {
         let (scheme, rest) = uri.split_once(':').unwrap_or(("sound", uri));
+        let spoken = match scheme {
+            "number" => rest.trim().parse().ok().map(say::number),
+            "digits" => Some(say::digits(rest)),
+            "characters" => Some(say::characters(rest)),
+            _ => None,
+        };
+        match spoken {
+            Some(sounds) => sounds
+                .iter()
+                .filter_map(|name| self.find_sound(name, language).map(Source::File))
+                .collect(),
+            None => self
+                .media_source(scheme, rest, uri, language)
+                .into_iter()
+                .collect(),
+        }
+    }
+
+    fn media_source(&self, scheme: &str, rest: &str, uri: &str, language: &str) -> Option<Source> {
         match scheme {
             "sound" => self.find_sound(rest, language).map(Source::File),
             "tone" => TonePlan::parse_tone_uri(rest, "us").ok().map(Source::Tones),

@@ -736,8 +736,7 @@ async fn send_dtmf(ari: Ari, args: Args) -> Result<Reply, AriError> {
     Ok(Reply::NoContent)
 }
 
-/// Media URI schemes the core can play now, and those ARI declares.
-const PLAYABLE: &[&str] = &["sound", "tone", "recording"];
+/// The media URI schemes ARI declares (all playable).
 const DECLARED_SCHEMES: &[&str] = &[
     "sound",
     "recording",
@@ -747,8 +746,7 @@ const DECLARED_SCHEMES: &[&str] = &[
     "tone",
 ];
 
-/// Checks the `media` URIs of a play request: 400 for a scheme ARI does not know,
-/// 501 for one the core cannot play yet.
+/// Checks the `media` URIs of a play request: 400 for a scheme ARI does not know.
 pub(crate) fn check_media(media: &[String]) -> Result<(), AriError> {
     for uri in media {
         if uri.starts_with('/') {
@@ -757,12 +755,6 @@ pub(crate) fn check_media(media: &[String]) -> Result<(), AriError> {
         let scheme = uri.split_once(':').map_or("", |(s, _)| s);
         if !DECLARED_SCHEMES.contains(&scheme) {
             return Err(AriError::bad_request(format!("Invalid media URI {uri:?}")));
-        }
-        if !PLAYABLE.contains(&scheme) {
-            return Err(AriError::new(
-                501,
-                format!("Media URI scheme {scheme}: is not implemented yet"),
-            ));
         }
     }
     Ok(())
