@@ -1019,6 +1019,32 @@ impl Switch {
         Ok(())
     }
 
+    /// Moves a channel from its Stasis application to another (ARI `move`).
+    pub fn move_to_app(&self, id: &str, app: &str, args: Vec<String>) -> Result<(), ControlError> {
+        let channel = self.channel(id)?;
+        let previous = {
+            let mut data = channel.data();
+            let Some((previous, _)) = data.stasis.take() else {
+                return Err(ControlError::WrongState(
+                    "channel is not in a Stasis application",
+                ));
+            };
+            data.stasis = Some((app.to_owned(), args.clone()));
+            previous
+        };
+        self.inner
+            .events
+            .publish(id, EventKind::StasisEnd { app: previous });
+        self.inner.events.publish(
+            id,
+            EventKind::StasisStart {
+                app: app.to_owned(),
+                args,
+            },
+        );
+        Ok(())
+    }
+
     /// Leaves Stasis and resumes the dialplan, optionally somewhere else
     /// (ARI `continue`). `None` fields keep the current location; the dialplan goes on
     /// at the next priority when no location is given.

@@ -200,7 +200,7 @@ pub fn resource() -> Resource {
                     .query("label", "string", "The label to continue to - will supersede 'priority' if both are provided.")),
             ]),
             api("/channels/{channelId}/move", "Move the channel from one Stasis application to another.", vec![
-                op(Post, "move", "Move the channel from one Stasis application to another.", "void", h!(not_implemented))
+                op(Post, "move", "Move the channel from one Stasis application to another.", "void", h!(move_channel))
                     .path("channelId", CHANNEL_ID)
                     .query("app", "string", "The channel will be passed to this Stasis application.").required()
                     .query("appArgs", "string", "The application arguments to pass to the Stasis application provided by 'app'.")
@@ -347,7 +347,7 @@ pub fn resource() -> Resource {
                     .error(409, "Channel is not in a Stasis application; Channel is already bridged"),
             ]),
             api("/channels/{channelId}/transfer_progress", "Inform the channel that the transfer is in progress.", vec![
-                op(Post, "transfer_progress", "Inform the channel about the progress of the attended/blind transfer.", "void", h!(not_implemented))
+                op(Post, "transfer_progress", "Inform the channel about the progress of the attended/blind transfer.", "void", h!(transfer_progress))
                     .path("channelId", CHANNEL_ID)
                     .query("states", "string", "The state of the progress").required()
                     .error(400, "Endpoint parameter not provided")
@@ -366,6 +366,44 @@ fn stasis_channel(ari: &Ari, id: &str) -> Result<Arc<Channel>, AriError> {
         return Err(AriError::conflict("Channel not in a Stasis application"));
     }
     Ok(channel)
+}
+
+async fn move_channel(ari: Ari, args: Args) -> Result<Reply, AriError> {
+    let channel = stasis_channel(&ari, args.path("channelId"))?;
+    let app = args
+        .str("app")
+        .ok_or_else(|| AriError::bad_request("app is required"))?;
+    let app_args: Vec<String> = args
+        .str("appArgs")
+        .map(|a| a.split(',').map(str::to_owned).collect())
+        .unwrap_or_default();
+    ari.hub().add_channel(app, &channel);
+    ari.switch()
+        .move_to_app(&channel.id, app, app_args)
+        .map_err(AriError::from_control)?;
+    Ok(Reply::NoContent)
+}
+
+/// The states Asterisk accepts for `transfer_progress`.
+const TRANSFER_STATES: &[&str] = &[
+    "channel_progress",
+    "channel_answered",
+    "channel_unavailable",
+    "channel_declined",
+];
+
+/// Acknowledges a transfer's progress on a channel in Stasis (no SIP effect here:
+/// switchboard does not relay REFER progress).
+async fn transfer_progress(ari: Ari, args: Args) -> Result<Reply, AriError> {
+    let channel = stasis_channel(&ari, args.path("channelId"))?;
+    let state = args.str("states").unwrap_or_default();
+    if !TRANSFER_STATES.contains(&state) {
+        return Err(AriError::bad_request(format!(
+            "Invalid transfer state {state:?}"
+        )));
+    }
+    tracing::info!(channel = %channel.name, state, "transfer progress");
+    Ok(Reply::NoContent)
 }
 
 async fn list(ari: Ari, _args: Args) -> Result<Reply, AriError> {
