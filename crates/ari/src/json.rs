@@ -196,3 +196,17 @@ fn asterisk_time(rfc3339: &str) -> String {
         _ => rfc3339.to_owned(),
     }
 }
+
+/// The `DeviceState` model.
+pub fn device_state(name: &str, state: &str) -> Value {
+    json!({"name": name, "state": state})
+}
+
+/// The `Mailbox` model.
+pub fn mailbox(mailbox: &switchboard_store::Mailbox) -> Value {
+    json!({
+        "name": mailbox.name,
+        "old_messages": mailbox.old_messages,
+        "new_messages": mailbox.new_messages,
+    })
+}

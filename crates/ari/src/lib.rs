@@ -93,6 +93,12 @@ struct Inner {
     dialplan: Option<Dialplan>,
     /// The bridges made through ARI (Asterisk's Stasis bridges), by id.
     bridges: Mutex<HashMap<String, StasisBridge>>,
+    /// The `Stasis:` device states (name → state), mirrored in the store. An async
+    /// lock, held across the store write so that memory, store and events keep
+    /// the order of the requests.
+    device_states: tokio::sync::Mutex<BTreeMap<String, String>>,
+    /// The mailboxes by name, mirrored in the store (locked as `device_states`).
+    mailboxes: tokio::sync::Mutex<BTreeMap<String, switchboard_store::Mailbox>>,
 }
 
 /// What ARI keeps about a bridge it made, beside the core's bridge.
@@ -119,6 +125,8 @@ impl Ari {
                 entity_id,
                 dialplan,
                 bridges: Mutex::default(),
+                device_states: tokio::sync::Mutex::default(),
+                mailboxes: tokio::sync::Mutex::default(),
             }),
         }
     }
@@ -164,6 +172,16 @@ impl Ari {
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
+    pub(crate) fn device_states(&self) -> &tokio::sync::Mutex<BTreeMap<String, String>> {
+        &self.inner.device_states
+    }
+
+    pub(crate) fn mailboxes(
+        &self,
+    ) -> &tokio::sync::Mutex<BTreeMap<String, switchboard_store::Mailbox>> {
+        &self.inner.mailboxes
+    }
+
     /// Whether bridge `id` was made through ARI (is "in Stasis").
     pub fn is_stasis_bridge(&self, id: &str) -> bool {
         self.stasis_bridges().contains_key(id)
@@ -193,6 +211,9 @@ pub async fn serve(switch: Switch, config: AriConfig) -> std::io::Result<Ari> {
         tracing::warn!("ARI has no users configured: every request will be refused (401)");
     }
     let ari = Ari::new(switch, config);
+    // What ARI set before a restart, before the first request.
+    resources::device_states::load(&ari).await;
+    resources::mailboxes::load(&ari).await;
     ari.hub().start(ari.clone());
     let app = router(ari.clone());
     let addr = listener.local_addr()?;

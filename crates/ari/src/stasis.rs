@@ -404,6 +404,39 @@ impl Hub {
         Ok(())
     }
 
+    /// A device's state changed: DeviceStateChanged to the applications subscribed to
+    /// `deviceState:<name>` and to those subscribed to everything.
+    pub fn device_state_changed(&self, ari: &Ari, name: &str, device_state: &str) {
+        let source = format!("deviceState:{name}");
+        let mut fields = Map::new();
+        fields.insert(
+            "device_state".into(),
+            json::device_state(name, device_state),
+        );
+        let mut state = self.lock();
+        let recipients: Vec<String> = state
+            .apps
+            .iter()
+            .filter(|(_, app)| {
+                app.registered && (app.subscribe_all || app.sources.contains(&source))
+            })
+            .map(|(name, _)| name.clone())
+            .collect();
+        let mut slow = Vec::new();
+        for app in &recipients {
+            self.deliver(
+                ari,
+                &mut state,
+                app,
+                "DeviceStateChanged",
+                &fields,
+                SystemTime::now(),
+                &mut slow,
+            );
+        }
+        self.drop_slow(&mut state, &slow);
+    }
+
     // ---- the dispatcher ----
 
     fn on_event(&self, ari: &Ari, event: &Event) {

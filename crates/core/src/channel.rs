@@ -3,12 +3,12 @@
 //! FreeSWITCH uuid and the CDR key.
 
 use std::collections::BTreeMap;
-use std::sync::{Mutex, MutexGuard};
+use std::sync::{Mutex, MutexGuard, OnceLock};
 use std::time::SystemTime;
 
 use switchboard_media::engine::Leg;
 use switchboard_sip::sdp::Sdp;
-use switchboard_sip::{CallHandle, Origin};
+use switchboard_sip::{CallHandle, Origin, Target};
 use tokio::sync::watch;
 
 use crate::cause::Cause;
@@ -75,6 +75,40 @@ pub struct ChannelData {
     pub silence: Option<String>,
     /// The Stasis application controlling the channel, with its arguments.
     pub stasis: Option<(String, Vec<String>)>,
+    /// Where a created (ARI `create`) channel will call when it is dialled.
+    pub pending_dial: Option<Target>,
+}
+
+impl ChannelData {
+    /// A channel at `context`/`exten`, priority 1, with nothing else set yet.
+    pub(crate) fn new(caller: CallerId, context: String, exten: String) -> Self {
+        Self {
+            caller,
+            connected: CallerId::default(),
+            context,
+            exten,
+            priority: 1,
+            language: "en".into(),
+            vars: Default::default(),
+            answered_at: None,
+            local_sdp: None,
+            awaiting_answer: false,
+            peer: None,
+            bridge: None,
+            parent: None,
+            children: Vec::new(),
+            pending_cause: None,
+            held: false,
+            audio_users: 0,
+            private_mixer: None,
+            playtones: None,
+            mixmonitor: None,
+            moh: None,
+            silence: None,
+            stasis: None,
+            pending_dial: None,
+        }
+    }
 }
 
 /// What a new channel is made of besides its data.
@@ -94,8 +128,9 @@ pub struct Channel {
     pub name: String,
     pub direction: Direction,
     pub created: SystemTime,
-    /// The SIP dialog; `None` for channels without signalling (snoop, external media).
-    pub(crate) sip: Option<CallHandle>,
+    /// The SIP dialog: set once the call is placed (at creation for inbound and
+    /// originated calls, at `dial` for created ones); never for snoops and external media.
+    pub(crate) sip: OnceLock<CallHandle>,
     pub(crate) leg: Leg,
     /// Codec preference for this channel's peer, as SDP encoding names.
     pub(crate) codecs: Vec<String>,
@@ -118,6 +153,11 @@ impl Channel {
             codecs,
             origin,
         } = parts;
+        let cell = OnceLock::new();
+        if let Some(handle) = sip {
+            let _ = cell.set(handle);
+        }
+        let sip = cell;
         let (status, _) = watch::channel(Status {
             state,
             early_media: false,
@@ -201,7 +241,7 @@ impl Channel {
 
     /// The SIP Call-ID (ARI's `protocol_id`); empty for channels without SIP.
     pub fn protocol_id(&self) -> &str {
-        self.sip.as_ref().map_or("", CallHandle::call_id)
+        self.sip.get().map_or("", CallHandle::call_id)
     }
 
     pub fn media_stats(&self) -> switchboard_media::stats::RtpStat {

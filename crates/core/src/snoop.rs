@@ -83,31 +83,8 @@ impl Switch {
         if self.channel(&id).is_ok() {
             return Err(ControlError::Conflict(format!("channel {id} exists")));
         }
-        let data = ChannelData {
-            caller: CallerId::default(),
-            connected: CallerId::default(),
-            context: "default".into(),
-            exten: "s".into(),
-            priority: 1,
-            language: "en".into(),
-            vars: Default::default(),
-            answered_at: Some(std::time::SystemTime::now()),
-            local_sdp: None,
-            awaiting_answer: false,
-            peer: None,
-            bridge: None,
-            parent: None,
-            children: Vec::new(),
-            pending_cause: None,
-            held: false,
-            audio_users: 0,
-            private_mixer: None,
-            playtones: None,
-            mixmonitor: None,
-            moh: None,
-            silence: None,
-            stasis: None,
-        };
+        let mut data = ChannelData::new(CallerId::default(), "default".into(), "s".into());
+        data.answered_at = Some(std::time::SystemTime::now());
         let parts = Parts {
             id,
             name,

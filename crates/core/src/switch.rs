@@ -283,7 +283,10 @@ impl Switch {
         self.inner
             .events
             .publish(&channel.id, EventKind::ChannelCreated);
-        tokio::spawn(self.clone().drive(channel, sip_events));
+        tokio::spawn(self.clone().drive(channel.clone()));
+        if let Some(events) = sip_events {
+            tokio::spawn(self.clone().pump_sip(channel, events));
+        }
     }
 
     // ---- inbound calls ----
@@ -355,34 +358,13 @@ impl Switch {
                 (Sdp::offer(&prefs, leg.local_addr(), session_id), true)
             }
         };
-        let data = ChannelData {
-            caller: CallerId {
-                name: call.caller_name.unwrap_or_default(),
-                number: call.caller,
-            },
-            connected: CallerId::default(),
-            context,
-            exten: call.callee,
-            priority: 1,
-            language: "en".into(),
-            vars: Default::default(),
-            answered_at: None,
-            local_sdp: Some(local_sdp),
-            awaiting_answer,
-            peer: None,
-            bridge: None,
-            parent: None,
-            children: Vec::new(),
-            pending_cause: None,
-            held: false,
-            audio_users: 0,
-            private_mixer: None,
-            playtones: None,
-            mixmonitor: None,
-            moh: None,
-            silence: None,
-            stasis: None,
+        let caller = CallerId {
+            name: call.caller_name.unwrap_or_default(),
+            number: call.caller,
         };
+        let mut data = ChannelData::new(caller, context, call.callee);
+        data.local_sdp = Some(local_sdp);
+        data.awaiting_answer = awaiting_answer;
         let parts = Parts {
             id,
             name,
@@ -410,6 +392,53 @@ impl Switch {
         parent: Option<&Arc<Channel>>,
         channel_id: Option<String>,
     ) -> Result<Arc<Channel>, Cause> {
+        let (channel, target) = self.prepare_outbound(dialstring, caller, parent, channel_id)?;
+        if let Err(cause) = self.place_call(&channel, target).await {
+            self.hangup(&channel.id, cause);
+            return Err(cause);
+        }
+        Ok(channel)
+    }
+
+    /// A channel for `dialstring` that does not call yet (ARI `create`): it waits,
+    /// Down, for [`Switch::dial`].
+    pub fn create_channel(
+        &self,
+        dialstring: &str,
+        caller: CallerId,
+        channel_id: Option<String>,
+    ) -> Result<Arc<Channel>, Cause> {
+        let (channel, target) = self.prepare_outbound(dialstring, caller, None, channel_id)?;
+        channel.data().pending_dial = Some(target);
+        Ok(channel)
+    }
+
+    /// Places the call of a created channel (ARI `dial`).
+    pub async fn dial(&self, id: &str) -> Result<(), ControlError> {
+        let channel = self.channel(id)?;
+        let target = channel
+            .data()
+            .pending_dial
+            .take()
+            .ok_or(ControlError::WrongState("channel has already been dialled"))?;
+        if let Err(cause) = self.place_call(&channel, target).await {
+            self.hangup(&channel.id, cause);
+            return Err(ControlError::Invalid(format!(
+                "cannot dial: {}",
+                cause.text()
+            )));
+        }
+        Ok(())
+    }
+
+    /// The outbound channel, registered, with its media and SDP offer ready.
+    fn prepare_outbound(
+        &self,
+        dialstring: &str,
+        caller: CallerId,
+        parent: Option<&Arc<Channel>>,
+        channel_id: Option<String>,
+    ) -> Result<(Arc<Channel>, Target), Cause> {
         if channel_id
             .as_ref()
             .is_some_and(|id| self.channel(id).is_ok())
@@ -434,69 +463,26 @@ impl Switch {
             .map_err(|_| Cause::SWITCH_CONGESTION)?;
         let prefs: Vec<&str> = codecs.iter().map(String::as_str).collect();
         let offer = Sdp::offer(&prefs, leg.local_addr(), session_id());
-        let invited = self
-            .inner
-            .sip
-            .invite(
-                target,
-                &caller.number,
-                Some(caller.name.as_str()).filter(|n| !n.is_empty()),
-                Some(offer.to_string()),
-            )
-            .await;
-        let (handle, events) = match invited {
-            Ok(ok) => ok,
-            Err(e) => {
-                leg.close();
-                tracing::info!(dialstring, error = %e, "cannot dial");
-                return Err(match e {
-                    InviteError::NotRegistered(_) => Cause::SUBSCRIBER_ABSENT,
-                    InviteError::UnknownTrunk(_) | InviteError::BadUri(_) => {
-                        Cause::NO_ROUTE_DESTINATION
-                    }
-                    InviteError::Stopped => Cause::SWITCH_CONGESTION,
-                });
-            }
-        };
         let (context, exten) = parent
             .map(|p| {
                 let d = p.data();
                 (d.context.clone(), d.exten.clone())
             })
             .unwrap_or_default();
-        let data = ChannelData {
-            caller: CallerId {
-                name: String::new(),
-                number: resource.clone(),
-            },
-            connected: caller,
-            context,
-            exten,
-            priority: 1,
-            language: "en".into(),
-            vars: Default::default(),
-            answered_at: None,
-            local_sdp: Some(offer),
-            awaiting_answer: true,
-            peer: None,
-            bridge: None,
-            parent: parent.map(|p| p.id.clone()),
-            children: Vec::new(),
-            pending_cause: None,
-            held: false,
-            audio_users: 0,
-            private_mixer: None,
-            playtones: None,
-            mixmonitor: None,
-            moh: None,
-            silence: None,
-            stasis: None,
+        let callee = CallerId {
+            name: String::new(),
+            number: resource.clone(),
         };
+        let mut data = ChannelData::new(callee, context, exten);
+        data.connected = caller;
+        data.local_sdp = Some(offer);
+        data.awaiting_answer = true;
+        data.parent = parent.map(|p| p.id.clone());
         let parts = Parts {
             id,
             name: self.next_name(&resource),
             direction: Direction::Outbound,
-            sip: Some(handle),
+            sip: None,
             leg,
             codecs,
             origin,
@@ -505,29 +491,64 @@ impl Switch {
         if let Some(parent) = parent {
             parent.data().children.push(channel.id.clone());
         }
-        self.register(channel.clone(), Some(events));
-        Ok(channel)
+        self.register(channel.clone(), None);
+        Ok((channel, target))
+    }
+
+    /// Sends the INVITE for a prepared outbound channel.
+    async fn place_call(&self, channel: &Arc<Channel>, target: Target) -> Result<(), Cause> {
+        let (offer, caller) = {
+            let data = channel.data();
+            (
+                data.local_sdp.as_ref().map(Sdp::to_string),
+                data.connected.clone(),
+            )
+        };
+        let invited = self
+            .inner
+            .sip
+            .invite(
+                target,
+                &caller.number,
+                Some(caller.name.as_str()).filter(|n| !n.is_empty()),
+                offer,
+            )
+            .await;
+        match invited {
+            Ok((handle, events)) => {
+                let _ = channel.sip.set(handle);
+                tokio::spawn(self.clone().pump_sip(channel.clone(), events));
+                Ok(())
+            }
+            Err(e) => {
+                tracing::info!(channel = %channel.name, error = %e, "cannot dial");
+                Err(match e {
+                    InviteError::NotRegistered(_) => Cause::SUBSCRIBER_ABSENT,
+                    InviteError::UnknownTrunk(_) | InviteError::BadUri(_) => {
+                        Cause::NO_ROUTE_DESTINATION
+                    }
+                    InviteError::Stopped => Cause::SWITCH_CONGESTION,
+                })
+            }
+        }
+    }
+
+    /// Turns a call's SIP events into channel state until the dialog ends.
+    async fn pump_sip(self, channel: Arc<Channel>, mut events: mpsc::UnboundedReceiver<CallEvent>) {
+        while let Some(event) = events.recv().await {
+            self.on_call_event(&channel, event);
+        }
+        // The dialog is gone; every path there sent an event first.
+        self.hangup(&channel.id, Cause::NORMAL_CLEARING);
     }
 
     // ---- the per-channel driver: signalling and media events into state ----
 
-    async fn drive(
-        self,
-        channel: Arc<Channel>,
-        mut sip: Option<mpsc::UnboundedReceiver<CallEvent>>,
-    ) {
+    async fn drive(self, channel: Arc<Channel>) {
         let mut media = channel.leg.take_events();
         let mut status = channel.subscribe();
         loop {
             tokio::select! {
-                event = recv_or_pending(&mut sip) => match event {
-                    Some(event) => self.on_call_event(&channel, event),
-                    None => {
-                        // The dialog is gone; every path there sent an event first.
-                        self.hangup(&channel.id, Cause::NORMAL_CLEARING);
-                        break;
-                    }
-                },
                 Some(MediaEvent::Dtmf(digit)) = recv_or_pending(&mut media) => {
                     self.inner.events.publish(&channel.id, EventKind::ChannelDtmfReceived {
                         digit: digit.digit,
@@ -690,7 +711,7 @@ impl Switch {
         let Some(sdp) = sdp else {
             return Err(ControlError::WrongState("no media negotiated"));
         };
-        if let Some(sip) = &channel.sip {
+        if let Some(sip) = channel.sip.get() {
             sip.answer(sdp.to_string());
         }
         channel.data().answered_at = Some(SystemTime::now());
@@ -702,7 +723,7 @@ impl Switch {
     pub fn ring(&self, id: &str) -> Result<(), ControlError> {
         let channel = self.channel(id)?;
         if channel.direction == Direction::Inbound && channel.state() != ChannelState::Up {
-            if let Some(sip) = &channel.sip {
+            if let Some(sip) = channel.sip.get() {
                 sip.ring();
             }
         }
@@ -718,7 +739,7 @@ impl Switch {
         }
         // A late-offer call has no answer to send in a provisional response.
         if let (Some(sdp), false) = (&data.local_sdp, data.awaiting_answer) {
-            if let Some(sip) = &channel.sip {
+            if let Some(sip) = channel.sip.get() {
                 sip.progress(sdp.to_string());
             }
         }
@@ -741,7 +762,7 @@ impl Switch {
         let events = &self.inner.events;
         events.publish(&channel.id, EventKind::ChannelHangupRequest { cause });
         tracing::info!(channel = %channel.name, %cause, "hangup");
-        if let Some(sip) = &channel.sip {
+        if let Some(sip) = channel.sip.get() {
             sip.hangup(cause.sip_status());
         }
         let children = std::mem::take(&mut channel.data().children);
@@ -751,7 +772,7 @@ impl Switch {
         }
         // One CDR per call: the caller's. Dialled legs and channels without SIP
         // (snoops, external media) are covered by it.
-        if channel.data().parent.is_none() && channel.sip.is_some() {
+        if channel.data().parent.is_none() && channel.sip.get().is_some() {
             let cdr = self.cdr_for(&channel, cause);
             let store = self.inner.store.clone();
             let written = tokio::task::spawn_blocking(move || store.insert_cdr_blocking(cdr)).await;
@@ -1161,7 +1182,7 @@ impl Switch {
         let rate = channel.leg.codec().map_or(8000, |c| c.sample_rate());
         for digit in digits.chars() {
             if info {
-                if let Some(sip) = &channel.sip {
+                if let Some(sip) = channel.sip.get() {
                     sip.send_info_dtmf(digit, duration_ms);
                 }
                 tokio::time::sleep(Duration::from_millis(u64::from(duration_ms + gap_ms))).await;
@@ -1210,7 +1231,7 @@ async fn recv_or_pending<T>(rx: &mut Option<mpsc::UnboundedReceiver<T>>) -> Opti
 }
 
 fn reinvite_answer(channel: &Channel, sdp: Result<String, u16>) {
-    if let Some(sip) = &channel.sip {
+    if let Some(sip) = channel.sip.get() {
         sip.answer_reinvite(sdp);
     }
 }

@@ -21,10 +21,22 @@ pub fn call_id(req: &Request) -> String {
 /// The `tag` parameter of a From or To header.
 pub fn tag(headers: &sipx_sip::Headers, name: &HeaderName) -> Option<String> {
     let value = headers.value(name)?;
-    let address = Address::parse(&value, "From/To").ok()?;
-    address
-        .tag()
-        .map(|t| String::from_utf8_lossy(t).into_owned())
+    match Address::parse(&value, "From/To") {
+        Ok(address) => address
+            .tag()
+            .map(|t| String::from_utf8_lossy(t).into_owned()),
+        // Peers echo back what they were sent, malformed URI and all (`sip:@host`):
+        // the dialog must still be found by its tag.
+        Err(_) => {
+            let text = String::from_utf8_lossy(&value);
+            let params = text.rsplit_once('>').map_or(text.as_ref(), |(_, p)| p);
+            params
+                .split(';')
+                .find_map(|p| p.trim().strip_prefix("tag="))
+                .map(|t| t.trim().to_owned())
+                .filter(|t| !t.is_empty())
+        }
+    }
 }
 
 /// User part and display name of a From/To header.
@@ -223,6 +235,15 @@ mod tests {
             Some("sip:1000@127.0.0.1:5070")
         );
         assert_eq!(cseq_number(&req.headers), Some(7));
+    }
+
+    #[test]
+    fn tag_survives_a_malformed_uri() {
+        let text = INVITE.replace("To: <sip:1001@127.0.0.1>", "To: <sip:@127.0.0.1>;tag=t1");
+        let Some(Message::Request(req)) = build(text) else {
+            panic!("still frames as SIP");
+        };
+        assert_eq!(tag(&req.headers, &HeaderName::To).as_deref(), Some("t1"));
     }
 
     #[test]

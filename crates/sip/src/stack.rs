@@ -1206,6 +1206,12 @@ impl Task {
         let display = caller_name
             .map(|n| format!("\"{}\" ", n.replace('"', "")))
             .unwrap_or_default();
+        // A From URI needs a user part: calls without a caller id go out as anonymous.
+        let caller = if caller.is_empty() {
+            "anonymous"
+        } else {
+            caller
+        };
         let from = format!("{display}<sip:{caller}@{}>;tag={local_tag}", local.ip());
         let to = format!("<{to_uri}>");
         let body = offer.unwrap_or_default();

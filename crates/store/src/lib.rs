@@ -6,6 +6,8 @@
 //! beside the writer).
 
 mod cdr;
+mod device_states;
+mod mailboxes;
 mod recordings;
 
 use std::path::Path;
@@ -15,6 +17,7 @@ use std::thread;
 use rusqlite::Connection;
 
 pub use cdr::Cdr;
+pub use mailboxes::Mailbox;
 pub use recordings::StoredRecording;
 
 #[derive(Debug, thiserror::Error)]
@@ -48,7 +51,12 @@ impl std::fmt::Debug for Store {
     }
 }
 
-const SCHEMA: &str = concat!(include_str!("cdr.sql"), include_str!("recordings.sql"));
+const SCHEMA: &str = concat!(
+    include_str!("cdr.sql"),
+    include_str!("recordings.sql"),
+    include_str!("device_states.sql"),
+    include_str!("mailboxes.sql"),
+);
 
 impl Store {
     /// Opens (creating) the database at `path` and starts the writer thread.

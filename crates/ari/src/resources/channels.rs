@@ -160,7 +160,7 @@ pub fn resource() -> Resource {
                 ),
             ]),
             api("/channels/create", "Create a channel and place it in a Stasis app, but do not dial the channel yet.", vec![
-                op(Post, "create", "Create channel.", "Channel", h!(not_implemented))
+                op(Post, "create", "Create channel.", "Channel", h!(create))
                     .query("endpoint", "string", "Endpoint for channel communication").required()
                     .query("app", "string", "Stasis Application to place channel into").required()
                     .query("appArgs", "string", "The application arguments to pass to the Stasis application provided by 'app'. Mutually exclusive with 'context', 'extension', 'priority', and 'label'.")
@@ -318,7 +318,7 @@ pub fn resource() -> Resource {
                     .error(NOT_FOUND.0, NOT_FOUND.1),
             ]),
             api("/channels/{channelId}/dial", "Dial a channel", vec![
-                op(Post, "dial", "Dial a created channel.", "void", h!(not_implemented))
+                op(Post, "dial", "Dial a created channel.", "void", h!(dial))
                     .path("channelId", CHANNEL_ID)
                     .query("caller", "string", "Channel ID of caller")
                     .query("timeout", "int", "Dial timeout").default(0).range(Some(0), None)
@@ -366,6 +366,98 @@ fn stasis_channel(ari: &Ari, id: &str) -> Result<Arc<Channel>, AriError> {
         return Err(AriError::conflict("Channel not in a Stasis application"));
     }
     Ok(channel)
+}
+
+/// Creates a channel that calls nobody until `dial`; it is in `app` at once.
+async fn create(ari: Ari, args: Args) -> Result<Reply, AriError> {
+    let endpoint = args
+        .str("endpoint")
+        .ok_or_else(|| AriError::bad_request("endpoint is required"))?;
+    let app = args
+        .str("app")
+        .ok_or_else(|| AriError::bad_request("app is required"))?;
+    if args.str("otherChannelId").is_some() {
+        return Err(AriError::new(
+            501,
+            "Local channels (otherChannelId) are not implemented yet",
+        ));
+    }
+    let channel_id = args.str("channelId").map(str::to_owned);
+    if channel_id
+        .as_deref()
+        .is_some_and(|id| ari.switch().channel(id).is_ok())
+    {
+        return Err(AriError::conflict(
+            "Channel with given unique ID already exists.",
+        ));
+    }
+    let caller = match args.str("originator") {
+        Some(id) => ari
+            .switch()
+            .channel(id)
+            .map_err(|_| AriError::bad_request("Provided originator channel was not found"))?
+            .data()
+            .caller
+            .clone(),
+        None => CallerId::default(),
+    };
+    let vars = variables(&args)?;
+    let app_args: Vec<String> = args
+        .str("appArgs")
+        .map(|a| a.split(',').map(str::to_owned).collect())
+        .unwrap_or_default();
+    let channel = ari
+        .switch()
+        .create_channel(endpoint, caller, channel_id)
+        .map_err(|cause| {
+            AriError::bad_request(format!(
+                "Cannot create a channel to {endpoint}: {}",
+                cause.text()
+            ))
+        })?;
+    for (name, value) in &vars {
+        let _ = ari.switch().set_var(&channel.id, name, value);
+    }
+    ari.hub().add_channel(app, &channel);
+    ari.switch()
+        .enter_stasis(&channel.id, app, app_args)
+        .map_err(AriError::from_control)?;
+    Ok(Reply::Json(json::channel(&ari, &channel)))
+}
+
+/// Places the call of a created channel; hangs it up if nobody answers in `timeout`.
+async fn dial(ari: Ari, args: Args) -> Result<Reply, AriError> {
+    let channel = ari
+        .switch()
+        .channel(args.path("channelId"))
+        .map_err(AriError::from_control)?;
+    if let Some(caller) = args.str("caller") {
+        let caller = ari
+            .switch()
+            .channel(caller)
+            .map_err(|_| AriError::not_found("Caller channel cannot be found."))?;
+        channel.data().connected = caller.data().caller.clone();
+    }
+    ari.switch()
+        .dial(&channel.id)
+        .await
+        .map_err(|_| AriError::conflict("Channel cannot be dialed."))?;
+    let timeout = args.int("timeout").unwrap_or(0);
+    if timeout > 0 {
+        let switch = ari.switch().clone();
+        tokio::spawn(async move {
+            let mut status = channel.subscribe();
+            let answered = tokio::time::timeout(
+                Duration::from_secs(timeout.unsigned_abs()),
+                status.wait_for(|s| s.state == ChannelState::Up || s.hangup.is_some()),
+            )
+            .await;
+            if answered.is_err() {
+                switch.hangup(&channel.id, Cause::NO_ANSWER);
+            }
+        });
+    }
+    Ok(Reply::NoContent)
 }
 
 async fn move_channel(ari: Ari, args: Args) -> Result<Reply, AriError> {

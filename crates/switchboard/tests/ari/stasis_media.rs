@@ -21,9 +21,9 @@ use crate::support::sipp::{Sipp, SippRun};
 use crate::support::{Party, ALICE, BOB};
 
 /// What 1000 sends.
-const ALICE_TONE: f32 = 400.0;
+pub(super) const ALICE_TONE: f32 = 400.0;
 /// What 1001 sends.
-const BOB_TONE: f32 = 800.0;
+pub(super) const BOB_TONE: f32 = 800.0;
 /// What the external media socket sends.
 const EXTERNAL_TONE: f32 = 1400.0;
 /// A frequency nobody sends: the noise floor of a recording.
@@ -31,7 +31,7 @@ const FLOOR_TONE: f32 = 2000.0;
 /// Frames (20 ms) a window of a call must have at least.
 const MIN_FRAMES: usize = 80;
 /// Sample rate of the mix of a bridge, and so of its recordings.
-const BRIDGE_RATE: u32 = 16_000;
+pub(super) const BRIDGE_RATE: u32 = 16_000;
 /// Start of a recording left out of its analysis (the mix settling).
 const RECORDING_SETTLE: Duration = Duration::from_millis(300);
 
@@ -47,8 +47,8 @@ fn server(name: &str) -> Server {
 
 /// A call from `party` into `Stasis(test-app)`, answered over ARI; its media
 /// starts with [`Arrived::start`].
-struct Arrived {
-    id: String,
+pub(super) struct Arrived {
+    pub(super) id: String,
     sipp: SippRun,
     rtp: RtpPeer,
 }
@@ -56,7 +56,7 @@ struct Arrived {
 impl Arrived {
     /// `party` calls 200 (and waits for the server's BYE); waits for its
     /// StasisStart and answers it.
-    fn call(server: &Server, ari: &Ari, ws: &mut EventSocket, party: Party) -> Arrived {
+    pub(super) fn call(server: &Server, ari: &Ari, ws: &mut EventSocket, party: Party) -> Arrived {
         let rtp = RtpPeer::bind();
         let sipp = Sipp::new(server, "uac_wait_bye")
             .user(party)
@@ -71,7 +71,7 @@ impl Arrived {
         Arrived { id, sipp, rtp }
     }
 
-    fn start(self, script: Vec<Segment>) -> (String, LiveLeg) {
+    pub(super) fn start(self, script: Vec<Segment>) -> (String, LiveLeg) {
         (self.id, LiveLeg::start(self.sipp, self.rtp, script))
     }
 }
@@ -85,11 +85,11 @@ fn tone_then_silence(freq: f32, length: Duration) -> Vec<Segment> {
 }
 
 /// Hangs up channel `id` over ARI.
-fn hang_up(ari: &Ari, id: &str) {
+pub(super) fn hang_up(ari: &Ari, id: &str) {
     ari.delete(&format!("/channels/{id}")).expect(204, "hangup");
 }
 
-fn sleep_until(at: Instant) {
+pub(super) fn sleep_until(at: Instant) {
     std::thread::sleep(at.saturating_duration_since(Instant::now()));
 }
 
@@ -100,7 +100,7 @@ fn power(pcm: &Pcm, freq: f32) -> f64 {
 }
 
 /// Asserts that `pcm` (`what`) holds each of `freqs` well above the floor.
-fn assert_holds(pcm: &Pcm, what: &str, freqs: &[f32]) {
+pub(super) fn assert_holds(pcm: &Pcm, what: &str, freqs: &[f32]) {
     let floor = power(pcm, FLOOR_TONE);
     let powers: Vec<(f32, f64)> = freqs.iter().map(|f| (*f, power(pcm, *f))).collect();
     eprintln!(
@@ -128,7 +128,7 @@ fn assert_dominated_by(pcm: &Pcm, what: &str, freq: f32) -> ToneReport {
 }
 
 /// The stored recording `name` (wav at `rate`) as the server wrote it.
-fn stored_wav(server: &Server, name: &str, rate: u32) -> Pcm {
+pub(super) fn stored_wav(server: &Server, name: &str, rate: u32) -> Pcm {
     let path = server.recordings_dir().join(format!("{name}.wav"));
     recordings::wait_for_file(&path);
     recordings::read(&path, rate)
@@ -146,7 +146,7 @@ fn assert_heard(
 }
 
 /// Every event received must validate against its model.
-fn check_events(models: &Map<String, Value>, ws: &EventSocket) {
+pub(super) fn check_events(models: &Map<String, Value>, ws: &EventSocket) {
     for event in &ws.arrived {
         let kind = event["type"].as_str().expect("type");
         check_model(models, kind, event).unwrap_or_else(|e| panic!("{kind}: {e}"));

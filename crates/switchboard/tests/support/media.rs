@@ -440,6 +440,17 @@ impl Received {
         report
     }
 
+    /// When the first audio packet whose frame `freq` dominates (among
+    /// [`CANDIDATES`]) arrived.
+    pub fn first_frame_of(&self, freq: f32) -> Option<Instant> {
+        self.frames()
+            .iter()
+            .find(|f| {
+                goertzel::dominant_frequency(&f.pcm, f.sample_rate, &CANDIDATES) == Some(freq)
+            })
+            .map(|f| f.at)
+    }
+
     /// How many of the audio packets received more than `skip` after the
     /// first one carry a payload byte-identical to one of those `sent`
     /// sent: what a relay delivers, which a decoding path would not.
@@ -618,4 +629,16 @@ pub fn assert_hears(
             "{who} mostly hears its own {own} Hz; {report}"
         );
     }
+}
+
+/// Asserts that `who` heard no tone in `received`: no audio at all, or frames
+/// too quiet to classify (at most 2 frames with a tone, for the edges).
+pub fn assert_no_tone(received: &Received, who: &str) {
+    let report = received.tone_report(Duration::ZERO);
+    eprintln!("{who}: {report}");
+    let toned = report.frames - report.silent;
+    assert!(
+        toned <= 2,
+        "{who} should hear no tone, yet {toned} frames carry one; {report}"
+    );
 }

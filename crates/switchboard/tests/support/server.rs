@@ -30,6 +30,14 @@ pub const TONE1K_FREQ: f32 = 1000.0;
 /// Length of the `tone1k` sound.
 pub const TONE1K_SECONDS: u32 = 3;
 
+/// The two-part sound: [`TWO_PART_TONES`]`[0]` for [`TWO_PART_SECONDS`],
+/// then [`TWO_PART_TONES`]`[1]` for as long (to hear where a playback is).
+pub const TWO_PART: &str = "two-part";
+/// The frequencies of the two parts of [`TWO_PART`], in order.
+pub const TWO_PART_TONES: [f32; 2] = [1000.0, 400.0];
+/// Length of each part of [`TWO_PART`].
+pub const TWO_PART_SECONDS: u32 = 4;
+
 /// An endpoint of the config.
 struct Endpoint {
     party: Party,
@@ -405,19 +413,36 @@ fn binary() -> PathBuf {
         .unwrap_or_else(|| PathBuf::from(env!("CARGO_BIN_EXE_switchboard")))
 }
 
-/// `sounds/en/tone1k.wav`: 3 s of 1 kHz, 16-bit mono at 8 kHz.
+/// `sounds/en/tone1k.wav` (3 s of 1 kHz) and `sounds/en/two-part.wav` (4 s of
+/// 1 kHz, then 4 s of 400 Hz), 16-bit mono at 8 kHz.
 fn write_sounds(sounds: &Path) {
     let en = sounds.join("en");
     fs::create_dir_all(&en).expect("create sounds dir");
+    write_tones(&en, "tone1k", &[(TONE1K_FREQ, TONE1K_SECONDS)]);
+    write_tones(
+        &en,
+        TWO_PART,
+        &TWO_PART_TONES.map(|freq| (freq, TWO_PART_SECONDS)),
+    );
+}
+
+/// `<dir>/<name>.wav`: each (frequency, seconds) of `parts` in turn, 16-bit
+/// mono at 8 kHz.
+fn write_tones(dir: &Path, name: &str, parts: &[(f32, u32)]) {
     let rate = 8000;
-    let mut samples = vec![0i16; (rate * TONE1K_SECONDS) as usize];
-    ToneGenerator::new(&[TONE1K_FREQ], 8000, rate).fill(&mut samples);
+    let mut samples = Vec::new();
+    for &(freq, seconds) in parts {
+        let mut part = vec![0i16; (rate * seconds) as usize];
+        ToneGenerator::new(&[freq], 8000, rate).fill(&mut part);
+        samples.extend_from_slice(&part);
+    }
+    let path = dir.join(format!("{name}.wav"));
     write_wav(
-        &en.join("tone1k.wav"),
+        &path,
         &Pcm {
             samples,
             sample_rate: rate,
         },
     )
-    .expect("write tone1k.wav");
+    .unwrap_or_else(|e| panic!("write {}: {e}", path.display()));
 }

@@ -1,0 +1,4 @@
+CREATE TABLE IF NOT EXISTS device_states (
+    name TEXT PRIMARY KEY,
+    state TEXT NOT NULL
+);
