@@ -1040,6 +1040,21 @@ impl Switch {
         Ok(())
     }
 
+    /// Sends a SIP channel elsewhere (ARI `redirect`): 302 before answer, REFER after.
+    /// The dialstring is resolved as Dial resolves it.
+    pub fn redirect(&self, id: &str, dialstring: &str) -> Result<(), ControlError> {
+        let channel = self.channel(id)?;
+        let target =
+            parse_dialstring(dialstring, &self.inner.config).map_err(|_| ControlError::NotFound)?;
+        let Some(sip) = channel.sip.get() else {
+            return Err(ControlError::WrongState(
+                "channel has no SIP dialog to redirect",
+            ));
+        };
+        sip.redirect(target);
+        Ok(())
+    }
+
     /// Moves a channel from its Stasis application to another (ARI `move`).
     pub fn move_to_app(&self, id: &str, app: &str, args: Vec<String>) -> Result<(), ControlError> {
         let channel = self.channel(id)?;

@@ -124,6 +124,10 @@ enum Command {
         digit: char,
         duration_ms: u32,
     },
+    Redirect {
+        call: u64,
+        target: Target,
+    },
     Invite {
         target: Target,
         caller: String,
@@ -195,6 +199,14 @@ impl CallHandle {
 
     pub fn answer_reinvite(&self, sdp: Result<String, u16>) {
         self.send(Command::ReinviteAnswer { call: self.id, sdp });
+    }
+
+    /// Sends the caller elsewhere: 302 Moved Temporarily before answer, REFER after.
+    pub fn redirect(&self, target: Target) {
+        self.send(Command::Redirect {
+            call: self.id,
+            target,
+        });
     }
 
     /// Sends a digit as SIP INFO (`application/dtmf-relay`), for peers that want it so.
@@ -983,6 +995,7 @@ impl Task {
                     self.send_request(flow, text);
                 }
             }
+            Command::Redirect { call, target } => self.redirect(call, &target),
             Command::Contacts { aor, reply } => {
                 let contacts = self
                     .registrar
@@ -992,6 +1005,35 @@ impl Task {
                     .collect();
                 let _ = reply.send(contacts);
             }
+        }
+    }
+
+    fn redirect(&mut self, id: u64, target: &Target) {
+        let uri = match self.resolve(target) {
+            Ok((uri, _, _)) => uri,
+            Err(e) => {
+                tracing::info!(error = %e, "redirect target cannot be resolved");
+                return;
+            }
+        };
+        let Some(call) = self.calls.get_mut(&id) else {
+            return;
+        };
+        if !call.outgoing && call.phase == Phase::Early {
+            let extra = [(HeaderName::Contact, format!("<{uri}>"))];
+            let response = msg::response(&call.invite, 302, Some(&call.local_tag), &extra, None);
+            let key = call.invite_key.clone();
+            self.reply(&key, response);
+            self.forget(id);
+            return;
+        }
+        call.local_cseq += 1;
+        let (cseq, flow) = (call.local_cseq, call.flow);
+        let refer_to = format!("Refer-To: <{uri}>\r\n");
+        if let Some(text) = self.in_dialog_text(id, "REFER", Some(cseq), None) {
+            // The Refer-To header goes with the other headers, before the blank line.
+            let text = text.replacen("Content-Length:", &format!("{refer_to}Content-Length:"), 1);
+            self.send_request(flow, text);
         }
     }
 
@@ -1035,14 +1077,11 @@ impl Task {
                 };
                 call.last_2xx = response.clone().map(Message::Response);
             }
-            if reliability(self.calls.get(&id).map_or(
-                Flow {
-                    transport: Transport::Tcp,
-                    remote: self.transports.local(Transport::Udp),
-                },
-                |c| c.flow,
-            )) == Reliability::Unreliable
-            {
+            let unreliable = self
+                .calls
+                .get(&id)
+                .is_some_and(|c| reliability(c.flow) == Reliability::Unreliable);
+            if unreliable {
                 self.timers
                     .set(TimerId::Retransmit2xx(id), Instant::now() + t1);
             }

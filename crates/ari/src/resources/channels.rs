@@ -11,7 +11,6 @@ use switchboard_core::recording::RecordTarget;
 use switchboard_core::snoop::{Encapsulation, SnoopDirection};
 use switchboard_core::{CallerId, Cause, Channel, ChannelState, ControlError, Direction};
 
-use super::not_implemented;
 use crate::decl::{api, h, op, Method::*, Operation, Resource};
 use crate::error::AriError;
 use crate::params::Args;
@@ -208,7 +207,7 @@ pub fn resource() -> Resource {
                     .error(NOT_IN_STASIS.0, NOT_IN_STASIS.1),
             ]),
             api("/channels/{channelId}/redirect", "Inform the channel that it should redirect itself to a different location. Note that this will almost certainly cause the channel to exit the application.", vec![
-                op(Post, "redirect", "Redirect the channel to a different location.", "void", h!(not_implemented))
+                op(Post, "redirect", "Redirect the channel to a different location.", "void", h!(redirect))
                     .path("channelId", CHANNEL_ID)
                     .query("endpoint", "string", "The endpoint to redirect the channel to").required()
                     .error(400, "Endpoint parameter not provided")
@@ -457,6 +456,30 @@ async fn dial(ari: Ari, args: Args) -> Result<Reply, AriError> {
             }
         });
     }
+    Ok(Reply::NoContent)
+}
+
+/// Redirects a channel in Stasis (302 before answer, REFER after), unless it is bridged.
+async fn redirect(ari: Ari, args: Args) -> Result<Reply, AriError> {
+    let channel = stasis_channel(&ari, args.path("channelId"))?;
+    let endpoint = args
+        .str("endpoint")
+        .filter(|e| !e.is_empty())
+        .ok_or_else(|| AriError::bad_request("Endpoint parameter not provided"))?;
+    if !endpoint.contains('/') {
+        return Err(AriError::bad_request(
+            "Endpoint must be in the format tech/resource",
+        ));
+    }
+    if channel.data().bridge.is_some() {
+        return Err(AriError::conflict("Channel is already bridged"));
+    }
+    ari.switch()
+        .redirect(&channel.id, endpoint)
+        .map_err(|e| match e {
+            ControlError::NotFound => AriError::not_found("Endpoint not found"),
+            other => AriError::from_control(other),
+        })?;
     Ok(Reply::NoContent)
 }
 
