@@ -163,7 +163,22 @@ impl Switch {
                 "music on hold class {class:?} is not configured or has no files"
             )));
         }
-        self.play(channel_id, vec![format!("moh:{class}")], None, None)
+        // Like Asterisk's `files` mode, everyone on a class hears the same point of it:
+        // the class plays on a clock that started when it was first used.
+        let offset_ms = {
+            let mut epochs = self.moh_epochs();
+            let epoch = *epochs
+                .entry(class.to_owned())
+                .or_insert_with(std::time::Instant::now);
+            i64::try_from(epoch.elapsed().as_millis()).unwrap_or(0)
+        };
+        self.play_from(
+            channel_id,
+            vec![format!("moh:{class}")],
+            None,
+            None,
+            offset_ms,
+        )
     }
 
     /// The WAV files of a music-on-hold class, in name order.

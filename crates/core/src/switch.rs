@@ -45,6 +45,8 @@ pub enum ControlError {
 }
 
 struct Inner {
+    /// When each music-on-hold class started playing (its shared position).
+    moh_epochs: Mutex<HashMap<String, std::time::Instant>>,
     /// Stasis applications with a connected client (ARI registers them).
     apps: Mutex<std::collections::HashSet<String>>,
     recordings: Mutex<HashMap<String, Arc<LiveRecording>>>,
@@ -141,6 +143,7 @@ impl Switch {
                 bridges: Mutex::default(),
                 recordings: Mutex::default(),
                 apps: Mutex::default(),
+                moh_epochs: Mutex::default(),
                 counter: AtomicU64::new(0),
             }),
         };
@@ -1005,6 +1008,15 @@ impl Switch {
         });
     }
 
+    pub(crate) fn moh_epochs(
+        &self,
+    ) -> std::sync::MutexGuard<'_, HashMap<String, std::time::Instant>> {
+        self.inner
+            .moh_epochs
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
     fn apps(&self) -> std::sync::MutexGuard<'_, std::collections::HashSet<String>> {
         self.inner
             .apps
@@ -1148,16 +1160,21 @@ impl Switch {
     /// `sounds_dir/<name>.wav`; a path is taken as it is.
     pub fn find_sound(&self, name: &str, language: &str) -> Option<PathBuf> {
         let name = name.strip_prefix("sound:").unwrap_or(name);
-        let with_ext = |p: PathBuf| {
+        // Without an extension any format we can play will do, best quality first.
+        let candidates = |p: PathBuf| -> Vec<PathBuf> {
             if p.extension().is_some() {
-                p
+                vec![p]
             } else {
-                p.with_extension("wav")
+                ["wav", "sln16", "sln", "ulaw", "alaw"]
+                    .iter()
+                    .map(|ext| p.with_extension(ext))
+                    .collect()
             }
         };
         if name.starts_with('/') {
-            let path = with_ext(PathBuf::from(name));
-            return path.is_file().then_some(path);
+            return candidates(PathBuf::from(name))
+                .into_iter()
+                .find(|p| p.is_file());
         }
         self.inner
             .config
@@ -1167,7 +1184,7 @@ impl Switch {
             .find_map(|dir| {
                 [dir.join(language).join(name), dir.join(name)]
                     .into_iter()
-                    .map(with_ext)
+                    .flat_map(candidates)
                     .find(|p| p.is_file())
             })
     }

@@ -11,6 +11,7 @@ use super::bridge::{AnnouncementQueue, BridgeShared, BRIDGE_RATE};
 use super::leg::{Shared, PTIME_MS};
 use crate::codec::Codec;
 use crate::dtmf::rfc4733;
+use crate::raw::RawFormat;
 use crate::resample::Resampler;
 use crate::rtp;
 use crate::tone::ToneGenerator;
@@ -215,10 +216,32 @@ impl Frames {
 
     /// Moves the position by `ms` (negative: back); only file-like sources move.
     fn seek(&mut self, ms: i64, rate: u32) {
-        if let Self::Pcm { samples, pos } = self {
-            let delta = ms * i64::from(rate) / 1000;
-            let target = (i64::try_from(*pos).unwrap_or(0) + delta).max(0);
-            *pos = usize::try_from(target).unwrap_or(0).min(samples.len());
+        let delta = ms * i64::from(rate) / 1000;
+        match self {
+            Self::Pcm { samples, pos } => {
+                let target = (i64::try_from(*pos).unwrap_or(0) + delta).max(0);
+                *pos = usize::try_from(target).unwrap_or(0).min(samples.len());
+            }
+            // Forward only, wrapping round the playlist (a music-on-hold class's
+            // shared position).
+            Self::Loop { files, index, pos } => {
+                let total: usize = files.iter().map(Vec::len).sum();
+                if total == 0 || delta <= 0 {
+                    return;
+                }
+                let mut left = usize::try_from(delta).unwrap_or(0) % total;
+                while let Some(file) = files.get(*index) {
+                    let remaining = file.len().saturating_sub(*pos);
+                    if left < remaining {
+                        *pos += left;
+                        return;
+                    }
+                    left -= remaining;
+                    *index = (*index + 1) % files.len();
+                    *pos = 0;
+                }
+            }
+            Self::Tones(_) | Self::Silence(_) => {}
         }
     }
 
@@ -231,8 +254,19 @@ impl Frames {
     }
 }
 
+/// Reads a WAV, or a raw `.ulaw`/`.alaw`/`.sln`/`.sln16` file, resampled to `rate`.
 async fn load(path: PathBuf, rate: u32) -> Option<Vec<i16>> {
-    let read = tokio::task::spawn_blocking(move || wav::read_wav(&path)).await;
+    let read = tokio::task::spawn_blocking(move || {
+        let raw = path
+            .extension()
+            .and_then(|e| e.to_str())
+            .and_then(RawFormat::from_extension);
+        match raw {
+            Some(format) => crate::raw::read_raw(&path, format),
+            None => wav::read_wav(&path),
+        }
+    })
+    .await;
     match read {
         Ok(Ok(pcm)) => Some(resample(&pcm, rate)),
         Ok(Err(e)) => {
