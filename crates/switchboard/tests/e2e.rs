@@ -1190,3 +1190,40 @@ fn chanspy_hears_both_sides_and_whispers_to_the_spied_channel_only() {
     assert!(power(&caller, callee_tone) > 1e-3);
     assert!(power(&callee, caller_tone) > 1e-3);
 }
+
+#[test]
+fn music_on_hold_loops_its_class_files() {
+    use support::server::MOH_TONES;
+    let config = ServerConfig::default().extension(
+        "default",
+        "900",
+        &["MusicOnHold(default,5)", "Hangup()"],
+    );
+    let server = Server::start_with("moh", config);
+    let caller = Sipp::new(&server, "uac_wait_bye").user(ALICE);
+    let leg = calls::call_extension(caller, "900", "0 101", TALK, vec![]);
+    let frames = leg.received.frames();
+    assert!(
+        frames.len() > 200,
+        "about 5 s of music expected, got {} frames",
+        frames.len()
+    );
+    // One-second files in turn: the dominant tone changes about every 50 frames, and
+    // both files are heard more than once.
+    let tones: Vec<Option<f32>> = frames
+        .iter()
+        .map(|f| switchboard_media::goertzel::dominant_frequency(&f.pcm, f.sample_rate, &MOH_TONES))
+        .collect();
+    let switches = tones.windows(2).filter(|w| w[0] != w[1]).count();
+    assert!(
+        (3..=7).contains(&switches),
+        "expected the two files to alternate each second, got {switches} changes"
+    );
+    for tone in MOH_TONES {
+        let share = tones.iter().filter(|t| **t == Some(tone)).count() as f64 / tones.len() as f64;
+        assert!(
+            (0.35..=0.65).contains(&share),
+            "{tone} Hz should be about half the music, got {share:.2}"
+        );
+    }
+}

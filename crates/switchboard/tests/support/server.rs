@@ -145,6 +145,12 @@ impl ServerConfig {
             t,
             "codecs = [\"PCMU\", \"PCMA\", \"G722\", \"telephone-event\"]"
         );
+        let _ = writeln!(t, "\n[musiconhold.default]");
+        let _ = writeln!(
+            t,
+            "directory = {:?}",
+            path(dir.join("sounds").join(MOH_DIR))
+        );
         for e in &self.endpoints {
             let _ = writeln!(t, "\n[[endpoint]]");
             let _ = writeln!(t, "id = {:?}", e.party.id);
@@ -424,7 +430,18 @@ fn write_sounds(sounds: &Path) {
         TWO_PART,
         &TWO_PART_TONES.map(|freq| (freq, TWO_PART_SECONDS)),
     );
+    // The `default` music-on-hold class: a second of each tone, in turn.
+    let moh = sounds.join(MOH_DIR);
+    fs::create_dir_all(&moh).expect("create music on hold dir");
+    for (name, freq) in ["a", "b"].iter().zip(MOH_TONES) {
+        write_tones(&moh, name, &[(freq, 1)]);
+    }
 }
+
+/// Where the `default` music-on-hold class lives, under the sounds dir.
+const MOH_DIR: &str = "moh/default";
+/// The tones of its two one-second files, in play order.
+pub const MOH_TONES: [f32; 2] = [600.0, 1400.0];
 
 /// `<dir>/<name>.wav`: each (frequency, seconds) of `parts` in turn, 16-bit
 /// mono at 8 kHz.
