@@ -93,9 +93,7 @@ impl Bridge {
     }
 
     fn inner(&self) -> MutexGuard<'_, Inner> {
-        self.inner
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
+        crate::lock(&self.inner)
     }
 
     pub fn channel_ids(&self) -> Vec<String> {

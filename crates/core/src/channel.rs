@@ -179,9 +179,7 @@ impl Channel {
     }
 
     pub fn data(&self) -> MutexGuard<'_, ChannelData> {
-        self.data
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
+        crate::lock(&self.data)
     }
 
     pub fn status(&self) -> Status {

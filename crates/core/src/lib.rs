@@ -29,6 +29,37 @@ pub use switch::{parse_dialstring, ControlError, Switch};
 /// Playback control operations (pause, unpause, restart, seek).
 pub use switchboard_media::engine::Control as PlaybackControl;
 
+/// A channel or a bridge: what a playback plays into or a recording records.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum MediaTarget {
+    Channel(String),
+    Bridge(String),
+}
+
+impl MediaTarget {
+    pub fn id(&self) -> &str {
+        match self {
+            Self::Channel(id) | Self::Bridge(id) => id,
+        }
+    }
+
+    /// ARI's `target_uri`: `channel:<id>` or `bridge:<id>`.
+    pub fn uri(&self) -> String {
+        match self {
+            Self::Channel(id) => format!("channel:{id}"),
+            Self::Bridge(id) => format!("bridge:{id}"),
+        }
+    }
+}
+
+/// Locks a mutex, carrying on past poisoning: a panic elsewhere must not take the
+/// switch's registries down with it.
+pub(crate) fn lock<T>(mutex: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum CoreError {
     #[error("configuration: {0}")]

@@ -39,27 +39,7 @@ struct Progress {
 }
 
 /// What a playback plays into.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum PlaybackTarget {
-    Channel(String),
-    Bridge(String),
-}
-
-impl PlaybackTarget {
-    pub fn id(&self) -> &str {
-        match self {
-            Self::Channel(id) | Self::Bridge(id) => id,
-        }
-    }
-
-    /// ARI's `target_uri`: `channel:<id>` or `bridge:<id>`.
-    pub fn uri(&self) -> String {
-        match self {
-            Self::Channel(id) => format!("channel:{id}"),
-            Self::Bridge(id) => format!("bridge:{id}"),
-        }
-    }
-}
+pub type PlaybackTarget = crate::MediaTarget;
 
 /// One playback request: a list of media URIs played in order.
 #[derive(Debug)]
@@ -76,9 +56,7 @@ pub struct Playback {
 
 impl Playback {
     fn progress(&self) -> MutexGuard<'_, Progress> {
-        self.progress
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
+        crate::lock(&self.progress)
     }
 
     pub fn state(&self) -> PlaybackState {

@@ -23,27 +23,8 @@ use crate::time;
 /// Below this RMS a frame counts as silence (about -44 dBFS).
 const SILENCE_RMS: f64 = 200.0;
 
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum RecordTarget {
-    Channel(String),
-    Bridge(String),
-}
-
-impl RecordTarget {
-    pub fn id(&self) -> &str {
-        match self {
-            Self::Channel(id) | Self::Bridge(id) => id,
-        }
-    }
-
-    /// ARI's `target_uri`.
-    pub fn uri(&self) -> String {
-        match self {
-            Self::Channel(id) => format!("channel:{id}"),
-            Self::Bridge(id) => format!("bridge:{id}"),
-        }
-    }
-}
+/// What a recording records.
+pub type RecordTarget = crate::MediaTarget;
 
 /// Which audio of a channel to record.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -158,9 +139,7 @@ pub struct LiveRecording {
 
 impl LiveRecording {
     fn progress(&self) -> MutexGuard<'_, Progress> {
-        self.progress
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
+        crate::lock(&self.progress)
     }
 
     pub fn state(&self) -> RecordingState {

@@ -177,28 +177,19 @@ impl Switch {
     }
 
     fn registry(&self) -> std::sync::MutexGuard<'_, HashMap<String, Arc<Channel>>> {
-        self.inner
-            .channels
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
+        crate::lock(&self.inner.channels)
     }
 
     pub(crate) fn playback_registry(
         &self,
     ) -> std::sync::MutexGuard<'_, HashMap<String, Arc<Playback>>> {
-        self.inner
-            .playbacks
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
+        crate::lock(&self.inner.playbacks)
     }
 
     pub(crate) fn live_recordings(
         &self,
     ) -> std::sync::MutexGuard<'_, HashMap<String, Arc<LiveRecording>>> {
-        self.inner
-            .recordings
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
+        crate::lock(&self.inner.recordings)
     }
 
     pub fn channels(&self) -> Vec<Arc<Channel>> {
@@ -833,10 +824,7 @@ impl Switch {
     }
 
     fn bridge_registry(&self) -> std::sync::MutexGuard<'_, HashMap<String, Arc<Bridge>>> {
-        self.inner
-            .bridges
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
+        crate::lock(&self.inner.bridges)
     }
 
     pub fn bridges(&self) -> Vec<Arc<Bridge>> {
@@ -1011,17 +999,11 @@ impl Switch {
     pub(crate) fn moh_epochs(
         &self,
     ) -> std::sync::MutexGuard<'_, HashMap<String, std::time::Instant>> {
-        self.inner
-            .moh_epochs
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
+        crate::lock(&self.inner.moh_epochs)
     }
 
     fn apps(&self) -> std::sync::MutexGuard<'_, std::collections::HashSet<String>> {
-        self.inner
-            .apps
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
+        crate::lock(&self.inner.apps)
     }
 
     /// A Stasis application is available (a client is connected for it).
