@@ -181,7 +181,7 @@ async fn run_app(switch: &Switch, channel: &Arc<Channel>, app: &str, args: &str)
                 format!("tone:{first}")
             };
             stop_playtones(switch, channel);
-            if let Ok(playback) = switch.play(id, vec![media], None, None) {
+            if let Ok(playback) = switch.play_quietly(id, &media, 0) {
                 channel.data().playtones = Some(playback.id.clone());
             }
             Next::Continue

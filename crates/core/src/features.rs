@@ -92,7 +92,7 @@ impl Switch {
     pub fn start_silence(&self, id: &str) -> Result<(), ControlError> {
         let channel = self.channel(id)?;
         self.stop_silence(id)?;
-        let playback = self.play(id, vec!["silence:forever".into()], None, None)?;
+        let playback = self.play_quietly(id, "silence:forever", 0)?;
         channel.data().silence = Some(playback.id.clone());
         Ok(())
     }

@@ -38,6 +38,14 @@ struct Progress {
     stopped: bool,
 }
 
+/// What to play, and how it is reported.
+struct Request {
+    media: Vec<String>,
+    playback_id: Option<String>,
+    offset_ms: i64,
+    announced: bool,
+}
+
 /// What a playback plays into.
 pub type PlaybackTarget = crate::MediaTarget;
 
@@ -50,6 +58,9 @@ pub struct Playback {
     pub language: String,
     /// Where the first media starts (ARI `offsetms`).
     pub offset_ms: i64,
+    /// Whether PlaybackStarted/Finished are published: not for music on hold,
+    /// silence and Playtones, which Asterisk does not report as playbacks either.
+    pub announced: bool,
     progress: Mutex<Progress>,
     complete: tokio::sync::watch::Sender<bool>,
 }
@@ -118,16 +129,44 @@ impl Switch {
         playback_id: Option<String>,
         offset_ms: i64,
     ) -> Result<Arc<Playback>, ControlError> {
+        let request = Request {
+            media,
+            playback_id,
+            offset_ms,
+            announced: true,
+        };
+        self.play_on_channel(channel_id, language, request)
+    }
+
+    /// A background playback (music on hold, silence, Playtones): no Playback events.
+    pub(crate) fn play_quietly(
+        &self,
+        channel_id: &str,
+        media: &str,
+        offset_ms: i64,
+    ) -> Result<Arc<Playback>, ControlError> {
+        let request = Request {
+            media: vec![media.to_owned()],
+            playback_id: None,
+            offset_ms,
+            announced: false,
+        };
+        self.play_on_channel(channel_id, None, request)
+    }
+
+    fn play_on_channel(
+        &self,
+        channel_id: &str,
+        language: Option<&str>,
+        request: Request,
+    ) -> Result<Arc<Playback>, ControlError> {
         let channel = self.channel(channel_id)?;
         let language = language.map_or_else(|| channel.data().language.clone(), str::to_owned);
         let target = PlaybackTarget::Channel(channel.id.clone());
-        let ended = {
-            let channel = channel.clone();
-            async move {
-                channel.hung_up().await;
-            }
+        let ended = async move {
+            channel.hung_up().await;
         };
-        self.start_playback(target, media, language, playback_id, offset_ms, ended)
+        self.start_playback(target, language, request, ended)
     }
 
     /// Music on hold of `class` (a folder of files, looped) into a channel.
@@ -150,13 +189,7 @@ impl Switch {
                 .or_insert_with(std::time::Instant::now);
             i64::try_from(epoch.elapsed().as_millis()).unwrap_or(0)
         };
-        self.play_from(
-            channel_id,
-            vec![format!("moh:{class}")],
-            None,
-            None,
-            offset_ms,
-        )
+        self.play_quietly(channel_id, &format!("moh:{class}"), offset_ms)
     }
 
     /// The WAV files of a music-on-hold class, in name order.
@@ -198,25 +231,28 @@ impl Switch {
         self.bridge(bridge_id)?;
         let target = PlaybackTarget::Bridge(bridge_id.to_owned());
         let language = language.unwrap_or("en").to_owned();
-        self.start_playback(
-            target,
+        let request = Request {
             media,
-            language,
             playback_id,
             offset_ms,
-            std::future::pending(),
-        )
+            announced: true,
+        };
+        self.start_playback(target, language, request, std::future::pending())
     }
 
     fn start_playback(
         &self,
         target: PlaybackTarget,
-        media: Vec<String>,
         language: String,
-        playback_id: Option<String>,
-        offset_ms: i64,
+        request: Request,
         target_gone: impl std::future::Future<Output = ()> + Send + 'static,
     ) -> Result<Arc<Playback>, ControlError> {
+        let Request {
+            media,
+            playback_id,
+            offset_ms,
+            announced,
+        } = request;
         if media.is_empty() {
             return Err(ControlError::Invalid("no media to play".into()));
         }
@@ -233,6 +269,7 @@ impl Switch {
             media,
             language,
             offset_ms,
+            announced,
             progress: Mutex::new(Progress {
                 state: PlaybackState::Queued,
                 current: 0,
@@ -253,12 +290,14 @@ impl Switch {
             task.progress().state = PlaybackState::Complete;
             task.complete.send_replace(true);
             switch.playback_registry().remove(&task.id);
-            switch.events().publish(
-                task.target.id(),
-                EventKind::PlaybackFinished {
-                    playback: task.id.clone(),
-                },
-            );
+            if task.announced {
+                switch.events().publish(
+                    task.target.id(),
+                    EventKind::PlaybackFinished {
+                        playback: task.id.clone(),
+                    },
+                );
+            }
         });
         Ok(playback)
     }
@@ -298,6 +337,7 @@ impl Switch {
             let done = {
                 let mut progress = playback.progress();
                 if progress.stopped {
+                    handle.stop();
                     return;
                 }
                 progress.current = index;
@@ -306,8 +346,7 @@ impl Switch {
                 progress.stop = Some(handle);
                 done
             };
-            if !started {
-                started = true;
+            if !started && playback.announced {
                 self.events().publish(
                     playback.target.id(),
                     EventKind::PlaybackStarted {
@@ -315,6 +354,7 @@ impl Switch {
                     },
                 );
             }
+            started = true;
             let end = done.await;
             if end == PlaybackEnd::Stopped || playback.progress().stopped {
                 return;

@@ -630,6 +630,16 @@ impl Switch {
                 "recording is not in a state for that",
             ));
         }
+        // The state is visible at once, not when the recording task gets to it.
+        match command {
+            RecordingCommand::Pause => {
+                recording.state.send_replace(RecordingState::Paused);
+            }
+            RecordingCommand::Unpause => {
+                recording.state.send_replace(RecordingState::Recording);
+            }
+            _ => {}
+        }
         let _ = recording.commands.send(command);
         Ok(())
     }

@@ -466,9 +466,14 @@ async fn redirect(ari: Ari, args: Args) -> Result<Reply, AriError> {
         .str("endpoint")
         .filter(|e| !e.is_empty())
         .ok_or_else(|| AriError::bad_request("Endpoint parameter not provided"))?;
-    if !endpoint.contains('/') {
-        return Err(AriError::bad_request(
-            "Endpoint must be in the format tech/resource",
+    // As Asterisk: an endpoint of another technology than the channel's is a 422.
+    let same_technology = endpoint.split_once('/').is_some_and(|(tech, _)| {
+        tech.eq_ignore_ascii_case("SIP") || tech.eq_ignore_ascii_case("PJSIP")
+    });
+    if !same_technology {
+        return Err(AriError::new(
+            422,
+            "Endpoint is not the same type as the channel",
         ));
     }
     if channel.data().bridge.is_some() {
@@ -510,7 +515,7 @@ const TRANSFER_STATES: &[&str] = &[
 /// Acknowledges a transfer's progress on a channel in Stasis (no SIP effect here:
 /// switchboard does not relay REFER progress).
 async fn transfer_progress(ari: Ari, args: Args) -> Result<Reply, AriError> {
-    let channel = stasis_channel(&ari, args.path("channelId"))?;
+    let channel = live_channel(&ari, args.path("channelId"))?;
     let state = args.str("states").unwrap_or_default();
     if !TRANSFER_STATES.contains(&state) {
         return Err(AriError::bad_request(format!(
@@ -828,7 +833,7 @@ async fn answer(ari: Ari, args: Args) -> Result<Reply, AriError> {
 }
 
 async fn ring(ari: Ari, args: Args) -> Result<Reply, AriError> {
-    let channel = stasis_channel(&ari, args.path("channelId"))?;
+    let channel = live_channel(&ari, args.path("channelId"))?;
     ari.switch()
         .ring(&channel.id)
         .map_err(AriError::from_control)?;
@@ -837,12 +842,12 @@ async fn ring(ari: Ari, args: Args) -> Result<Reply, AriError> {
 
 async fn ring_stop(ari: Ari, args: Args) -> Result<Reply, AriError> {
     // Ringing is indicated by the far end's phone, not generated here: nothing to stop.
-    stasis_channel(&ari, args.path("channelId"))?;
+    live_channel(&ari, args.path("channelId"))?;
     Ok(Reply::NoContent)
 }
 
 async fn progress(ari: Ari, args: Args) -> Result<Reply, AriError> {
-    let channel = stasis_channel(&ari, args.path("channelId"))?;
+    let channel = live_channel(&ari, args.path("channelId"))?;
     ari.switch()
         .progress(&channel.id)
         .map_err(AriError::from_control)?;
@@ -856,7 +861,7 @@ fn millis(args: &Args, name: &str) -> Result<u32, AriError> {
 }
 
 async fn send_dtmf(ari: Ari, args: Args) -> Result<Reply, AriError> {
-    let channel = stasis_channel(&ari, args.path("channelId"))?;
+    let channel = media_channel(&ari, args.path("channelId"))?;
     let dtmf = args
         .str("dtmf")
         .ok_or_else(|| AriError::bad_request("DTMF is required"))?
@@ -914,7 +919,7 @@ pub(crate) fn check_media(media: &[String]) -> Result<(), AriError> {
 }
 
 async fn play(ari: Ari, args: Args) -> Result<Reply, AriError> {
-    let channel = stasis_channel(&ari, args.path("channelId"))?;
+    let channel = media_channel(&ari, args.path("channelId"))?;
     let media = args.list("media");
     check_media(&media)?;
     if args.int("skipms").is_some_and(|v| v < 0) {
@@ -1013,6 +1018,16 @@ async fn rtp_statistics(ari: Ari, args: Args) -> Result<Reply, AriError> {
 fn media_channel(ari: &Ari, id: &str) -> Result<Arc<Channel>, AriError> {
     let channel = stasis_channel(ari, id)?;
     if matches!(channel.state(), ChannelState::Down | ChannelState::Ringing) {
+        return Err(AriError::precondition("Channel in invalid state"));
+    }
+    Ok(channel)
+}
+
+/// A channel in Stasis (404 / 409) that exists on the wire: a created channel not
+/// dialled yet (Down) is refused with 412.
+fn live_channel(ari: &Ari, id: &str) -> Result<Arc<Channel>, AriError> {
+    let channel = stasis_channel(ari, id)?;
+    if channel.state() == ChannelState::Down {
         return Err(AriError::precondition("Channel in invalid state"));
     }
     Ok(channel)

@@ -236,11 +236,9 @@ impl Shared {
     }
 
     /// Sends a packet already built on this leg's outgoing stream.
+    /// Muting stops voice, not digits (as in Asterisk), so this ignores `mute_out`.
     pub(super) fn send_raw(&self, packet: &[u8]) {
-        let remote = {
-            let state = self.state();
-            state.remote.filter(|_| !state.mute_out)
-        };
+        let remote = self.state().remote;
         self.send_to_remote(remote, packet);
     }
 

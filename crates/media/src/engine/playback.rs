@@ -142,7 +142,7 @@ pub(super) fn start_in_bridge(
 fn spawn(runtime: &tokio::runtime::Handle, sink: Sink, source: Source, offset_ms: i64) -> Playback {
     let (control, control_rx) = mpsc::unbounded_channel();
     if offset_ms != 0 {
-        // Queued before the task starts, so it is read as the start offset.
+        // Queued before the task starts, so it applies before the first frame.
         let _ = control.send(Control::Seek(offset_ms));
     }
     let (done_tx, done) = oneshot::channel();
@@ -323,16 +323,15 @@ async fn play(
             Frames::Silence(u64::from(duration_ms).div_ceil(u64::from(PTIME_MS)))
         }
     };
-    if let Some(offset) = start_offset(&mut control) {
-        frames.seek(offset, rate);
-    }
     sink.set_playing(true);
     let mut clock = tokio::time::interval(Duration::from_millis(u64::from(PTIME_MS)));
     let mut paused = false;
     let mut pending: Option<Vec<i16>> = None;
     loop {
+        // Commands first: one queued before the first frame (a start offset, or a stop
+        // that came while the file was loading) applies before anything is sent.
         tokio::select! {
-            _ = clock.tick() => {}
+            biased;
             op = control.recv() => {
                 match op.unwrap_or(Control::Stop) {
                     Control::Stop => return PlaybackEnd::Stopped,
@@ -343,6 +342,7 @@ async fn play(
                 }
                 continue;
             }
+            _ = clock.tick() => {}
         }
         if paused {
             continue;
@@ -364,14 +364,6 @@ async fn play(
                 }
             }
         }
-    }
-}
-
-/// A seek queued before the first frame is a start offset (ARI `offsetms`).
-fn start_offset(control: &mut mpsc::UnboundedReceiver<Control>) -> Option<i64> {
-    match control.try_recv() {
-        Ok(Control::Seek(ms)) => Some(ms),
-        _ => None,
     }
 }
 

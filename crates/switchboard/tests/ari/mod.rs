@@ -3,6 +3,7 @@
 //! events, error bodies, originate, and the events WebSocket's take-over,
 //! replay and slow-client handling.
 
+mod channels_ops;
 mod control;
 mod stasis_media;
 mod states;

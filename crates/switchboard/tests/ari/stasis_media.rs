@@ -45,8 +45,8 @@ fn server(name: &str) -> Server {
     Server::start_with(name, config)
 }
 
-/// A call from `party` into `Stasis(test-app)`, answered over ARI; its media
-/// starts with [`Arrived::start`].
+/// A call from `party` into `Stasis(test-app)`, answered over ARI (or left
+/// ringing); its media starts with [`Arrived::start`], once it is answered.
 pub(super) struct Arrived {
     pub(super) id: String,
     sipp: SippRun,
@@ -57,6 +57,15 @@ impl Arrived {
     /// `party` calls 200 (and waits for the server's BYE); waits for its
     /// StasisStart and answers it.
     pub(super) fn call(server: &Server, ari: &Ari, ws: &mut EventSocket, party: Party) -> Arrived {
+        let arrived = Arrived::ringing(server, ws, party);
+        ari.post(&format!("/channels/{}/answer", arrived.id))
+            .expect(204, "answer");
+        arrived
+    }
+
+    /// `party` calls 200 (and waits for the server's BYE); returns at its
+    /// StasisStart, the call not answered yet (state Ring).
+    pub(super) fn ringing(server: &Server, ws: &mut EventSocket, party: Party) -> Arrived {
         let rtp = RtpPeer::bind();
         let sipp = Sipp::new(server, "uac_wait_bye")
             .user(party)
@@ -66,8 +75,6 @@ impl Arrived {
         let start = ws.wait_for("StasisStart", EVENT_TIMEOUT);
         assert_eq!(start["channel"]["caller"]["number"], party.id, "{start}");
         let id = start["channel"]["id"].as_str().expect("id").to_string();
-        ari.post(&format!("/channels/{id}/answer"))
-            .expect(204, "answer");
         Arrived { id, sipp, rtp }
     }
 
