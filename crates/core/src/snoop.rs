@@ -102,6 +102,115 @@ impl Switch {
         Ok(channel)
     }
 
+    /// A Local channel pair for `exten@context`: `;1` is returned to the caller (Dial,
+    /// originate), `;2` runs the dialplan; each hears what the other sends, ringing and
+    /// answer on `;2` show on `;1`, and a hangup of either ends both.
+    pub(crate) fn local_pair(
+        &self,
+        exten: &str,
+        context: &str,
+        caller: CallerId,
+        parent: Option<&Arc<Channel>>,
+        id: Option<String>,
+        other_id: Option<String>,
+    ) -> Result<Arc<Channel>, Cause> {
+        if !self.dialplan().has_context(context) {
+            return Err(Cause::NO_ROUTE_DESTINATION);
+        }
+        for taken in [&id, &other_id].into_iter().flatten() {
+            if self.channel(taken).is_ok() {
+                return Err(Cause::FACILITY_REJECTED);
+            }
+        }
+        let suffix = rand_suffix();
+        let (near_leg, far_leg) = (
+            self.media().create_virtual_leg("local;1"),
+            self.media().create_virtual_leg("local;2"),
+        );
+        // Each half's outgoing audio is the other's incoming audio.
+        for (from, to) in [(&near_leg, &far_leg), (&far_leg, &near_leg)] {
+            let mut frames = from.tap(TapDirection::Out);
+            let to = to.clone();
+            tokio::spawn(async move {
+                while let Some(frame) = frames.recv().await {
+                    to.feed(frame);
+                }
+            });
+        }
+        let half = |id: Option<String>, n: u8, leg: Leg, direction, data: ChannelData, state| {
+            let parts = Parts {
+                id: id.unwrap_or_else(|| uuid::Uuid::new_v4().to_string()),
+                name: format!("Local/{exten}@{context}-{suffix:08x};{n}"),
+                direction,
+                sip: None,
+                leg,
+                codecs: Vec::new(),
+                origin: None,
+            };
+            Arc::new(Channel::new(parts, data, state))
+        };
+        let mut near_data = ChannelData::new(
+            CallerId {
+                name: String::new(),
+                number: exten.to_owned(),
+            },
+            context.to_owned(),
+            exten.to_owned(),
+        );
+        near_data.connected = caller.clone();
+        near_data.parent = parent.map(|p| p.id.clone());
+        let near = half(
+            id,
+            1,
+            near_leg,
+            Direction::Outbound,
+            near_data,
+            ChannelState::Down,
+        );
+        let far_data = ChannelData::new(caller, context.to_owned(), exten.to_owned());
+        let far = half(
+            other_id,
+            2,
+            far_leg,
+            Direction::Inbound,
+            far_data,
+            ChannelState::Ring,
+        );
+        if let Some(parent) = parent {
+            parent.data().children.push(near.id.clone());
+        }
+        self.register(near.clone(), None);
+        self.register(far.clone(), None);
+        tokio::spawn(self.clone().link_local(near.clone(), far.clone()));
+        tokio::spawn(crate::apps::run_dialplan(self.clone(), far));
+        Ok(near)
+    }
+
+    /// Mirrors `;2`'s progress onto `;1`, and hangs up each with the other.
+    async fn link_local(self, near: Arc<Channel>, far: Arc<Channel>) {
+        let mut far_status = far.subscribe();
+        loop {
+            let status = *far_status.borrow_and_update();
+            if let Some(cause) = status.hangup {
+                self.hangup(&near.id, cause);
+                return;
+            }
+            if matches!(status.state, ChannelState::Up) && near.state() != ChannelState::Up {
+                near.data().answered_at = Some(std::time::SystemTime::now());
+            }
+            if matches!(status.state, ChannelState::Ringing | ChannelState::Up) {
+                self.set_state(&near, status.state);
+            }
+            tokio::select! {
+                changed = far_status.changed() => if changed.is_err() { return },
+                cause = near.hung_up() => {
+                    self.hangup(&far.id, cause);
+                    return;
+                }
+            }
+        }
+    }
+
     /// A snoop channel on `target_id`: it says what the target says (`spy` in), hears
     /// (`spy` out) or both; what is played or bridged to it reaches the target's ear
     /// (`whisper`), heard by the target only.

@@ -386,6 +386,23 @@ impl Switch {
         parent: Option<&Arc<Channel>>,
         channel_id: Option<String>,
     ) -> Result<Arc<Channel>, Cause> {
+        self.originate_with(dialstring, caller, parent, channel_id, None)
+            .await
+    }
+
+    /// [`Switch::originate`], naming the second half of a Local channel too
+    /// (ARI `otherChannelId`).
+    pub async fn originate_with(
+        &self,
+        dialstring: &str,
+        caller: CallerId,
+        parent: Option<&Arc<Channel>>,
+        channel_id: Option<String>,
+        other_id: Option<String>,
+    ) -> Result<Arc<Channel>, Cause> {
+        if let Some((exten, context)) = parse_local(dialstring) {
+            return self.local_pair(&exten, &context, caller, parent, channel_id, other_id);
+        }
         let (channel, target) = self.prepare_outbound(dialstring, caller, parent, channel_id)?;
         if let Err(cause) = self.place_call(&channel, target).await {
             self.hangup(&channel.id, cause);
@@ -680,7 +697,7 @@ impl Switch {
         }
     }
 
-    fn set_state(&self, channel: &Channel, state: ChannelState) {
+    pub(crate) fn set_state(&self, channel: &Channel, state: ChannelState) {
         if channel.set_state(state) {
             self.inner
                 .events
@@ -701,11 +718,12 @@ impl Switch {
         if channel.state() == ChannelState::Up {
             return Ok(());
         }
-        let sdp = channel.data().local_sdp.clone();
-        let Some(sdp) = sdp else {
-            return Err(ControlError::WrongState("no media negotiated"));
-        };
+        // A Local channel has no SDP to send: answering is only its state.
         if let Some(sip) = channel.sip.get() {
+            let sdp = channel.data().local_sdp.clone();
+            let Some(sdp) = sdp else {
+                return Err(ControlError::WrongState("no media negotiated"));
+            };
             sip.answer(sdp.to_string());
         }
         channel.data().answered_at = Some(SystemTime::now());
@@ -1283,6 +1301,16 @@ fn apply_remote(leg: &Leg, offer: &Sdp, answer: &Sdp) {
             ..remote
         });
     }
+}
+
+/// `Local/<exten>@<context>` (context `default` when absent) → (exten, context).
+pub fn parse_local(dialstring: &str) -> Option<(String, String)> {
+    let (tech, rest) = dialstring.split_once('/')?;
+    if !tech.eq_ignore_ascii_case("Local") || rest.is_empty() {
+        return None;
+    }
+    let (exten, context) = rest.split_once('@').unwrap_or((rest, "default"));
+    Some((exten.to_owned(), context.to_owned()))
 }
 
 /// `SIP/1001`, `SIP/carrier/5551234`, `SIP/sip:u@127.0.0.1:5070`, `PJSIP/…`.

@@ -1227,3 +1227,21 @@ fn music_on_hold_loops_its_class_files() {
         );
     }
 }
+
+#[test]
+fn dial_local_channel_runs_the_dialplan_in_between() {
+    // 850 dials a Local channel into 101 (Answer + Echo): the caller hears itself.
+    let config =
+        ServerConfig::default().extension("default", "850", &["Dial(Local/101@default,10)"]);
+    let server = Server::start_with("local-channel", config);
+    let caller = Sipp::new(&server, "uac_call").user(ALICE);
+    let freq = 800.0;
+    let leg = calls::call_extension(caller, "850", "0 8 101", TALK, tone(freq));
+    media::assert_hears(
+        &leg.received,
+        "caller through Local/101",
+        freq,
+        None,
+        MIN_FRAMES,
+    );
+}

@@ -606,12 +606,7 @@ async fn originate_common(
             ));
         }
     }
-    if args.str("otherChannelId").is_some() {
-        return Err(AriError::new(
-            501,
-            "Local channels (otherChannelId) are not implemented yet",
-        ));
-    }
+    let other_id = args.str("otherChannelId").map(str::to_owned);
     let into_dialplan = ["extension", "context", "label"]
         .iter()
         .any(|p| args.str(p).is_some())
@@ -662,7 +657,7 @@ async fn originate_common(
     };
     let channel = ari
         .switch()
-        .originate(endpoint, caller, None, channel_id)
+        .originate_with(endpoint, caller, None, channel_id, other_id)
         .await
         .map_err(|cause| {
             AriError::bad_request(format!(

@@ -362,6 +362,13 @@ impl Leg {
         state.fed = (seq.wrapping_add(1), ts.wrapping_add(160));
         if let Some(jitter) = state.jitter.as_mut() {
             jitter.push(seq, ts, now, pcm);
+            return;
+        }
+        // Outside a mixer only Echo applies to fed audio (a Local channel running Echo()).
+        let echo = matches!(state.route, Route::Echo) && !state.playing;
+        drop(state);
+        if echo {
+            self.shared.send_pcm(&pcm);
         }
     }
 
