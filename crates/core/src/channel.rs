@@ -77,6 +77,8 @@ pub struct ChannelData {
     pub stasis: Option<(String, Vec<String>)>,
     /// Where a created (ARI `create`) channel will call when it is dialled.
     pub pending_dial: Option<Target>,
+    /// For a created Local channel: the `;2` half whose dialplan starts at dial.
+    pub pending_local: Option<String>,
 }
 
 impl ChannelData {
@@ -107,6 +109,7 @@ impl ChannelData {
             silence: None,
             stasis: None,
             pending_dial: None,
+            pending_local: None,
         }
     }
 }

@@ -102,8 +102,9 @@ impl Switch {
         Ok(channel)
     }
 
-    /// A Local channel pair for `exten@context`: `;1` is returned to the caller (Dial,
-    /// originate), `;2` runs the dialplan; each hears what the other sends, ringing and
+    /// A Local channel pair for `exten@context` (`ids` for `;1` and `;2`, generated when
+    /// `None`): `;1` is returned to the caller (Dial, originate), `;2` runs the dialplan
+    /// (at once, or at `dial` when `start` is false); each hears what the other sends, ringing and
     /// answer on `;2` show on `;1`, and a hangup of either ends both.
     pub(crate) fn local_pair(
         &self,
@@ -111,12 +112,13 @@ impl Switch {
         context: &str,
         caller: CallerId,
         parent: Option<&Arc<Channel>>,
-        id: Option<String>,
-        other_id: Option<String>,
+        ids: [Option<String>; 2],
+        start: bool,
     ) -> Result<Arc<Channel>, Cause> {
         if !self.dialplan().has_context(context) {
             return Err(Cause::NO_ROUTE_DESTINATION);
         }
+        let [id, other_id] = ids;
         for taken in [&id, &other_id].into_iter().flatten() {
             if self.channel(taken).is_ok() {
                 return Err(Cause::FACILITY_REJECTED);
@@ -182,7 +184,12 @@ impl Switch {
         self.register(near.clone(), None);
         self.register(far.clone(), None);
         tokio::spawn(self.clone().link_local(near.clone(), far.clone()));
-        tokio::spawn(crate::apps::run_dialplan(self.clone(), far));
+        if start {
+            tokio::spawn(crate::apps::run_dialplan(self.clone(), far));
+        } else {
+            // A created (ARI `create`) pair: its dialplan starts at `dial`.
+            near.data().pending_local = Some(far.id.clone());
+        }
         Ok(near)
     }
 

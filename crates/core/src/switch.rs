@@ -401,7 +401,14 @@ impl Switch {
         other_id: Option<String>,
     ) -> Result<Arc<Channel>, Cause> {
         if let Some((exten, context)) = parse_local(dialstring) {
-            return self.local_pair(&exten, &context, caller, parent, channel_id, other_id);
+            return self.local_pair(
+                &exten,
+                &context,
+                caller,
+                parent,
+                [channel_id, other_id],
+                true,
+            );
         }
         let (channel, target) = self.prepare_outbound(dialstring, caller, parent, channel_id)?;
         if let Err(cause) = self.place_call(&channel, target).await {
@@ -418,7 +425,18 @@ impl Switch {
         dialstring: &str,
         caller: CallerId,
         channel_id: Option<String>,
+        other_id: Option<String>,
     ) -> Result<Arc<Channel>, Cause> {
+        if let Some((exten, context)) = parse_local(dialstring) {
+            return self.local_pair(
+                &exten,
+                &context,
+                caller,
+                None,
+                [channel_id, other_id],
+                false,
+            );
+        }
         let (channel, target) = self.prepare_outbound(dialstring, caller, None, channel_id)?;
         channel.data().pending_dial = Some(target);
         Ok(channel)
@@ -427,6 +445,12 @@ impl Switch {
     /// Places the call of a created channel (ARI `dial`).
     pub async fn dial(&self, id: &str) -> Result<(), ControlError> {
         let channel = self.channel(id)?;
+        let local = channel.data().pending_local.take();
+        if let Some(far) = local {
+            let far = self.channel(&far)?;
+            tokio::spawn(crate::apps::run_dialplan(self.clone(), far));
+            return Ok(());
+        }
         let target = channel
             .data()
             .pending_dial

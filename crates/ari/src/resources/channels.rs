@@ -1,5 +1,6 @@
 //! `channels`: the seed's channels resource, every operation declared as the seed
-//! declares it; those the core cannot do yet answer 501.
+//! declares it. Only external media over a transport other than rtp/udp or
+//! audiosocket/tcp answers 501.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -375,12 +376,7 @@ async fn create(ari: Ari, args: Args) -> Result<Reply, AriError> {
     let app = args
         .str("app")
         .ok_or_else(|| AriError::bad_request("app is required"))?;
-    if args.str("otherChannelId").is_some() {
-        return Err(AriError::new(
-            501,
-            "Local channels (otherChannelId) are not implemented yet",
-        ));
-    }
+    let other_id = args.str("otherChannelId").map(str::to_owned);
     let channel_id = args.str("channelId").map(str::to_owned);
     if channel_id
         .as_deref()
@@ -407,7 +403,7 @@ async fn create(ari: Ari, args: Args) -> Result<Reply, AriError> {
         .unwrap_or_default();
     let channel = ari
         .switch()
-        .create_channel(endpoint, caller, channel_id)
+        .create_channel(endpoint, caller, channel_id, other_id)
         .map_err(|cause| {
             AriError::bad_request(format!(
                 "Cannot create a channel to {endpoint}: {}",

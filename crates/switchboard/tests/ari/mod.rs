@@ -720,14 +720,30 @@ impl Drop for Script {
     }
 }
 
+/// What the caller sends once it has sent its digit, in the smoke tests.
+const SMOKE_CALLER_TONE: f32 = stasis_media::ALICE_TONE;
+/// What the originated callee sends, in the smoke tests.
+const SMOKE_CALLEE_TONE: f32 = stasis_media::BOB_TONE;
+/// Start of the bridged window left out of the analysis (bridging and the
+/// bridge switching to mixing for the recording).
+const SMOKE_BRIDGE_SETTLE: Duration = Duration::from_millis(500);
+/// Frames (20 ms) of the bridged window (about 3 s) each side must hear.
+const SMOKE_MIN_BRIDGED_FRAMES: usize = 80;
+
 /// Runs a client library's smoke script against a server: it connects, then
-/// a SIPp call into `Stasis(test-app,arg1)` sends digit 4; the script answers,
-/// plays tone1k to the end, reads the digit and hangs up.
-fn client_smoke(name: &str, mut command: std::process::Command) {
+/// a SIPp call into `Stasis(test-app,arg1)` sends digit 4 and then a tone; the
+/// script answers, plays tone1k to the end, reads the digit, originates a
+/// channel to 1001 (a SIPp UAS sending another tone) into the application,
+/// bridges the two, records the bridge as `recording` for about 3 s, and hangs
+/// both up. Both phones hear each other while bridged and the recording holds
+/// both tones.
+fn client_smoke(name: &str, recording: &str, mut command: std::process::Command) {
     use std::io::BufRead;
     use std::process::Stdio;
+    use std::time::Instant;
 
     let server = stasis_server(name);
+    let ari = Ari::new(server.ari_addr());
     let log = std::fs::File::create(server.dir().join(format!("{name}.stderr"))).expect("log file");
     command
         .arg(format!("http://{}", server.ari_addr()))
@@ -741,13 +757,15 @@ fn client_smoke(name: &str, mut command: std::process::Command) {
             .unwrap_or_else(|e| panic!("start {name}: {e}")),
     );
     let stdout = script.0.stdout.take().expect("stdout");
-    let (tx, rx) = std::sync::mpsc::channel::<String>();
+    // Each line with the time it was read: the script's BRIDGED and RECORDED
+    // lines mark the window in which the two phones are bridged.
+    let (tx, rx) = std::sync::mpsc::channel::<(Instant, String)>();
     std::thread::spawn(move || {
         for line in std::io::BufReader::new(stdout)
             .lines()
             .map_while(Result::ok)
         {
-            if tx.send(line).is_err() {
+            if tx.send((Instant::now(), line)).is_err() {
                 return;
             }
         }
@@ -755,13 +773,13 @@ fn client_smoke(name: &str, mut command: std::process::Command) {
     let stderr =
         || std::fs::read_to_string(server.dir().join(format!("{name}.stderr"))).unwrap_or_default();
     let mut output = Vec::new();
-    let wait_line = |prefix: &str, output: &mut Vec<String>, timeout: Duration| -> String {
-        let deadline = std::time::Instant::now() + timeout;
+    let mut wait_line = |prefix: &str, timeout: Duration| -> (Instant, String) {
+        let deadline = Instant::now() + timeout;
         loop {
-            let left = deadline.saturating_duration_since(std::time::Instant::now());
+            let left = deadline.saturating_duration_since(Instant::now());
             match rx.recv_timeout(left) {
-                Ok(line) if line.starts_with(prefix) => return line,
-                Ok(line) => output.push(line),
+                Ok((at, line)) if line.starts_with(prefix) => return (at, line),
+                Ok((_, line)) => output.push(line),
                 Err(_) => panic!(
                     "{name}: no {prefix} line within {timeout:?}\nstdout:\n{}\nstderr:\n{}",
                     output.join("\n"),
@@ -770,21 +788,35 @@ fn client_smoke(name: &str, mut command: std::process::Command) {
             }
         }
     };
-    wait_line("READY", &mut output, Duration::from_secs(30));
+    wait_line("READY", Duration::from_secs(30));
 
+    // 1001 answers the channel the script originates, and waits for its BYE.
+    let callee_rtp = RtpPeer::bind();
+    let callee = calls::start_callee(&server, BOB, "uas_answer", |sipp| {
+        sipp.rtp(callee_rtp.port(), "0 101")
+    });
     let rtp = RtpPeer::bind();
     let caller = Sipp::new(&server, "uac_wait_bye")
         .user(ALICE)
         .dial("200")
         .rtp(rtp.port(), "0 8 101")
         .spawn();
-    let script_media = vec![
+    let caller_media = vec![
         Segment::Silence(Duration::from_secs(1)),
         Segment::Digit('4', Duration::from_millis(160)),
-        Segment::Silence(Duration::from_secs(15)),
+        Segment::Tone(SMOKE_CALLER_TONE, Duration::from_secs(30)),
     ];
-    let leg = LiveLeg::start(caller, rtp, script_media).wait();
-    let result = wait_line("RESULT ", &mut output, Duration::from_secs(20));
+    let caller = LiveLeg::start(caller, rtp, caller_media);
+    let callee = LiveLeg::start(
+        callee,
+        callee_rtp,
+        vec![Segment::Tone(SMOKE_CALLEE_TONE, Duration::from_secs(30))],
+    );
+    let (bridged, _) = wait_line("BRIDGED", Duration::from_secs(20));
+    let (recorded, _) = wait_line("RECORDED", Duration::from_secs(20));
+    let (_, result) = wait_line("RESULT ", Duration::from_secs(20));
+    let caller = caller.wait();
+    let callee = callee.wait_after(&caller);
     let result: Value = serde_json::from_str(&result["RESULT ".len()..]).expect("RESULT json");
     assert!(
         result.get("error").is_none(),
@@ -794,7 +826,28 @@ fn client_smoke(name: &str, mut command: std::process::Command) {
     assert_eq!(result["args"], json!(["arg1"]), "{result}");
     assert_eq!(result["played"], true, "{result}");
     assert_eq!(result["digit"], "4", "{result}");
+    let caller_id = result["channel"].as_str().expect("caller id");
+    let callee_id = result["callee"].as_str().expect("callee id");
+    assert_ne!(caller_id, callee_id, "{result}");
+    assert_eq!(result["callee_stasis_id"], callee_id, "{result}");
+    assert_eq!(result["callee_args"], json!(["callee"]), "{result}");
+    assert!(result["bridge"].is_string(), "{result}");
+    assert_eq!(result["recording"], recording, "{result}");
+    assert_eq!(result["recording_state"], "done", "{result}");
+    assert_eq!(
+        result["stored"],
+        json!({"name": recording, "format": "wav"}),
+        "{result}"
+    );
+    // Hung up over ARI with the default reason: normal clearing.
     assert_eq!(result["cause"], 16, "{result}");
+    for id in [caller_id, callee_id] {
+        assert_eq!(
+            result["ended"][id],
+            json!({"stasis_end": true, "cause": 16}),
+            "{id}: {result}"
+        );
+    }
     let events: Vec<&str> = result["events"]
         .as_array()
         .unwrap()
@@ -806,6 +859,11 @@ fn client_smoke(name: &str, mut command: std::process::Command) {
         "PlaybackStarted",
         "PlaybackFinished",
         "ChannelDtmfReceived",
+        "BridgeCreated",
+        "ChannelEnteredBridge",
+        "RecordingStarted",
+        "RecordingFinished",
+        "ChannelLeftBridge",
         "StasisEnd",
         "ChannelDestroyed",
     ] {
@@ -814,14 +872,58 @@ fn client_smoke(name: &str, mut command: std::process::Command) {
             "{name} never saw {kind}: {events:?}"
         );
     }
-    leg.sipp.assert_success();
+    for (kind, count) in [("StasisStart", 2), ("StasisEnd", 2), ("ChannelDestroyed", 2)] {
+        assert_eq!(
+            events.iter().filter(|e| **e == kind).count(),
+            count,
+            "{name}: {kind} for each channel: {events:?}"
+        );
+    }
+    caller.sipp.assert_success();
+    callee.sipp.assert_success();
+
+    // Before the bridge the caller heard tone1k; while bridged each heard the other.
     media::assert_hears(
-        &leg.received,
-        &format!("caller of {name}"),
+        &caller.received.slice(..bridged),
+        &format!("caller of {name} before the bridge"),
         TONE1K_FREQ,
         None,
         100,
     );
+    let window = bridged + SMOKE_BRIDGE_SETTLE..recorded;
+    media::assert_hears(
+        &caller.received.slice(window.clone()),
+        &format!("caller of {name} bridged"),
+        SMOKE_CALLEE_TONE,
+        Some(SMOKE_CALLER_TONE),
+        SMOKE_MIN_BRIDGED_FRAMES,
+    );
+    media::assert_hears(
+        &callee.received.slice(window),
+        &format!("callee of {name} bridged"),
+        SMOKE_CALLER_TONE,
+        Some(SMOKE_CALLEE_TONE),
+        SMOKE_MIN_BRIDGED_FRAMES,
+    );
+
+    // The stored recording, as the server wrote it and as ARI serves it.
+    let pcm = stasis_media::stored_wav(&server, recording, stasis_media::BRIDGE_RATE);
+    stasis_media::assert_holds(
+        &pcm,
+        &format!("{recording}.wav"),
+        &[SMOKE_CALLER_TONE, SMOKE_CALLEE_TONE],
+    );
+    let file = ari.get(&format!("/recordings/stored/{recording}/file"));
+    assert_eq!(file.status, 200, "{recording}/file: {}", file.body);
+    let on_disk = std::fs::read(server.recordings_dir().join(format!("{recording}.wav")))
+        .expect("the recording file");
+    assert!(
+        file.bytes == on_disk,
+        "{recording}/file: {} bytes served, {} on disk",
+        file.bytes.len(),
+        on_disk.len()
+    );
+
     let status = script.0.wait().expect("wait for the script");
     assert!(
         status.success(),
@@ -844,7 +946,7 @@ fn ari_npm_ari_client_smoke() {
     }
     let mut command = std::process::Command::new("node");
     command.arg(dir.join("ari_client_smoke.js"));
-    client_smoke("ari-client", command);
+    client_smoke("ari-client", "smoke-js", command);
 }
 
 /// The Python `asyncari` library (installed by scripts/test into
@@ -866,7 +968,7 @@ fn ari_python_asyncari_smoke() {
     }
     let mut command = std::process::Command::new(python);
     command.arg(dir.join("asyncari_smoke.py"));
-    client_smoke("asyncari", command);
+    client_smoke("asyncari", "smoke-py", command);
 }
 
 /// A client that stops reading is dropped once its queue is full, with a log
