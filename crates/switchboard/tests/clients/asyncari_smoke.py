@@ -103,7 +103,7 @@ async def main():
             result["cause"] = result["ended"][caller]["cause"]
             await bridge.destroy()
             stored = await client.recordings.getStored(recordingName=RECORDING)
-            result["stored"] = {"name": stored["name"], "format": stored["format"]}
+            result["stored"] = {"name": stored.json["name"], "format": stored.json["format"]}
     print("RESULT " + json.dumps(result), flush=True)
 
 
