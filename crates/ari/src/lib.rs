@@ -60,7 +60,7 @@ impl AriConfig {
         }
     }
 
-    /// From the core config's `[ari]` section (`listen`, `users`).
+    /// From the core config's `[ari]` section (`listen`, `users`, `cors_origins`).
     pub fn from_core(ari: &switchboard_core::config::Ari) -> Result<Self, String> {
         let listen = ari
             .listen
@@ -71,7 +71,10 @@ impl AriConfig {
             .iter()
             .map(|u| (u.name.clone(), u.password.clone()))
             .collect();
-        Ok(Self::new(listen, users))
+        Ok(Self {
+            cors_origins: ari.cors_origins.clone(),
+            ..Self::new(listen, users)
+        })
     }
 }
 

@@ -129,6 +129,9 @@ pub struct Ari {
     pub listen: String,
     #[serde(default)]
     pub users: Vec<User>,
+    /// Origins allowed to call ARI from a browser (CORS); `*` allows any.
+    #[serde(default)]
+    pub cors_origins: Vec<String>,
 }
 
 #[derive(Debug, Clone, Deserialize)]

@@ -1039,3 +1039,48 @@ fn ari_slow_websocket_is_dropped() {
         "replayed the last event"
     );
 }
+
+#[test]
+fn ari_cors_allows_only_configured_origins() {
+    use crate::support::ari::Auth;
+    use crate::support::server::{ARI_CORS_ORIGIN, ARI_PASSWORD, ARI_USER};
+    let server = Server::start_with("ari-cors", ServerConfig::default().ari());
+    let ari = Ari::new(server.ari_addr());
+    let ping = |origin: &str| {
+        ari.raw(
+            "GET",
+            "/ari/asterisk/ping",
+            Auth::Basic(ARI_USER, ARI_PASSWORD),
+            None,
+            &[("Origin", origin)],
+        )
+    };
+    let allowed = ping(ARI_CORS_ORIGIN);
+    assert_eq!(allowed.status, 200);
+    assert_eq!(
+        allowed.header("Access-Control-Allow-Origin"),
+        Some(ARI_CORS_ORIGIN)
+    );
+    let other = ping("http://evil.example");
+    assert_eq!(other.status, 200);
+    assert_eq!(other.header("Access-Control-Allow-Origin"), None);
+    // A preflight needs no credentials and names the methods of the path.
+    let preflight = ari.raw(
+        "OPTIONS",
+        "/ari/channels",
+        Auth::None,
+        None,
+        &[
+            ("Origin", ARI_CORS_ORIGIN),
+            ("Access-Control-Request-Method", "POST"),
+        ],
+    );
+    assert_eq!(preflight.status, 204);
+    let methods = preflight
+        .header("Access-Control-Allow-Methods")
+        .unwrap_or_default();
+    assert!(
+        methods.contains("POST") && methods.contains("GET"),
+        "{methods}"
+    );
+}

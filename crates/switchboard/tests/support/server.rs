@@ -138,6 +138,7 @@ impl ServerConfig {
                 t,
                 "users = [{{ name = {ARI_USER:?}, password = {ARI_PASSWORD:?} }}]"
             );
+            let _ = writeln!(t, "cors_origins = [{ARI_CORS_ORIGIN:?}]");
         }
         let _ = writeln!(t, "\n[rtp]");
         let _ = writeln!(t, "ports = [{}, {}]", rtp.0, rtp.1);
@@ -437,6 +438,9 @@ fn write_sounds(sounds: &Path) {
         write_tones(&moh, name, &[(freq, 1)]);
     }
 }
+
+/// The one browser origin test servers allow to call ARI.
+pub const ARI_CORS_ORIGIN: &str = "http://allowed.example";
 
 /// Where the `default` music-on-hold class lives, under the sounds dir.
 const MOH_DIR: &str = "moh/default";
