@@ -29,7 +29,7 @@ use std::time::{Duration, Instant};
 use serde_json::{json, Map, Value};
 
 use super::stasis_media::{check_events, Arrived};
-use super::{APP, EVENT_TIMEOUT};
+use super::{event_where, APP, EVENT_TIMEOUT};
 use crate::support::ari::{all_models, check_model, Ari, EventSocket, Response};
 use crate::support::calls;
 use crate::support::media::{RtpPeer, Segment};
@@ -511,17 +511,6 @@ impl Checks {
             failures.len(),
             failures.join("\n  ")
         );
-    }
-}
-
-/// The next `kind` event whose string at `pointer` is `value` (events of
-/// that kind about something else are skipped).
-fn event_where(ws: &mut EventSocket, kind: &str, pointer: &str, value: &str) -> Value {
-    loop {
-        let event = ws.wait_for(kind, EVENT_TIMEOUT);
-        if event.pointer(pointer).and_then(Value::as_str) == Some(value) {
-            return event;
-        }
     }
 }
 

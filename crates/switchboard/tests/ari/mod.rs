@@ -22,6 +22,17 @@ use crate::support::{ALICE, BOB};
 const EVENT_TIMEOUT: Duration = Duration::from_secs(10);
 const APP: &str = "test-app";
 
+/// The next `kind` event whose string at `pointer` is `value` (events of
+/// that kind about something else are skipped).
+fn event_where(ws: &mut EventSocket, kind: &str, pointer: &str, value: &str) -> Value {
+    loop {
+        let event = ws.wait_for(kind, EVENT_TIMEOUT);
+        if event.pointer(pointer).and_then(Value::as_str) == Some(value) {
+            return event;
+        }
+    }
+}
+
 /// A server with ARI and `200` → `Stasis(test-app,arg1)`.
 fn stasis_server(name: &str) -> Server {
     let config = ServerConfig::default()

@@ -1,6 +1,6 @@
 //! ARI over real calls, with their audio checked: bridges made over ARI (mixing,
 //! recording, playback to every member), channel recordings paused and resumed,
-//! snoop channels, external media over RTP, and the error codes of bridges and
+//! snoop channels, external media over RTP and AudioSocket, and the error codes of bridges and
 //! recordings.
 
 use std::net::SocketAddr;
@@ -11,8 +11,9 @@ use serde_json::{json, Map, Value};
 use switchboard_media::codec::Codec;
 use switchboard_media::wav::Pcm;
 
-use super::{APP, EVENT_TIMEOUT};
+use super::{event_where, APP, EVENT_TIMEOUT};
 use crate::support::ari::{all_models, check_model, Ari, EventSocket};
+use crate::support::audiosocket::{self, AudioSocketServer};
 use crate::support::calls::LiveLeg;
 use crate::support::media::{self, Received, RtpPeer, Segment, ToneReport};
 use crate::support::recordings::{self, PCMU_RATE};
@@ -510,36 +511,125 @@ fn ari_snoop_spy_records_the_channel() {
     check_events(&models, &ws);
 }
 
+/// How long external media talks with a bridged call.
+const EXTERNAL_TALK: Duration = Duration::from_secs(4);
+
+/// A server (see [`server`]) with its events socket, for external media.
+struct ExternalMedia {
+    _server: Server,
+    ari: Ari,
+    models: Map<String, Value>,
+    ws: EventSocket,
+}
+
+impl ExternalMedia {
+    /// The server, and a call from 1000 into Stasis, answered.
+    fn start(name: &str) -> (ExternalMedia, Arrived) {
+        let server = server(name);
+        let ari = Ari::new(server.ari_addr());
+        let models = all_models(&ari);
+        let mut ws = EventSocket::connect(server.ari_addr(), &format!("app={APP}"));
+        let arrived = Arrived::call(&server, &ari, &mut ws, ALICE);
+        let fx = ExternalMedia {
+            _server: server,
+            ari,
+            models,
+            ws,
+        };
+        (fx, arrived)
+    }
+
+    /// Creates external media channel `id` (`query`: host, format,
+    /// encapsulation...; `body`: its variables) and waits for its
+    /// StasisStart; its name must start with `kind`. Returns the channel.
+    fn create(&mut self, id: &str, kind: &str, query: &str, body: Option<&Value>) -> Value {
+        let channel = self
+            .ari
+            .call(
+                "POST",
+                &format!("/channels/externalMedia?app={APP}&channelId={id}&{query}"),
+                body,
+            )
+            .expect(200, "externalMedia");
+        check_model(&self.models, "Channel", &channel).unwrap();
+        assert_eq!(channel["id"], id);
+        assert!(
+            channel["name"]
+                .as_str()
+                .is_some_and(|n| n.starts_with(kind)),
+            "{channel}"
+        );
+        let start = self.ws.wait_for("StasisStart", EVENT_TIMEOUT);
+        assert_eq!(start["channel"]["id"], id, "{start}");
+        channel
+    }
+
+    /// Starts the call's media (1000 sends [`ALICE_TONE`]) and joins it with
+    /// channel `external` in a mixing bridge made over ARI.
+    fn bridge(&self, arrived: Arrived, external: &str) -> BridgedCall {
+        let bridge = self.ari.post("/bridges").expect(200, "create bridge");
+        let bid = bridge["id"].as_str().expect("bridge id").to_string();
+        assert_eq!(bridge["bridge_type"], "mixing");
+        let (id, leg) = arrived.start(tone_then_silence(ALICE_TONE, Duration::from_secs(8)));
+        self.ari
+            .post(&format!(
+                "/bridges/{bid}/addChannel?channel={id}&channel={external}"
+            ))
+            .expect(204, "addChannel");
+        BridgedCall {
+            bid,
+            id,
+            leg,
+            t0: Instant::now(),
+        }
+    }
+}
+
+/// A call bridged with external media since `t0`.
+struct BridgedCall {
+    bid: String,
+    id: String,
+    leg: LiveLeg,
+    t0: Instant,
+}
+
+impl BridgedCall {
+    /// Part of the [`EXTERNAL_TALK`] to analyse (leaving out the start,
+    /// and the end of what is still in flight).
+    fn window(&self) -> std::ops::Range<Instant> {
+        self.t0 + Duration::from_millis(700)..self.t0 + EXTERNAL_TALK - Duration::from_millis(200)
+    }
+
+    /// Hangs up the call and destroys the bridge; 1000 must have heard
+    /// [`EXTERNAL_TONE`], and every event must match its model.
+    fn finish(self, fx: &ExternalMedia) {
+        let window = self.window();
+        hang_up(&fx.ari, &self.id);
+        let leg = self.leg.wait();
+        leg.sipp.assert_success();
+        fx.ari
+            .delete(&format!("/bridges/{}", self.bid))
+            .expect(204, "destroy");
+        assert_heard(
+            &leg.received,
+            "1000 bridged with external media",
+            window,
+            EXTERNAL_TONE,
+            Some(ALICE_TONE),
+        );
+        check_events(&fx.models, &fx.ws);
+    }
+}
+
 /// External media over RTP bridged with a call: the socket gets the call's
 /// audio, and what it sends is heard by the caller.
 #[test]
 fn ari_external_media_rtp_bridged_with_a_call() {
-    let server = server("ari-external-media");
-    let ari = Ari::new(server.ari_addr());
-    let models = all_models(&ari);
-    let mut ws = EventSocket::connect(server.ari_addr(), &format!("app={APP}"));
-    let arrived = Arrived::call(&server, &ari, &mut ws, ALICE);
-
+    let (mut fx, arrived) = ExternalMedia::start("ari-external-media");
     let external = RtpPeer::bind();
+    let query = format!("external_host=127.0.0.1:{}&format=ulaw", external.port());
     let body = json!({"variables": {"PURPOSE": "transcription"}});
-    let channel = ari
-        .call(
-            "POST",
-            &format!(
-                "/channels/externalMedia?app={APP}&external_host=127.0.0.1:{}&format=ulaw&channelId=ext-1",
-                external.port()
-            ),
-            Some(&body),
-        )
-        .expect(200, "externalMedia");
-    check_model(&models, "Channel", &channel).unwrap();
-    assert_eq!(channel["id"], "ext-1");
-    assert!(
-        channel["name"]
-            .as_str()
-            .is_some_and(|n| n.starts_with("UnicastRTP/")),
-        "{channel}"
-    );
+    let channel = fx.create("ext-1", "UnicastRTP/", &query, Some(&body));
     let vars = &channel["channelvars"];
     assert_eq!(vars["PURPOSE"], "transcription", "{channel}");
     let ip: std::net::IpAddr = vars["UNICASTRTP_LOCAL_ADDRESS"]
@@ -550,55 +640,92 @@ fn ari_external_media_rtp_bridged_with_a_call() {
         .as_str()
         .and_then(|p| p.parse().ok())
         .unwrap_or_else(|| panic!("UNICASTRTP_LOCAL_PORT in {channel}"));
-    let start = ws.wait_for("StasisStart", EVENT_TIMEOUT);
-    assert_eq!(start["channel"]["id"], "ext-1", "{start}");
-    ari.post(&format!(
-        "/channels/externalMedia?app={APP}&external_host=127.0.0.1:{}&format=ulaw&channelId=ext-1",
-        external.port()
-    ))
-    .expect_error(409, "channel id in use");
+    fx.ari
+        .post(&format!(
+            "/channels/externalMedia?app={APP}&{query}&channelId=ext-1"
+        ))
+        .expect_error(409, "channel id in use");
 
-    let bridge = ari.post("/bridges").expect(200, "create bridge");
-    let bid = bridge["id"].as_str().expect("bridge id").to_string();
-    assert_eq!(bridge["bridge_type"], "mixing");
-    let (id, leg) = arrived.start(tone_then_silence(ALICE_TONE, Duration::from_secs(8)));
-    ari.post(&format!(
-        "/bridges/{bid}/addChannel?channel={id}&channel=ext-1"
-    ))
-    .expect(204, "addChannel");
+    let call = fx.bridge(arrived, "ext-1");
     let session = external.start(
         SocketAddr::new(ip, port),
         Codec::Pcmu,
         tone_then_silence(EXTERNAL_TONE, Duration::from_secs(8)),
     );
-    let t0 = Instant::now();
-    std::thread::sleep(Duration::from_secs(4));
+    sleep_until(call.t0 + EXTERNAL_TALK);
     let (from_switch, _) = session.finish();
+    hang_up(&fx.ari, "ext-1");
 
-    hang_up(&ari, "ext-1");
-    hang_up(&ari, &id);
-    let leg = leg.wait();
-    leg.sipp.assert_success();
-    ari.delete(&format!("/bridges/{bid}"))
-        .expect(204, "destroy");
-
-    let window = t0 + Duration::from_millis(700)..t0 + Duration::from_millis(3800);
     assert_heard(
         &from_switch,
         "the external media socket",
-        window.clone(),
+        call.window(),
         ALICE_TONE,
         Some(EXTERNAL_TONE),
     );
     assert_eq!(from_switch.audio_payload_types(), [0], "PCMU (format=ulaw)");
-    assert_heard(
-        &leg.received,
-        "1000 bridged with external media",
-        window,
-        EXTERNAL_TONE,
-        Some(ALICE_TONE),
+    call.finish(&fx);
+}
+
+/// The UUID the AudioSocket server must be told.
+const AUDIOSOCKET_UUID: &str = "6f0c7c1e-93a4-4d2b-8b51-0e6a2f9d4c37";
+
+/// External media over AudioSocket (TCP, slin) bridged with a call: the
+/// server gets the UUID first, then the call's audio; what it sends is heard
+/// by the caller; its hangup frame ends the channel.
+#[test]
+fn ari_external_media_audiosocket_bridged_with_a_call() {
+    let (mut fx, arrived) = ExternalMedia::start("ari-external-audiosocket");
+    let socket = AudioSocketServer::bind();
+    let query = format!(
+        "external_host={}&encapsulation=audiosocket&transport=tcp&format=slin&data={AUDIOSOCKET_UUID}",
+        socket.addr()
     );
-    check_events(&models, &ws);
+    let session = socket.start(EXTERNAL_TONE);
+    fx.create("ext-as", "AudioSocket/", &query, None);
+
+    let call = fx.bridge(arrived, "ext-as");
+    sleep_until(call.t0 + EXTERNAL_TALK);
+    session.hang_up();
+    let destroyed = event_where(&mut fx.ws, "ChannelDestroyed", "/channel/id", "ext-as");
+    eprintln!("after the hangup frame: {destroyed}");
+    fx.ari
+        .get("/channels/ext-as")
+        .expect_error(404, "external media after its hangup frame");
+    let conversation = session.finish();
+
+    let hex = AUDIOSOCKET_UUID.replace('-', "");
+    let uuid: Vec<u8> = (0..hex.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&hex[i..i + 2], 16).expect("hex"))
+        .collect();
+    let (hello, rest) = conversation
+        .frames
+        .split_first()
+        .expect("no frame reached the AudioSocket server");
+    assert_eq!(
+        (hello.kind, hello.payload.as_slice()),
+        (audiosocket::KIND_UUID, uuid.as_slice()),
+        "the first frame must carry the UUID given as data"
+    );
+    for (i, frame) in rest.iter().enumerate() {
+        assert_eq!(
+            (frame.kind, frame.payload.len()),
+            (audiosocket::KIND_AUDIO, audiosocket::AUDIO_LEN),
+            "frame {} must be 20 ms of 8 kHz slin",
+            i + 1
+        );
+    }
+    let heard = conversation.audio(call.window());
+    let frames = media::pcm_frames(&heard, Duration::ZERO).count();
+    assert!(
+        frames >= MIN_FRAMES,
+        "the AudioSocket server got {frames} frames in the window ({} in all, {} sent)",
+        rest.len(),
+        conversation.sent
+    );
+    assert_dominated_by(&heard, "the AudioSocket server", ALICE_TONE);
+    call.finish(&fx);
 }
 
 /// The error codes of bridges, recordings and the channels' media operations,

@@ -27,7 +27,7 @@ pub const PTIME: Duration = Duration::from_millis(PTIME_MS as u64);
 /// Clock rate of telephone-event.
 const DTMF_CLOCK_RATE: u32 = 8000;
 /// Peak amplitude of the test tones (about -12 dBFS).
-const AMPLITUDE: i16 = 8000;
+pub const AMPLITUDE: i16 = 8000;
 /// Peak amplitude of the noise of [`Segment::NoisyTone`] (about -48 dBFS).
 const NOISE_AMPLITUDE: i32 = 128;
 /// The frequencies a received frame is classified into: every tone the tests

@@ -8,6 +8,7 @@
 //! address (`MEDIA <ip> <port> <pt>`) for the test to pick up.
 
 pub mod ari;
+pub mod audiosocket;
 pub mod calls;
 pub mod cdr;
 pub mod digest;
