@@ -215,6 +215,14 @@ pub(crate) struct Feed {
 }
 
 impl Feed {
+    /// Drops the frames already waiting.
+    fn discard_queued(&mut self) {
+        while self.first.try_recv().is_ok() {}
+        if let Some(second) = self.second.as_mut() {
+            while second.try_recv().is_ok() {}
+        }
+    }
+
     /// The next 20 ms frame (both directions summed for `Both`); `None` once the
     /// source is gone.
     pub(crate) async fn next(&mut self) -> Option<Vec<i16>> {
@@ -465,9 +473,12 @@ impl Switch {
             RecordTarget::Bridge(_) => None,
         };
         if let (true, Some(channel)) = (options.beep, &channel) {
-            if let Ok(beep) = self.play(&channel.id, vec!["tone:!1000/250".into()], None, None) {
+            if let Ok(beep) = self.play_quietly(&channel.id, "tone:!1000/250", 0) {
                 beep.wait().await;
             }
+            // As in Asterisk, the recording starts after the beep: what was said
+            // during it is not kept.
+            feed.discard_queued();
         }
         let mut events = self.events().subscribe();
         recording.state.send_replace(RecordingState::Recording);
