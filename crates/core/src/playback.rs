@@ -180,16 +180,39 @@ impl Switch {
                 "music on hold class {class:?} is not configured or has no files"
             )));
         }
-        // Like Asterisk's `files` mode, everyone on a class hears the same point of it:
-        // the class plays on a clock that started when it was first used.
-        let offset_ms = {
-            let mut epochs = self.moh_epochs();
-            let epoch = *epochs
-                .entry(class.to_owned())
-                .or_insert_with(std::time::Instant::now);
-            i64::try_from(epoch.elapsed().as_millis()).unwrap_or(0)
+        self.play_quietly(channel_id, &format!("moh:{class}"), self.moh_offset(class))
+    }
+
+    /// Music on hold of `class` played to every member of a bridge.
+    pub fn music_on_hold_in_bridge(
+        &self,
+        bridge_id: &str,
+        class: &str,
+    ) -> Result<Arc<Playback>, ControlError> {
+        self.bridge(bridge_id)?;
+        if self.moh_files(class).is_empty() {
+            return Err(ControlError::Invalid(format!(
+                "music on hold class {class:?} is not configured or has no files"
+            )));
+        }
+        let request = Request {
+            media: vec![format!("moh:{class}")],
+            playback_id: None,
+            offset_ms: self.moh_offset(class),
+            announced: false,
         };
-        self.play_quietly(channel_id, &format!("moh:{class}"), offset_ms)
+        let target = PlaybackTarget::Bridge(bridge_id.to_owned());
+        self.start_playback(target, "en".to_owned(), request, std::future::pending())
+    }
+
+    /// Where a class is now: like Asterisk's `files` mode, everyone on a class hears
+    /// the same point of it, on a clock that started when the class was first used.
+    fn moh_offset(&self, class: &str) -> i64 {
+        let mut epochs = self.moh_epochs();
+        let epoch = *epochs
+            .entry(class.to_owned())
+            .or_insert_with(std::time::Instant::now);
+        i64::try_from(epoch.elapsed().as_millis()).unwrap_or(0)
     }
 
     /// The WAV files of a music-on-hold class, in name order.

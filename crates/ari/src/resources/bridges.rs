@@ -392,10 +392,11 @@ async fn clear_video_source(ari: Ari, args: Args) -> Result<Reply, AriError> {
 /// the bridge's previous one.
 async fn start_moh(ari: Ari, args: Args) -> Result<Reply, AriError> {
     let bridge = stasis_bridge(&ari, args.path("bridgeId"))?;
-    let class = args.str("mohClass").unwrap_or("default");
+    let mut class = args.str("mohClass").unwrap_or("default");
     if !ari.switch().config().musiconhold.contains_key(class) {
         // Asterisk falls back to its default class and answers 204 whatever happens.
         tracing::warn!(bridge = %bridge.id, class, "ARI bridge MOH: no such music-on-hold class");
+        class = "default";
     }
     let previous = ari
         .stasis_bridges()
@@ -404,15 +405,15 @@ async fn start_moh(ari: Ari, args: Args) -> Result<Reply, AriError> {
     if let Some(previous) = previous {
         let _ = ari.switch().stop_playback(&previous);
     }
-    let playback = ari
-        .switch()
-        .play_on_bridge(&bridge.id, vec![format!("moh:{class}")], None, None)
-        .map_err(|e| match e {
-            ControlError::NotFound => not_found(),
-            other => AriError::new(500, other.to_string()),
-        })?;
-    if let Some(state) = ari.stasis_bridges().get_mut(&bridge.id) {
-        state.moh = Some(playback.id.clone());
+    match ari.switch().music_on_hold_in_bridge(&bridge.id, class) {
+        Ok(playback) => {
+            if let Some(state) = ari.stasis_bridges().get_mut(&bridge.id) {
+                state.moh = Some(playback.id.clone());
+            }
+        }
+        Err(ControlError::NotFound) => return Err(not_found()),
+        // No music to play: Asterisk still answers 204.
+        Err(e) => tracing::warn!(bridge = %bridge.id, class, error = %e, "ARI bridge MOH"),
     }
     Ok(Reply::NoContent)
 }
