@@ -282,7 +282,7 @@ impl Switch {
         let id = playback_id.unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
         let mut playbacks = self.playback_registry();
         if playbacks.contains_key(&id) {
-            return Err(ControlError::Invalid(format!(
+            return Err(ControlError::Conflict(format!(
                 "playback {id} already exists"
             )));
         }

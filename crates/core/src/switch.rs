@@ -892,7 +892,9 @@ impl Switch {
     ) -> Result<Arc<Bridge>, ControlError> {
         let mut bridges = self.bridge_registry();
         if let Some(id) = id.as_ref().filter(|id| bridges.contains_key(*id)) {
-            return Err(ControlError::Invalid(format!("bridge {id} already exists")));
+            return Err(ControlError::Conflict(format!(
+                "bridge {id} already exists"
+            )));
         }
         let id = id.unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
         let bridge = Arc::new(Bridge::new(

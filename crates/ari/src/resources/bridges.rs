@@ -219,7 +219,7 @@ fn make_bridge(ari: &Ari, args: &Args, id: Option<&str>) -> Result<Reply, AriErr
         Err(e) => {
             ari.stasis_bridges().remove(&id);
             Err(match e {
-                ControlError::Invalid(_) | ControlError::Conflict(_) => {
+                ControlError::Conflict(_) => {
                     AriError::conflict(format!("Bridge with id '{id}' already exists"))
                 }
                 other => AriError::new(500, format!("Unable to create bridge: {other}")),
@@ -440,18 +440,11 @@ async fn play(ari: Ari, args: Args) -> Result<Reply, AriError> {
         .play_on_bridge(&bridge.id, media, args.str("lang"), playback_id)
         .map_err(|e| match e {
             ControlError::NotFound => not_found(),
-            ControlError::Invalid(why) if why.contains("already exists") => AriError::conflict(why),
             ControlError::Invalid(why) => AriError::bad_request(why),
+            ControlError::Conflict(why) => AriError::conflict(why),
             other => AriError::new(500, other.to_string()),
         })?;
-    if playback.state() != switchboard_core::PlaybackState::Complete {
-        ari.hub()
-            .track_playback(&playback, args.int("skipms").unwrap_or(3000));
-    }
-    Ok(Reply::Created {
-        location: format!("/playbacks/{}", playback.id),
-        body: json::playback(&playback),
-    })
+    Ok(super::playbacks::created(&ari, &args, &playback))
 }
 
 /// Records the bridge's mix.

@@ -924,18 +924,8 @@ async fn play(ari: Ari, args: Args) -> Result<Reply, AriError> {
     let playback = ari
         .switch()
         .play_from(&channel.id, media, args.str("lang"), playback_id, offset)
-        .map_err(|e| match e {
-            ControlError::Invalid(why) if why.contains("already exists") => AriError::conflict(why),
-            other => AriError::from_control(other),
-        })?;
-    if playback.state() != switchboard_core::PlaybackState::Complete {
-        ari.hub()
-            .track_playback(&playback, args.int("skipms").unwrap_or(3000));
-    }
-    Ok(Reply::Created {
-        location: format!("/playbacks/{}", playback.id),
-        body: json::playback(&playback),
-    })
+        .map_err(AriError::from_control)?;
+    Ok(super::playbacks::created(&ari, &args, &playback))
 }
 
 async fn get_var(ari: Ari, args: Args) -> Result<Reply, AriError> {

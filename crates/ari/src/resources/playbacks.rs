@@ -6,6 +6,23 @@ use crate::params::Args;
 use crate::reply::Reply;
 use crate::{json, models, Ari};
 
+/// The 201 answer to a play request (channel or bridge): the playback, tracked with
+/// its `skipms` for later forward/reverse.
+pub(crate) fn created(
+    ari: &Ari,
+    args: &Args,
+    playback: &std::sync::Arc<switchboard_core::Playback>,
+) -> Reply {
+    if playback.state() != switchboard_core::PlaybackState::Complete {
+        ari.hub()
+            .track_playback(playback, args.int("skipms").unwrap_or(3000));
+    }
+    Reply::Created {
+        location: format!("/playbacks/{}", playback.id),
+        body: json::playback(playback),
+    }
+}
+
 pub fn resource() -> Resource {
     Resource {
         name: "playbacks",
