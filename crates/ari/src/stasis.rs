@@ -17,8 +17,8 @@ use axum::extract::Request;
 use axum::response::{IntoResponse, Response};
 use serde_json::{json, Map, Value};
 use switchboard_core::features::MuteDirection;
-use switchboard_core::playback::PlaybackTarget;
-use switchboard_core::recording::{LiveRecording, RecordTarget, RecordingState};
+use switchboard_core::recording::{LiveRecording, RecordingState};
+use switchboard_core::MediaTarget;
 use switchboard_core::{time, Bridge, Channel, Event, EventKind, Playback};
 use tokio::sync::{broadcast, mpsc, Notify};
 
@@ -341,7 +341,7 @@ impl Hub {
         self.lock()
             .recordings
             .values()
-            .any(|r| r.target == RecordTarget::Channel(id.to_owned()) && !ended(r))
+            .any(|r| r.target == MediaTarget::Channel(id.to_owned()) && !ended(r))
     }
 
     /// The `skipms` a playback was started with (Asterisk's default 3000).
@@ -545,19 +545,16 @@ impl Hub {
                     .get(playback)
                     .cloned()
                     .or_else(|| ari.switch().playback(playback).ok());
-                let on_bridge = match &found {
-                    Some(p) => matches!(p.target, PlaybackTarget::Bridge(_)),
-                    None => is_bridge(ari, &state, id),
-                };
+                let target = media_target(ari, &state, id, found.as_ref().map(|p| &p.target));
                 let value = match &found {
                     Some(p) => {
                         state.playbacks.insert(playback.clone(), p.clone());
                         json::playback(p)
                     }
-                    None => json::gone_playback(playback, &target_uri(on_bridge, id)),
+                    None => json::gone_playback(playback, &target.uri()),
                 };
                 fields.insert("playback".into(), value);
-                if on_bridge {
+                if matches!(target, MediaTarget::Bridge(_)) {
                     bridge_event = Some(id.to_owned());
                 }
                 "PlaybackStarted"
@@ -565,16 +562,13 @@ impl Hub {
             EventKind::PlaybackFinished { playback } => {
                 state.skips.remove(playback);
                 let found = state.playbacks.remove(playback);
-                let on_bridge = match &found {
-                    Some(p) => matches!(p.target, PlaybackTarget::Bridge(_)),
-                    None => is_bridge(ari, &state, id),
-                };
+                let target = media_target(ari, &state, id, found.as_ref().map(|p| &p.target));
                 let value = match &found {
                     Some(p) => json::playback(p),
-                    None => json::gone_playback(playback, &target_uri(on_bridge, id)),
+                    None => json::gone_playback(playback, &target.uri()),
                 };
                 fields.insert("playback".into(), value);
-                if on_bridge {
+                if matches!(target, MediaTarget::Bridge(_)) {
                     bridge_event = Some(id.to_owned());
                 }
                 "PlaybackFinished"
@@ -587,16 +581,13 @@ impl Hub {
                     .get(recording)
                     .cloned()
                     .or_else(|| ari.switch().live_recording(recording).ok());
-                let on_bridge = match &found {
-                    Some(r) => matches!(r.target, RecordTarget::Bridge(_)),
-                    None => is_bridge(ari, &state, id),
-                };
+                let target = media_target(ari, &state, id, found.as_ref().map(|r| &r.target));
                 let value = match &found {
                     Some(r) => json::live_recording(r),
-                    None => json::gone_recording(recording, &target_uri(on_bridge, id)),
+                    None => json::gone_recording(recording, &target.uri()),
                 };
                 fields.insert("recording".into(), value);
-                if on_bridge {
+                if matches!(target, MediaTarget::Bridge(_)) {
                     bridge_event = Some(id.to_owned());
                 }
                 match (&event.kind, found) {
@@ -895,16 +886,15 @@ fn ended(recording: &LiveRecording) -> bool {
 }
 
 /// Whether `id` names a bridge (live, or seen and not destroyed yet).
-fn is_bridge(ari: &Ari, state: &State, id: &str) -> bool {
-    state.bridges.contains_key(id) || ari.switch().bridge(id).is_ok()
-}
-
-/// `bridge:<id>` or `channel:<id>`.
-fn target_uri(on_bridge: bool, id: &str) -> String {
-    if on_bridge {
-        format!("bridge:{id}")
-    } else {
-        format!("channel:{id}")
+/// What a playback or recording event is about: the object's own target when it is
+/// still known, else a bridge or channel by the event's source id.
+fn media_target(ari: &Ari, state: &State, id: &str, known: Option<&MediaTarget>) -> MediaTarget {
+    match known {
+        Some(target) => target.clone(),
+        None if state.bridges.contains_key(id) || ari.switch().bridge(id).is_ok() => {
+            MediaTarget::Bridge(id.to_owned())
+        }
+        None => MediaTarget::Channel(id.to_owned()),
     }
 }
 
