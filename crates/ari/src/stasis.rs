@@ -939,25 +939,14 @@ pub(crate) async fn websocket(ari: Ari, _op: &'static Operation, req: Request) -
         Ok(ok) => ok,
         Err(response) => return response,
     };
-    upgrade.on_upgrade(move |socket| session(ari, socket, apps, subscribe_all, last_event))
-}
-
-async fn session(
-    ari: Ari,
-    mut socket: WebSocket,
-    apps: Vec<String>,
-    subscribe_all: bool,
-    last_event: Option<LastEvent>,
-) {
     if apps.is_empty() {
-        let missing = json!({"type": "MissingParams", "params": ["app"]});
-        let _ = socket.send(Message::Text(missing.to_string().into())).await;
-        let _ = socket.send(Message::Close(None)).await;
-        return;
+        return upgrade.on_upgrade(missing_params);
     }
+    // The applications are registered before the 101 goes out, so a client may use
+    // them (user events, channels into Stasis) as soon as its handshake completes.
     let hub = ari.hub();
     let capacity = hub.socket_queue + hub.replay_window * apps.len();
-    let (tx, mut rx) = mpsc::channel(capacity);
+    let (tx, rx) = mpsc::channel(capacity);
     let closer = Arc::new(Notify::new());
     let id = hub.connect(
         &ari,
@@ -967,6 +956,27 @@ async fn session(
         &tx,
         &closer,
     );
+    let on_failure = ari.clone();
+    upgrade
+        .on_failed_upgrade(move |_| on_failure.hub().disconnect(&on_failure, id))
+        .on_upgrade(move |socket| session(ari, socket, id, rx, closer))
+}
+
+/// `app=` with no application: the socket gets MissingParams and is closed.
+async fn missing_params(mut socket: WebSocket) {
+    let missing = json!({"type": "MissingParams", "params": ["app"]});
+    let _ = socket.send(Message::Text(missing.to_string().into())).await;
+    let _ = socket.send(Message::Close(None)).await;
+}
+
+async fn session(
+    ari: Ari,
+    mut socket: WebSocket,
+    id: u64,
+    mut rx: mpsc::Receiver<Utf8Bytes>,
+    closer: Arc<Notify>,
+) {
+    let hub = ari.hub();
     loop {
         tokio::select! {
             biased;
