@@ -148,7 +148,7 @@ pub fn response(
 
 /// A 400 for a request that lacks what `ResponseBuilder` needs: copy whatever of the
 /// mandatory headers is present, and drop the message when even Via is missing.
-pub fn bad_request(raw: &[u8], why: &str) -> Option<Bytes> {
+pub fn bad_request(raw: &[u8], why: &str) -> Option<Message> {
     let text = String::from_utf8_lossy(raw);
     let head = text.split("\r\n\r\n").next().unwrap_or_default();
     let mut lines = head.split("\r\n");
@@ -178,7 +178,10 @@ pub fn bad_request(raw: &[u8], why: &str) -> Option<Bytes> {
         }
     }
     out.push_str("Content-Length: 0\r\n\r\n");
-    has_via.then(|| Bytes::from(out))
+    // What was copied came from a peer and may not parse: then there is no answer.
+    has_via
+        .then(|| parse_datagram(Bytes::from(out), &Limits::datagram()).ok())
+        .flatten()
 }
 
 /// Parses a message we built as text; a failure is a bug in the builder, logged and dropped.
@@ -259,7 +262,7 @@ mod tests {
     #[test]
     fn bad_request_copies_what_is_there() {
         let raw = b"OPTIONS sip:x SIP/2.0\r\nVia: SIP/2.0/UDP 1.2.3.4;branch=z9hG4bKx\r\nCSeq: 1 OPTIONS\r\n\r\n";
-        let out = bad_request(raw, "missing Call-ID").unwrap();
+        let out = bad_request(raw, "missing Call-ID").unwrap().to_bytes();
         let text = String::from_utf8_lossy(&out);
         assert!(text.starts_with("SIP/2.0 400 Bad Request\r\n"));
         assert!(text.contains("CSeq: 1 OPTIONS"));

@@ -448,16 +448,7 @@ impl Task {
 
     fn on_inbound(&mut self, item: Inbound) {
         match item {
-            Inbound::Malformed(raw, flow) => {
-                if let Some(bytes) = msg::bad_request(&raw, "malformed message") {
-                    if let Some(Ok(message)) = Some(sipx_sip::parse_datagram(
-                        bytes,
-                        &sipx_sip::Limits::datagram(),
-                    )) {
-                        self.transports.send(flow, &message);
-                    }
-                }
-            }
+            Inbound::Malformed(raw, flow) => self.send_bad_request(&raw, flow, "malformed message"),
             Inbound::Message(message, flow) => match *message {
                 Message::Request(request) => self.on_request(request, flow),
                 Message::Response(response) => self.on_response(response),
@@ -510,10 +501,13 @@ impl Task {
         }
         let mut raw = Vec::new();
         request.write_to(&mut raw);
-        if let Some(bytes) = msg::bad_request(&raw, why) {
-            if let Ok(message) = sipx_sip::parse_datagram(bytes, &sipx_sip::Limits::datagram()) {
-                self.transports.send(flow, &message);
-            }
+        self.send_bad_request(&raw, flow, why);
+    }
+
+    /// A stateless 400 for what could not go through a transaction (if one can be built).
+    fn send_bad_request(&self, raw: &[u8], flow: Flow, why: &str) {
+        if let Some(response) = msg::bad_request(raw, why) {
+            self.transports.send(flow, &response);
         }
     }
 
@@ -913,9 +907,8 @@ impl Task {
             self.reack(&response);
             return;
         }
-        if let Some(tag) = msg::tag(&response.headers, &HeaderName::To) {
+        if msg::tag(&response.headers, &HeaderName::To).is_some() {
             call.remote_header = header(&response.headers, &HeaderName::To).unwrap_or_default();
-            let _ = tag;
         }
         if let Some(target) = msg::contact_uri(&response.headers) {
             call.remote_target = target;
