@@ -42,6 +42,8 @@ pub const TWO_PART_SECONDS: u32 = 4;
 struct Endpoint {
     party: Party,
     codecs: Option<Vec<String>>,
+    /// Extra `key = value` TOML lines of this endpoint.
+    settings: Vec<String>,
 }
 
 /// What goes into the server's config besides ports and paths.
@@ -52,6 +54,8 @@ pub struct ServerConfig {
     dialplan: Vec<(String, String, Vec<String>)>,
     /// Serve ARI (on a free port, user `asterisk`/`asterisk`).
     ari: bool,
+    /// Extra TOML (whole tables such as `[security]`), appended as is.
+    extra: Vec<String>,
 }
 
 impl Default for ServerConfig {
@@ -64,11 +68,13 @@ impl Default for ServerConfig {
                 .map(|party| Endpoint {
                     party,
                     codecs: None,
+                    settings: Vec::new(),
                 })
                 .collect(),
             trunks: Vec::new(),
             dialplan: Vec::new(),
             ari: false,
+            extra: Vec::new(),
         }
         .extension(
             "default",
@@ -89,6 +95,23 @@ impl ServerConfig {
             .find(|e| e.party.id == id)
             .unwrap_or_else(|| panic!("no endpoint {id} in the test config"));
         endpoint.codecs = Some(codecs.iter().map(|c| c.to_string()).collect());
+        self
+    }
+
+    /// Adds a `key = value` TOML line to endpoint `id` (e.g. `auth_algorithms = ["MD5"]`).
+    pub fn endpoint_setting(mut self, id: &str, line: &str) -> Self {
+        let endpoint = self
+            .endpoints
+            .iter_mut()
+            .find(|e| e.party.id == id)
+            .unwrap_or_else(|| panic!("no endpoint {id} in the test config"));
+        endpoint.settings.push(line.to_string());
+        self
+    }
+
+    /// Appends raw TOML tables (e.g. `"[security]\nban_time = 5"`) to the config.
+    pub fn toml(mut self, tables: &str) -> Self {
+        self.extra.push(tables.to_string());
         self
     }
 
@@ -160,6 +183,9 @@ impl ServerConfig {
             if let Some(codecs) = &e.codecs {
                 let _ = writeln!(t, "codecs = {codecs:?}");
             }
+            for line in &e.settings {
+                let _ = writeln!(t, "{line}");
+            }
         }
         for (name, host, context) in &self.trunks {
             let _ = writeln!(t, "\n[[trunk]]");
@@ -178,6 +204,9 @@ impl ServerConfig {
             for (_, pattern, apps) in self.dialplan.iter().filter(|d| d.0 == context) {
                 let _ = writeln!(t, "{pattern:?} = {apps:?}");
             }
+        }
+        for tables in &self.extra {
+            let _ = writeln!(t, "\n{tables}");
         }
         t
     }
