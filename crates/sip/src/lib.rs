@@ -11,6 +11,7 @@ pub mod sdp;
 mod stack;
 mod timers;
 pub mod transport;
+pub mod validate;
 
 pub use stack::{
     CallEvent, CallHandle, IncomingCall, InviteError, Origin, SipStack, StackConfig, Target,
