@@ -5,6 +5,7 @@
 
 mod ari;
 mod support;
+mod torture;
 
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
