@@ -5,6 +5,7 @@
 //! can be replaced without touching the core.
 
 pub mod digest;
+pub mod guard;
 mod msg;
 pub mod registrar;
 pub mod sdp;

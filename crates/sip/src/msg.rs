@@ -93,6 +93,7 @@ pub fn reason_phrase(code: u16) -> &'static str {
         407 => "Proxy Authentication Required",
         408 => "Request Timeout",
         410 => "Gone",
+        413 => "Request Entity Too Large",
         415 => "Unsupported Media Type",
         480 => "Temporarily Unavailable",
         481 => "Call/Transaction Does Not Exist",
@@ -108,6 +109,7 @@ pub fn reason_phrase(code: u16) -> &'static str {
         502 => "Bad Gateway",
         503 => "Service Unavailable",
         504 => "Server Time-out",
+        513 => "Message Too Large",
         600 => "Busy Everywhere",
         603 => "Decline",
         604 => "Does Not Exist Anywhere",
@@ -146,9 +148,16 @@ pub fn response(
     Some(builder.build())
 }
 
-/// A 400 for a request that lacks what `ResponseBuilder` needs: copy whatever of the
-/// mandatory headers is present, and drop the message when even Via is missing.
-pub fn bad_request(raw: &[u8], why: &str) -> Option<Message> {
+/// Most Via lines a stateless response copies: a request that crossed more hops than
+/// Max-Forwards' usual 70 is not a routed request but an attack, and echoing its Vias would
+/// both fail our own header limit and reflect its size back.
+const MAX_COPIED_VIAS: usize = 70;
+
+/// A stateless response (400, 513, …) to a request that cannot be parsed or was refused
+/// before parsing: copy whatever of the mandatory headers is present, and drop the message
+/// when even Via is missing. With more than [`MAX_COPIED_VIAS`] Vias only the topmost is
+/// copied, which still reaches the sender.
+pub fn stateless_response(raw: &[u8], code: u16, why: &str) -> Option<Message> {
     let text = String::from_utf8_lossy(raw);
     let head = text.split("\r\n\r\n").next().unwrap_or_default();
     let mut lines = head.split("\r\n");
@@ -156,30 +165,40 @@ pub fn bad_request(raw: &[u8], why: &str) -> Option<Message> {
     if start.starts_with("SIP/") {
         return None; // never answer a response
     }
-    let mut out = format!(
-        "SIP/2.0 400 Bad Request\r\nWarning: 399 switchboard \"{}\"\r\n",
-        why.replace('"', "'")
-    );
-    let mut has_via = false;
-    for line in lines {
-        let name = line
-            .split(':')
+    let is_via = |name: &str| name == "via" || name == "v";
+    let name_of = |line: &str| {
+        line.split(':')
             .next()
             .unwrap_or_default()
             .trim()
-            .to_ascii_lowercase();
-        if matches!(
+            .to_ascii_lowercase()
+    };
+    let vias = head.split("\r\n").filter(|l| is_via(&name_of(l))).count();
+    let mut out = format!(
+        "SIP/2.0 {code} {}\r\nWarning: 399 switchboard \"{}\"\r\n",
+        reason_phrase(code),
+        why.replace('"', "'")
+    );
+    let mut copied_vias = 0;
+    for line in lines {
+        let name = name_of(line);
+        if is_via(&name) {
+            if copied_vias > 0 && vias > MAX_COPIED_VIAS {
+                continue;
+            }
+            copied_vias += 1;
+        } else if !matches!(
             name.as_str(),
-            "via" | "v" | "from" | "f" | "to" | "t" | "call-id" | "i" | "cseq"
+            "from" | "f" | "to" | "t" | "call-id" | "i" | "cseq"
         ) {
-            has_via |= name == "via" || name == "v";
-            out.push_str(line);
-            out.push_str("\r\n");
+            continue;
         }
+        out.push_str(line);
+        out.push_str("\r\n");
     }
     out.push_str("Content-Length: 0\r\n\r\n");
     // What was copied came from a peer and may not parse: then there is no answer.
-    has_via
+    (copied_vias > 0)
         .then(|| parse_datagram(Bytes::from(out), &Limits::datagram()).ok())
         .flatten()
 }
@@ -260,13 +279,34 @@ mod tests {
     }
 
     #[test]
-    fn bad_request_copies_what_is_there() {
+    fn stateless_response_copies_what_is_there() {
         let raw = b"OPTIONS sip:x SIP/2.0\r\nVia: SIP/2.0/UDP 1.2.3.4;branch=z9hG4bKx\r\nCSeq: 1 OPTIONS\r\n\r\n";
-        let out = bad_request(raw, "missing Call-ID").unwrap().to_bytes();
+        let out = stateless_response(raw, 400, "missing Call-ID")
+            .unwrap()
+            .to_bytes();
         let text = String::from_utf8_lossy(&out);
         assert!(text.starts_with("SIP/2.0 400 Bad Request\r\n"));
         assert!(text.contains("CSeq: 1 OPTIONS"));
-        assert!(bad_request(b"garbage", "x").is_none());
-        assert!(bad_request(b"SIP/2.0 200 OK\r\nVia: x\r\n\r\n", "x").is_none());
+        assert!(stateless_response(b"garbage", 400, "x").is_none());
+        assert!(stateless_response(b"SIP/2.0 200 OK\r\nVia: x\r\n\r\n", 400, "x").is_none());
+    }
+
+    #[test]
+    fn stateless_response_to_a_via_flood_keeps_the_top_via() {
+        let mut raw = String::from("OPTIONS sip:x SIP/2.0\r\n");
+        for i in 0..500 {
+            raw.push_str(&format!(
+                "Via: SIP/2.0/UDP 10.0.0.{}:5060;branch=z9hG4bK{i}\r\n",
+                i % 250
+            ));
+        }
+        raw.push_str("Call-ID: c\r\nCSeq: 1 OPTIONS\r\n\r\n");
+        let out = stateless_response(raw.as_bytes(), 513, "too many headers")
+            .unwrap()
+            .to_bytes();
+        let text = String::from_utf8_lossy(&out);
+        assert!(text.starts_with("SIP/2.0 513 Message Too Large\r\n"));
+        assert_eq!(text.matches("Via:").count(), 1);
+        assert!(text.contains("branch=z9hG4bK0\r\n"));
     }
 }

@@ -230,7 +230,12 @@ impl SipStack {
     pub async fn start(
         config: StackConfig,
     ) -> std::io::Result<(Self, mpsc::Receiver<IncomingCall>)> {
-        let (transports, inbound) = Transports::bind(config.udp, config.tcp).await?;
+        let (transports, inbound) = Transports::bind(
+            config.udp,
+            config.tcp,
+            crate::transport::TransportLimits::default(),
+        )
+        .await?;
         let (commands, command_rx) = mpsc::unbounded_channel();
         let (incoming, incoming_rx) = mpsc::channel(INCOMING_QUEUE);
         let local = transports.local(Transport::Udp);
@@ -506,7 +511,7 @@ impl Task {
 
     /// A stateless 400 for what could not go through a transaction (if one can be built).
     fn send_bad_request(&self, raw: &[u8], flow: Flow, why: &str) {
-        if let Some(response) = msg::bad_request(raw, why) {
+        if let Some(response) = msg::stateless_response(raw, 400, why) {
             self.transports.send(flow, &response);
         }
     }

@@ -2,17 +2,28 @@
 //! bytes into parsed messages for the stack task and send what it asks them to.
 //!
 //! Queues are bounded: when the stack cannot keep up, UDP datagrams are dropped (the peer
-//! retransmits) rather than memory growing without limit.
+//! retransmits) rather than memory growing without limit. TCP connections are bounded in
+//! number (in total and per source address), in time (idle, and per message against
+//! slowloris) and in size ([`TransportLimits`]); the framing and timers of one connection
+//! are the sans-IO [`connection::Connection`], the tasks here only move its bytes.
 
-use std::collections::HashMap;
+mod connection;
+mod datagram;
+mod table;
+
 use std::net::SocketAddr;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use sipx_sip::{parse_datagram, Limits, Message, StreamParser};
+use sipx_sip::{Limits, Message};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream, UdpSocket};
 use tokio::sync::mpsc;
+
+use connection::{Action, Connection};
+use datagram::Datagram;
+use table::Table;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Transport {
@@ -44,16 +55,69 @@ pub enum Inbound {
     Malformed(Bytes, Flow),
 }
 
+/// How much a peer may hold of us: connections, time and message size.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TransportLimits {
+    /// Open TCP connections in all, ours and theirs.
+    pub tcp_max_connections: usize,
+    /// Open TCP connections with one IP address.
+    pub tcp_max_connections_per_source: usize,
+    /// A connection that sends nothing (not even a CRLF keep-alive) for this long is closed.
+    pub tcp_idle_timeout: Duration,
+    /// A message must be complete this long after its first byte (slowloris).
+    pub tcp_message_timeout: Duration,
+    /// Start line and headers of one message, on any transport.
+    pub max_header_bytes: usize,
+    pub max_body_bytes: usize,
+}
+
+impl Default for TransportLimits {
+    fn default() -> Self {
+        Self {
+            tcp_max_connections: 1024,
+            tcp_max_connections_per_source: 32,
+            tcp_idle_timeout: Duration::from_secs(300),
+            tcp_message_timeout: Duration::from_secs(10),
+            max_header_bytes: 65_536,
+            max_body_bytes: 65_536,
+        }
+    }
+}
+
+impl TransportLimits {
+    /// sipx's limits for one whole message; its per-header and header-count limits keep
+    /// their datagram defaults (8 KiB, 256), which no real message comes near.
+    fn sipx(&self) -> Limits {
+        let defaults = Limits::datagram();
+        Limits {
+            max_message_bytes: self
+                .max_header_bytes
+                .saturating_add(4)
+                .saturating_add(self.max_body_bytes),
+            max_body_bytes: self.max_body_bytes,
+            max_header_bytes: defaults.max_header_bytes.min(self.max_header_bytes),
+            ..defaults
+        }
+    }
+}
+
 const INBOUND_QUEUE: usize = 4096;
 const TCP_WRITE_QUEUE: usize = 256;
+/// Per-connection read buffer: small, because hundreds of idle connections each hold one.
+const TCP_READ_CHUNK: usize = 8192;
+/// Pause after a failed accept (out of file descriptors): retrying at once only spins.
+const ACCEPT_BACKOFF: Duration = Duration::from_millis(100);
+
+type Writers = Table<mpsc::Sender<Bytes>>;
 
 #[derive(Clone)]
 pub struct Transports {
     udp: Arc<UdpSocket>,
     udp_local: SocketAddr,
     tcp_local: Option<SocketAddr>,
-    tcp: Arc<Mutex<HashMap<SocketAddr, mpsc::Sender<Bytes>>>>,
+    tcp: Arc<Mutex<Writers>>,
     inbound: mpsc::Sender<Inbound>,
+    limits: Arc<TransportLimits>,
 }
 
 impl Transports {
@@ -61,6 +125,7 @@ impl Transports {
     pub async fn bind(
         udp: SocketAddr,
         tcp: Option<SocketAddr>,
+        limits: TransportLimits,
     ) -> std::io::Result<(Self, mpsc::Receiver<Inbound>)> {
         let (inbound, rx) = mpsc::channel(INBOUND_QUEUE);
         let socket = Arc::new(UdpSocket::bind(udp).await?);
@@ -74,8 +139,12 @@ impl Transports {
             udp: socket,
             udp_local,
             tcp_local,
-            tcp: Arc::default(),
+            tcp: Arc::new(Mutex::new(Table::new(
+                limits.tcp_max_connections,
+                limits.tcp_max_connections_per_source,
+            ))),
             inbound,
+            limits: Arc::new(limits),
         };
         tokio::spawn(transports.clone().read_udp());
         if let Some(listener) = listener {
@@ -94,21 +163,26 @@ impl Transports {
     pub fn send(&self, flow: Flow, message: &Message) {
         let bytes = message.to_bytes();
         match flow.transport {
-            Transport::Udp => {
-                if let Err(e) = self.udp.try_send_to(&bytes, flow.remote) {
-                    tracing::debug!(remote = %flow.remote, error = %e, "UDP send failed");
-                }
-            }
+            Transport::Udp => self.send_udp(flow.remote, &bytes),
             Transport::Tcp => self.send_tcp(flow.remote, bytes),
         }
     }
 
-    fn send_tcp(&self, remote: SocketAddr, bytes: Bytes) {
-        let existing = self
-            .tcp
+    fn send_udp(&self, remote: SocketAddr, bytes: &[u8]) {
+        if let Err(e) = self.udp.try_send_to(bytes, remote) {
+            tracing::debug!(%remote, error = %e, "UDP send failed");
+        }
+    }
+
+    /// The connection table; a poisoned lock still holds consistent counts.
+    fn table(&self) -> MutexGuard<'_, Writers> {
+        self.tcp
             .lock()
-            .ok()
-            .and_then(|map| map.get(&remote).cloned());
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    fn send_tcp(&self, remote: SocketAddr, bytes: Bytes) {
+        let existing = self.table().writer(remote);
         match existing {
             Some(tx) => {
                 if tx.try_send(bytes).is_err() {
@@ -119,7 +193,7 @@ impl Transports {
                 let this = self.clone();
                 tokio::spawn(async move {
                     match TcpStream::connect(remote).await {
-                        Ok(stream) => this.run_tcp(stream, remote, Some(bytes)).await,
+                        Ok(stream) => this.open_tcp(stream, remote, Some(bytes)),
                         Err(e) => tracing::warn!(%remote, error = %e, "TCP connect failed"),
                     }
                 });
@@ -129,7 +203,7 @@ impl Transports {
 
     async fn read_udp(self) {
         let mut buf = vec![0u8; 65_536];
-        let limits = Limits::datagram();
+        let limits = self.limits.sipx();
         loop {
             let (len, remote) = match self.udp.recv_from(&mut buf).await {
                 Ok(r) => r,
@@ -140,20 +214,27 @@ impl Transports {
                 }
             };
             let Some(data) = buf.get(..len) else { continue };
-            // Keep-alives (RFC 5626 CRLF) and stray noise shorter than a start line.
-            if data.iter().all(u8::is_ascii_whitespace) {
-                continue;
-            }
             let flow = Flow {
                 transport: Transport::Udp,
                 remote,
             };
             let bytes = Bytes::copy_from_slice(data);
-            let item = match parse_datagram(bytes.clone(), &limits) {
-                Ok(message) => Inbound::Message(Box::new(message), flow),
-                Err(e) => {
+            let item = match datagram::classify(bytes, self.limits.max_header_bytes, &limits) {
+                Datagram::Ignore => continue,
+                Datagram::Message(message) => Inbound::Message(Box::new(message), flow),
+                Datagram::Malformed(bytes, e) => {
                     tracing::debug!(%remote, error = %e, "unparseable SIP datagram");
                     Inbound::Malformed(bytes, flow)
+                }
+                Datagram::TooLarge { reply, why } => {
+                    match reply {
+                        Some(reply) => {
+                            tracing::info!(%remote, %why, "oversized SIP datagram; answered 513");
+                            self.send_udp(remote, &reply.to_bytes());
+                        }
+                        None => tracing::info!(%remote, %why, "oversized SIP datagram dropped"),
+                    }
+                    continue;
                 }
             };
             if self.inbound.try_send(item).is_err() {
@@ -165,66 +246,113 @@ impl Transports {
     async fn accept_tcp(self, listener: TcpListener) {
         loop {
             match listener.accept().await {
-                Ok((stream, remote)) => {
-                    tokio::spawn(self.clone().run_tcp(stream, remote, None));
+                Ok((stream, remote)) => self.open_tcp(stream, remote, None),
+                Err(e) => {
+                    tracing::warn!(error = %e, "TCP accept failed");
+                    tokio::time::sleep(ACCEPT_BACKOFF).await;
                 }
-                Err(e) => tracing::warn!(error = %e, "TCP accept failed"),
             }
         }
     }
 
-    /// One connection: a reader feeding the stream parser, a writer draining the queue.
-    async fn run_tcp(self, stream: TcpStream, remote: SocketAddr, first: Option<Bytes>) {
-        let (tx, mut rx) = mpsc::channel::<Bytes>(TCP_WRITE_QUEUE);
+    /// Counts a connection in and starts its task, or closes it at once when over a limit.
+    fn open_tcp(&self, stream: TcpStream, remote: SocketAddr, first: Option<Bytes>) {
+        let (tx, rx) = mpsc::channel::<Bytes>(TCP_WRITE_QUEUE);
         if let Some(bytes) = first {
             let _ = tx.try_send(bytes);
         }
-        if let Ok(mut map) = self.tcp.lock() {
-            map.insert(remote, tx);
-        }
-        let (mut reader, mut writer) = stream.into_split();
-        let write = tokio::spawn(async move {
-            while let Some(bytes) = rx.recv().await {
-                if writer.write_all(&bytes).await.is_err() {
-                    break;
-                }
+        let admitted = {
+            let mut table = self.table();
+            let admitted = table.admit(remote, tx);
+            tracing::trace!(%remote, open = table.total(), ok = admitted.is_ok(), "TCP connection");
+            admitted
+        };
+        match admitted {
+            Ok(id) => {
+                tokio::spawn(self.clone().run_tcp(stream, remote, rx, id));
             }
-        });
+            Err(refused) => {
+                if refused.report {
+                    tracing::warn!(source = %remote.ip(), limit = %refused.why, "TCP connections refused");
+                }
+                drop(stream);
+            }
+        }
+    }
+
+    /// One connection: reads feed its [`Connection`], the write queue drains to the peer,
+    /// and its timers close it.
+    async fn run_tcp(
+        self,
+        mut stream: TcpStream,
+        remote: SocketAddr,
+        mut rx: mpsc::Receiver<Bytes>,
+        id: u64,
+    ) {
         let flow = Flow {
             transport: Transport::Tcp,
             remote,
         };
-        let mut parser = StreamParser::new(Limits::stream());
-        let mut buf = vec![0u8; 16_384];
-        loop {
-            let n = match reader.read(&mut buf).await {
-                Ok(0) | Err(_) => break,
-                Ok(n) => n,
+        let mut conn = Connection::new(&self.limits, Instant::now());
+        let mut buf = vec![0u8; TCP_READ_CHUNK];
+        // A peer that does not take our bytes holds them like a slow sender: same bound.
+        let write_timeout = self.limits.tcp_message_timeout;
+        'conn: loop {
+            let deadline = conn.deadline();
+            let timer = async {
+                match deadline {
+                    Some(at) => tokio::time::sleep_until(at.into()).await,
+                    None => std::future::pending().await,
+                }
             };
-            let Some(chunk) = buf.get(..n) else { break };
-            match parser.push(chunk) {
-                Ok(messages) => {
-                    for message in messages {
-                        if self
-                            .inbound
-                            .send(Inbound::Message(Box::new(message), flow))
-                            .await
-                            .is_err()
-                        {
-                            break;
+            tokio::select! {
+                read = stream.read(&mut buf) => {
+                    let n = match read {
+                        Ok(0) | Err(_) => break,
+                        Ok(n) => n,
+                    };
+                    let Some(chunk) = buf.get(..n) else { break };
+                    for action in conn.receive(chunk, Instant::now()) {
+                        match action {
+                            Action::Deliver(message) => {
+                                let item = Inbound::Message(message, flow);
+                                if self.inbound.send(item).await.is_err() {
+                                    break 'conn;
+                                }
+                            }
+                            Action::Write(bytes) => {
+                                if !write(&mut stream, &bytes, write_timeout).await {
+                                    break 'conn;
+                                }
+                            }
+                            Action::Close(why) => {
+                                tracing::info!(%remote, %why, "TCP connection closed");
+                                break 'conn;
+                            }
                         }
                     }
                 }
-                Err(e) => {
-                    // A stream that lost its framing cannot be resynchronised: close it.
-                    tracing::debug!(%remote, error = %e, "unparseable SIP on TCP; closing");
-                    break;
+                Some(bytes) = rx.recv() => {
+                    if !write(&mut stream, &bytes, write_timeout).await {
+                        break;
+                    }
+                }
+                () = timer => {
+                    if let Some(why) = conn.timeout(Instant::now()) {
+                        tracing::debug!(%remote, %why, "TCP connection closed");
+                        break;
+                    }
                 }
             }
         }
-        if let Ok(mut map) = self.tcp.lock() {
-            map.remove(&remote);
-        }
-        write.abort();
+        self.table().release(remote, id);
     }
+}
+
+/// Writes all of `bytes`, false when the peer is gone or too slow to take them.
+async fn write(stream: &mut TcpStream, bytes: &[u8], timeout: Duration) -> bool {
+    matches!(
+        tokio::time::timeout(timeout, stream.write_all(bytes)).await,
+        Ok(Ok(()))
+    )
 }
