@@ -20,6 +20,8 @@ pub struct Config {
     #[serde(default)]
     pub sessions_api: Option<SessionsApi>,
     #[serde(default)]
+    pub security: Security,
+    #[serde(default)]
     pub endpoint: Vec<Endpoint>,
     #[serde(default)]
     pub trunk: Vec<Trunk>,
@@ -74,6 +76,80 @@ pub struct Sip {
     pub listen: Vec<String>,
     #[serde(default = "default_name")]
     pub realm: String,
+    /// `Server`/`User-Agent` header text; empty sends none.
+    #[serde(default = "default_name")]
+    pub user_agent: String,
+    /// Digest algorithms challenged with, in order. MD5 alone by default, as Asterisk
+    /// offers: some phones (Debian 12's baresip) give up when SHA-256 is offered at all.
+    #[serde(default = "default_auth_algorithms")]
+    pub auth_algorithms: Vec<DigestAlgorithm>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+pub enum DigestAlgorithm {
+    #[serde(rename = "MD5")]
+    Md5,
+    #[serde(rename = "SHA-256")]
+    Sha256,
+}
+
+fn default_auth_algorithms() -> Vec<DigestAlgorithm> {
+    vec![DigestAlgorithm::Md5]
+}
+
+/// Defences of the SIP listeners: credential replay, brute force, floods, idle sockets.
+/// Defaults follow fail2ban's Asterisk jail and Kamailio's pike.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Security {
+    /// Seconds a digest nonce stays usable.
+    pub nonce_lifetime: u64,
+    /// Failed authentications from one address within `failure_window` seconds that ban it.
+    pub max_auth_failures: u32,
+    pub failure_window: u64,
+    /// Seconds a banned address stays banned.
+    pub ban_time: u64,
+    pub ban_action: BanAction,
+    /// Requests per source address per `rate_window` seconds; 0 turns the limit off.
+    pub rate_limit: u32,
+    pub rate_window: u64,
+    pub tcp_max_connections: usize,
+    pub tcp_max_connections_per_source: usize,
+    /// Seconds a TCP connection may stay silent (keep-alives count as traffic).
+    pub tcp_idle_timeout: u64,
+    /// Seconds to complete a message once its first byte has arrived.
+    pub tcp_message_timeout: u64,
+    pub max_header_bytes: usize,
+    pub max_body_bytes: usize,
+}
+
+impl Default for Security {
+    fn default() -> Self {
+        Self {
+            nonce_lifetime: 300,
+            max_auth_failures: 5,
+            failure_window: 600,
+            ban_time: 600,
+            ban_action: BanAction::Drop,
+            rate_limit: 200,
+            rate_window: 2,
+            tcp_max_connections: 1024,
+            tcp_max_connections_per_source: 32,
+            tcp_idle_timeout: 300,
+            tcp_message_timeout: 10,
+            max_header_bytes: 65_536,
+            max_body_bytes: 65_536,
+        }
+    }
+}
+
+/// What a banned address gets: silence, or 403 Forbidden.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum BanAction {
+    #[default]
+    Drop,
+    Forbidden,
 }
 
 fn default_sip_listen() -> Vec<String> {
@@ -85,6 +161,8 @@ impl Default for Sip {
         Self {
             listen: default_sip_listen(),
             realm: default_name(),
+            user_agent: default_name(),
+            auth_algorithms: default_auth_algorithms(),
         }
     }
 }
@@ -158,6 +236,15 @@ pub struct Endpoint {
     /// (SIP INFO `application/dtmf-relay`).
     #[serde(default)]
     pub dtmf_mode: DtmfMode,
+    /// This endpoint's digest algorithms; `[sip] auth_algorithms` when absent.
+    #[serde(default)]
+    pub auth_algorithms: Option<Vec<DigestAlgorithm>>,
+    /// Send calls over the flow its REGISTER came on, whatever its Contact says (PJSIP).
+    #[serde(default)]
+    pub force_rport: bool,
+    /// Rewrite its Contact to the REGISTER's source address (PJSIP).
+    #[serde(default)]
+    pub rewrite_contact: bool,
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]

@@ -10,9 +10,11 @@ mod dial;
 pub mod dialplan;
 pub mod events;
 pub mod features;
+pub mod header_value;
 pub mod playback;
 pub mod recording;
 pub mod say;
+mod sip_config;
 pub mod snoop;
 pub mod state;
 mod switch;
@@ -25,7 +27,7 @@ pub use config::Config;
 pub use events::{Event, EventBus, EventKind};
 pub use playback::{Playback, PlaybackState, PlaybackTarget};
 pub use state::ChannelState;
-pub use switch::{parse_dialstring, ControlError, Switch};
+pub use switch::{parse_dialstring, ControlError, OriginateError, Switch};
 /// Playback control operations (pause, unpause, restart, seek).
 pub use switchboard_media::engine::Control as PlaybackControl;
 

@@ -12,9 +12,11 @@ pub mod sdp;
 mod stack;
 mod timers;
 pub mod transport;
+mod ua;
 pub mod validate;
 
 pub use stack::{
-    CallEvent, CallHandle, IncomingCall, InviteError, Origin, SipStack, StackConfig, Target,
+    CallEvent, CallHandle, EndpointAuth, IncomingCall, InviteError, Origin, SipStack, StackConfig,
+    Target,
 };
-pub use transport::{Flow, Transport};
+pub use transport::{Flow, Transport, TransportLimits};

@@ -1,5 +1,6 @@
-//! Location service: which contacts each endpoint has registered, until when, and over
-//! which flow the REGISTER arrived (so calls reach a phone behind NAT on that flow).
+//! Location service: which contacts each endpoint has registered, until when, and where
+//! calls to each go (the Contact itself, or the REGISTER's flow for a phone behind NAT or
+//! on a connection: the user agent decides when it registers).
 
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
@@ -13,7 +14,8 @@ pub const MAX_CONTACTS: usize = 10;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Binding {
     pub contact: String,
-    pub flow: Flow,
+    /// Where requests to this contact are sent.
+    pub target: Flow,
     pub expires_at: Instant,
 }
 
@@ -28,6 +30,7 @@ impl Binding {
 pub struct ContactUpdate {
     pub contact: String,
     pub expires: u32,
+    pub target: Flow,
 }
 
 #[derive(Debug, Default)]
@@ -37,7 +40,7 @@ pub struct Registrar {
 
 impl Registrar {
     /// Applies a REGISTER: an expiry of 0 removes that contact, others add or refresh it.
-    pub fn update(&mut self, aor: &str, updates: &[ContactUpdate], flow: Flow, now: Instant) {
+    pub fn update(&mut self, aor: &str, updates: &[ContactUpdate], now: Instant) {
         let list = self.bindings.entry(aor.to_owned()).or_default();
         list.retain(|b| b.expires_at > now);
         for update in updates {
@@ -46,7 +49,7 @@ impl Registrar {
                 let secs = update.expires.min(MAX_EXPIRES);
                 list.push(Binding {
                     contact: update.contact.clone(),
-                    flow,
+                    target: update.target,
                     expires_at: now + Duration::from_secs(u64::from(secs)),
                 });
             }
@@ -95,10 +98,11 @@ mod tests {
         }
     }
 
-    fn update(contact: &str, expires: u32) -> ContactUpdate {
+    fn update(contact: &str, expires: u32, port: u16) -> ContactUpdate {
         ContactUpdate {
             contact: contact.to_owned(),
             expires,
+            target: flow(port),
         }
     }
 
@@ -106,8 +110,8 @@ mod tests {
     fn several_contacts_expire_and_unregister() {
         let mut reg = Registrar::default();
         let t0 = Instant::now();
-        reg.update("1000", &[update("sip:a@x", 60)], flow(1), t0);
-        reg.update("1000", &[update("sip:b@y", 3600)], flow(2), t0);
+        reg.update("1000", &[update("sip:a@x", 60, 1)], t0);
+        reg.update("1000", &[update("sip:b@y", 3600, 2)], t0);
         let found = reg.lookup("1000", t0);
         assert_eq!(found.len(), 2);
         assert_eq!(found[0].contact, "sip:b@y", "newest first");
@@ -116,7 +120,7 @@ mod tests {
         let later = t0 + Duration::from_secs(61);
         assert_eq!(reg.lookup("1000", later).len(), 1);
 
-        reg.update("1000", &[update("sip:b@y", 0)], flow(2), later);
+        reg.update("1000", &[update("sip:b@y", 0, 2)], later);
         assert!(reg.lookup("1000", later).is_empty());
     }
 
@@ -124,14 +128,16 @@ mod tests {
     fn refresh_replaces_and_caps_expiry_and_count() {
         let mut reg = Registrar::default();
         let t0 = Instant::now();
-        reg.update("1", &[update("sip:a@x", 99_999)], flow(1), t0);
-        reg.update("1", &[update("sip:a@x", 99_999)], flow(3), t0);
+        reg.update("1", &[update("sip:a@x", 99_999, 1)], t0);
+        reg.update("1", &[update("sip:a@x", 99_999, 3)], t0);
         let found = reg.lookup("1", t0);
         assert_eq!(found.len(), 1);
-        assert_eq!(found[0].flow, flow(3));
+        assert_eq!(found[0].target, flow(3));
         assert_eq!(found[0].remaining(t0), MAX_EXPIRES);
-        let many: Vec<_> = (0..15).map(|i| update(&format!("sip:{i}@x"), 60)).collect();
-        reg.update("1", &many, flow(1), t0);
+        let many: Vec<_> = (0..15)
+            .map(|i| update(&format!("sip:{i}@x"), 60, 1))
+            .collect();
+        reg.update("1", &many, t0);
         assert_eq!(reg.lookup("1", t0).len(), MAX_CONTACTS);
         reg.remove_all("1");
         assert!(reg.lookup("1", t0).is_empty());

@@ -104,10 +104,39 @@ fn validate(config: &Config) -> Result<(), String> {
             ));
         }
     }
+    validate_security(&config.security)?;
+    if config.sip.auth_algorithms.is_empty() {
+        return Err("sip.auth_algorithms: at least one algorithm is needed".into());
+    }
     if let Some(ari) = &config.ari {
         AriConfig::from_core(ari)?;
     }
     switchboard_core::dialplan::Dialplan::from_config(&config.dialplan)?;
+    Ok(())
+}
+
+fn validate_security(security: &switchboard_core::config::Security) -> Result<(), String> {
+    let positive = [
+        ("nonce_lifetime", security.nonce_lifetime),
+        ("failure_window", security.failure_window),
+        ("rate_window", security.rate_window),
+        ("tcp_idle_timeout", security.tcp_idle_timeout),
+        ("tcp_message_timeout", security.tcp_message_timeout),
+    ];
+    if let Some((key, _)) = positive.iter().find(|(_, v)| *v == 0) {
+        return Err(format!("security.{key}: must be at least 1 second"));
+    }
+    // Below this, ordinary INVITEs with a few Via and Record-Route headers would not fit.
+    const MIN_HEADER_BYTES: usize = 4096;
+    if security.max_header_bytes < MIN_HEADER_BYTES {
+        return Err(format!(
+            "security.max_header_bytes: {} is below the smallest workable {MIN_HEADER_BYTES}",
+            security.max_header_bytes
+        ));
+    }
+    if security.tcp_max_connections_per_source > security.tcp_max_connections {
+        return Err("security.tcp_max_connections_per_source: exceeds tcp_max_connections".into());
+    }
     Ok(())
 }
 

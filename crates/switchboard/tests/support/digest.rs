@@ -1,6 +1,8 @@
-//! The client side of SIP digest authentication with SHA-256 (RFC 8760),
-//! which SIPp cannot do.
+//! The client side of SIP digest authentication (MD5, and SHA-256 of RFC 8760,
+//! which SIPp cannot do), with the nonce count in the test's hands so that
+//! replays can be tried.
 
+use md5::Md5;
 use sha2::{Digest as _, Sha256};
 
 /// A `WWW-Authenticate` / `Proxy-Authenticate` digest challenge.
@@ -43,8 +45,7 @@ impl Challenge {
     }
 
     /// The `Authorization` value answering this challenge with SHA-256 and
-    /// `qop=auth` (nonce count 1) for `method` on `uri`:
-    /// `response = H(H(user:realm:password):nonce:nc:cnonce:auth:H(method:uri))`.
+    /// `qop=auth` (nonce count 1) for `method` on `uri`.
     pub fn answer_sha256(
         &self,
         method: &str,
@@ -53,10 +54,29 @@ impl Challenge {
         password: &str,
         cnonce: &str,
     ) -> String {
-        let nc = "00000001";
-        let ha1 = sha256_hex(&format!("{user}:{}:{password}", self.realm));
-        let ha2 = sha256_hex(&format!("{method}:{uri}"));
-        let response = sha256_hex(&format!("{ha1}:{}:{nc}:{cnonce}:auth:{ha2}", self.nonce));
+        self.answer("SHA-256", 1, method, uri, (user, password), cnonce)
+    }
+
+    /// The `Authorization` value answering this challenge with `algorithm`
+    /// (`MD5` or `SHA-256`), `qop=auth` and nonce count `nc`:
+    /// `response = H(H(user:realm:password):nonce:nc:cnonce:auth:H(method:uri))`.
+    pub fn answer(
+        &self,
+        algorithm: &str,
+        nc: u32,
+        method: &str,
+        uri: &str,
+        (user, password): (&str, &str),
+        cnonce: &str,
+    ) -> String {
+        let hash = |input: String| match algorithm {
+            "MD5" => hex(&Md5::digest(input.as_bytes())),
+            _ => hex(&Sha256::digest(input.as_bytes())),
+        };
+        let nc = format!("{nc:08x}");
+        let ha1 = hash(format!("{user}:{}:{password}", self.realm));
+        let ha2 = hash(format!("{method}:{uri}"));
+        let response = hash(format!("{ha1}:{}:{nc}:{cnonce}:auth:{ha2}", self.nonce));
         let opaque = self
             .opaque
             .as_ref()
@@ -64,18 +84,15 @@ impl Challenge {
             .unwrap_or_default();
         format!(
             "Digest username=\"{user}\", realm=\"{}\", nonce=\"{}\", uri=\"{uri}\", \
-             response=\"{response}\", algorithm=SHA-256, qop=auth, nc={nc}, \
+             response=\"{response}\", algorithm={algorithm}, qop=auth, nc={nc}, \
              cnonce=\"{cnonce}\"{opaque}",
             self.realm, self.nonce
         )
     }
 }
 
-fn sha256_hex(input: &str) -> String {
-    Sha256::digest(input.as_bytes())
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// Splits `a=b, c="d, e"` into (name, unquoted value) pairs.

@@ -131,7 +131,12 @@ pub struct UdpClient {
 
 impl UdpClient {
     pub fn new(server: SocketAddr) -> UdpClient {
-        let socket = UdpSocket::bind("127.0.0.1:0").expect("bind UDP");
+        UdpClient::from_ip(server, "127.0.0.1")
+    }
+
+    /// A client on `ip` (another loopback address plays another host).
+    pub fn from_ip(server: SocketAddr, ip: &str) -> UdpClient {
+        let socket = UdpSocket::bind((ip, 0)).expect("bind UDP");
         UdpClient { socket, server }
     }
 
