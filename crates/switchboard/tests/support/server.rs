@@ -322,6 +322,11 @@ impl Server {
         self.spawn();
     }
 
+    /// The server process's id (for /proc/<pid>/status).
+    pub fn pid(&self) -> u32 {
+        self.child.as_ref().expect("server is running").id()
+    }
+
     /// The server's SIP address (UDP and TCP).
     pub fn sip_addr(&self) -> SocketAddr {
         SocketAddr::from(([127, 0, 0, 1], self.sip_port))
