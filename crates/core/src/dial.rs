@@ -41,7 +41,7 @@ pub(crate) async fn dial(switch: &Switch, caller: &Arc<Channel>, args: &[String]
                 tokio::spawn(forward_status(callee.clone(), tx.clone()));
                 ringing.push(callee);
             }
-            Err(cause) => last_cause = cause,
+            Err(e) => last_cause = e.cause(),
         }
     }
     drop(tx);

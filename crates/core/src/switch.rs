@@ -22,6 +22,7 @@ use crate::channel::{CallerId, Channel, ChannelData, Direction, Parts};
 use crate::config::{Config, DtmfMode};
 use crate::dialplan::Dialplan;
 use crate::events::{EventBus, EventKind};
+use crate::header_value;
 use crate::playback::Playback;
 use crate::recording::LiveRecording;
 use crate::state::ChannelState;
@@ -42,6 +43,33 @@ pub enum ControlError {
     /// Well-formed but cannot be done (ARI 422).
     #[error("{0}")]
     Unprocessable(String),
+}
+
+/// Why an outbound channel was not made (originate, create).
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum OriginateError {
+    /// The request itself is unusable (a face answers 400 with the reason).
+    #[error(transparent)]
+    Refused(#[from] ControlError),
+    /// The call could not be placed, for this cause.
+    #[error("{}", .0.text())]
+    Failed(Cause),
+}
+
+impl From<Cause> for OriginateError {
+    fn from(cause: Cause) -> Self {
+        Self::Failed(cause)
+    }
+}
+
+impl OriginateError {
+    /// The cause a Dial reports (a refused request is a number it cannot use).
+    pub fn cause(&self) -> Cause {
+        match self {
+            Self::Refused(_) => Cause::INVALID_NUMBER_FORMAT,
+            Self::Failed(cause) => *cause,
+        }
+    }
 }
 
 struct Inner {
@@ -385,7 +413,7 @@ impl Switch {
         caller: CallerId,
         parent: Option<&Arc<Channel>>,
         channel_id: Option<String>,
-    ) -> Result<Arc<Channel>, Cause> {
+    ) -> Result<Arc<Channel>, OriginateError> {
         self.originate_with(dialstring, caller, parent, channel_id, None)
             .await
     }
@@ -399,21 +427,22 @@ impl Switch {
         parent: Option<&Arc<Channel>>,
         channel_id: Option<String>,
         other_id: Option<String>,
-    ) -> Result<Arc<Channel>, Cause> {
+    ) -> Result<Arc<Channel>, OriginateError> {
+        header_value::check_outbound(dialstring, &caller)?;
         if let Some((exten, context)) = parse_local(dialstring) {
-            return self.local_pair(
+            return Ok(self.local_pair(
                 &exten,
                 &context,
                 caller,
                 parent,
                 [channel_id, other_id],
                 true,
-            );
+            )?);
         }
         let (channel, target) = self.prepare_outbound(dialstring, caller, parent, channel_id)?;
         if let Err(cause) = self.place_call(&channel, target).await {
             self.hangup(&channel.id, cause);
-            return Err(cause);
+            return Err(cause.into());
         }
         Ok(channel)
     }
@@ -426,16 +455,17 @@ impl Switch {
         caller: CallerId,
         channel_id: Option<String>,
         other_id: Option<String>,
-    ) -> Result<Arc<Channel>, Cause> {
+    ) -> Result<Arc<Channel>, OriginateError> {
+        header_value::check_outbound(dialstring, &caller)?;
         if let Some((exten, context)) = parse_local(dialstring) {
-            return self.local_pair(
+            return Ok(self.local_pair(
                 &exten,
                 &context,
                 caller,
                 None,
                 [channel_id, other_id],
                 false,
-            );
+            )?);
         }
         let (channel, target) = self.prepare_outbound(dialstring, caller, None, channel_id)?;
         channel.data().pending_dial = Some(target);
@@ -445,6 +475,8 @@ impl Switch {
     /// Places the call of a created channel (ARI `dial`).
     pub async fn dial(&self, id: &str) -> Result<(), ControlError> {
         let channel = self.channel(id)?;
+        // The caller id may have been set since the channel was created.
+        header_value::check_caller_id(&channel.data().connected)?;
         let local = channel.data().pending_local.take();
         if let Some(far) = local {
             let far = self.channel(&far)?;
@@ -1082,6 +1114,7 @@ impl Switch {
     /// The dialstring is resolved as Dial resolves it.
     pub fn redirect(&self, id: &str, dialstring: &str) -> Result<(), ControlError> {
         let channel = self.channel(id)?;
+        header_value::check_header_value("endpoint", dialstring)?;
         let target =
             parse_dialstring(dialstring, &self.inner.config).map_err(|_| ControlError::NotFound)?;
         let Some(sip) = channel.sip.get() else {
@@ -1168,6 +1201,7 @@ impl Switch {
         if name.is_empty() {
             return Err(ControlError::Invalid("variable name is empty".into()));
         }
+        header_value::check_variable(name, value)?;
         channel
             .data()
             .vars

@@ -8,9 +8,12 @@ use std::time::Duration;
 
 use serde_json::{json, Value};
 use switchboard_core::features::MuteDirection;
+use switchboard_core::header_value::check_variable;
 use switchboard_core::recording::RecordTarget;
 use switchboard_core::snoop::{Encapsulation, SnoopDirection};
-use switchboard_core::{CallerId, Cause, Channel, ChannelState, ControlError, Direction};
+use switchboard_core::{
+    CallerId, Cause, Channel, ChannelState, ControlError, Direction, OriginateError,
+};
 
 use crate::decl::{api, h, op, Method::*, Operation, Resource};
 use crate::error::AriError;
@@ -404,11 +407,12 @@ async fn create(ari: Ari, args: Args) -> Result<Reply, AriError> {
     let channel = ari
         .switch()
         .create_channel(endpoint, caller, channel_id, other_id)
-        .map_err(|cause| {
-            AriError::bad_request(format!(
+        .map_err(|e| match e {
+            OriginateError::Refused(e) => AriError::from_control(e),
+            OriginateError::Failed(cause) => AriError::bad_request(format!(
                 "Cannot create a channel to {endpoint}: {}",
                 cause.text()
-            ))
+            )),
         })?;
     for (name, value) in &vars {
         let _ = ari.switch().set_var(&channel.id, name, value);
@@ -433,10 +437,10 @@ async fn dial(ari: Ari, args: Args) -> Result<Reply, AriError> {
             .map_err(|_| AriError::not_found("Caller channel cannot be found."))?;
         channel.data().connected = caller.data().caller.clone();
     }
-    ari.switch()
-        .dial(&channel.id)
-        .await
-        .map_err(|_| AriError::conflict("Channel cannot be dialed."))?;
+    ari.switch().dial(&channel.id).await.map_err(|e| match e {
+        ControlError::Invalid(why) => AriError::bad_request(why),
+        _ => AriError::conflict("Channel cannot be dialed."),
+    })?;
     let timeout = args.int("timeout").unwrap_or(0);
     if timeout > 0 {
         let switch = ari.switch().clone();
@@ -577,6 +581,7 @@ fn variables(args: &Args) -> Result<BTreeMap<String, String>, AriError> {
                 "Only string values in the 'variables' object allowed",
             ));
         };
+        check_variable(name, value).map_err(AriError::from_control)?;
         vars.insert(name.clone(), value.clone());
     }
     Ok(vars)
@@ -655,12 +660,13 @@ async fn originate_common(
         .switch()
         .originate_with(endpoint, caller, None, channel_id, other_id)
         .await
-        .map_err(|cause| {
-            AriError::bad_request(format!(
+        .map_err(|e| match e {
+            OriginateError::Refused(e) => AriError::from_control(e),
+            OriginateError::Failed(cause) => AriError::bad_request(format!(
                 "Cannot originate to {endpoint}: {} ({})",
                 cause.text(),
                 cause.0
-            ))
+            )),
         })?;
     if let Destination::App(app) = &destination {
         ari.hub().add_channel(app, &channel);

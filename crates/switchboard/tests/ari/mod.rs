@@ -5,6 +5,7 @@
 
 mod channels_ops;
 mod control;
+mod header_injection;
 mod stasis_media;
 mod states;
 
