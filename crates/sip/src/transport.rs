@@ -105,6 +105,8 @@ const INBOUND_QUEUE: usize = 4096;
 const TCP_WRITE_QUEUE: usize = 256;
 /// Per-connection read buffer: small, because hundreds of idle connections each hold one.
 const TCP_READ_CHUNK: usize = 8192;
+/// How long a connection closed for a protocol error still sends the stack's answers.
+const LINGER: Duration = Duration::from_millis(500);
 /// Pause after a failed accept (out of file descriptors): retrying at once only spins.
 const ACCEPT_BACKOFF: Duration = Duration::from_millis(100);
 
@@ -327,6 +329,7 @@ impl Transports {
                             }
                             Action::Close(why) => {
                                 tracing::info!(%remote, %why, "TCP connection closed");
+                                linger(&mut stream, &mut rx, write_timeout).await;
                                 break 'conn;
                             }
                         }
@@ -346,6 +349,24 @@ impl Transports {
             }
         }
         self.table().release(remote, id);
+    }
+}
+
+/// Lets the answers to messages delivered just before a close still go out: the stack
+/// replies within milliseconds, and a peer that sent a good message and then garbage is owed
+/// the answer to the good one.
+async fn linger(stream: &mut TcpStream, rx: &mut mpsc::Receiver<Bytes>, write_timeout: Duration) {
+    let until = tokio::time::sleep(LINGER);
+    tokio::pin!(until);
+    loop {
+        tokio::select! {
+            Some(bytes) = rx.recv() => {
+                if !write(stream, &bytes, write_timeout).await {
+                    return;
+                }
+            }
+            () = &mut until => return,
+        }
     }
 }
 

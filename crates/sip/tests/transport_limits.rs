@@ -266,3 +266,16 @@ async fn oversized_datagram_gets_513() {
     );
     assert_eq!(response.matches("Via:").count(), 1);
 }
+
+#[tokio::test]
+async fn a_good_message_before_garbage_is_still_answered() {
+    let (_, tcp) = server().await;
+    let mut stream = connect_from(41, tcp).await;
+    let local = stream.local_addr().expect("local address");
+    let request = options("TCP", local, "Content-Length: 0\r\n");
+    let wire = format!("{request}NOT A REQUEST\r\n\r\n");
+    stream.write_all(wire.as_bytes()).await.expect("send");
+    let response = read_until(&mut stream, "\r\n\r\n", Duration::from_secs(2)).await;
+    assert!(response.starts_with("SIP/2.0 200 OK\r\n"), "{response:?}");
+    assert!(closed_within(&mut stream, Duration::from_secs(1)).await);
+}
