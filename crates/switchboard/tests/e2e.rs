@@ -4,6 +4,7 @@
 //! threads (`scripts/test` uses nextest with 2).
 
 mod ari;
+mod registration;
 mod slowloris;
 mod support;
 mod torture;

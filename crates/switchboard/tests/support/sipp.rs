@@ -97,6 +97,11 @@ impl Sipp {
         self.arg("-key").arg(name).arg(value)
     }
 
+    /// Sets a global `[$name]` variable of the scenario (`-set`).
+    pub fn set(self, name: &str, value: &str) -> Sipp {
+        self.arg("-set").arg(name).arg(value)
+    }
+
     fn arg(mut self, arg: &str) -> Sipp {
         self.args.push(arg.to_string());
         self
