@@ -10,9 +10,7 @@ use std::time::{Duration, SystemTime};
 use switchboard_media::codec::Codec;
 use switchboard_media::engine::{EngineConfig, Leg, MediaEngine, MediaEvent, Remote, Source};
 use switchboard_sip::sdp::{Direction as SdpDirection, Format, Sdp};
-use switchboard_sip::{
-    CallEvent, IncomingCall, InviteError, Origin, SipStack, StackConfig, Target,
-};
+use switchboard_sip::{CallEvent, IncomingCall, InviteError, Origin, SipStack, Target};
 use switchboard_store::{Cdr, Store};
 use tokio::sync::mpsc;
 
@@ -25,6 +23,7 @@ use crate::events::{EventBus, EventKind};
 use crate::header_value;
 use crate::playback::Playback;
 use crate::recording::LiveRecording;
+use crate::sip_config::stack_config;
 use crate::state::ChannelState;
 use crate::{time, CoreError};
 
@@ -135,18 +134,7 @@ impl Switch {
             })?;
             trunks.push((trunk.name.clone(), addr));
         }
-        let stack_config = StackConfig {
-            udp,
-            tcp,
-            realm: config.sip.realm.clone(),
-            endpoints: config
-                .endpoint
-                .iter()
-                .map(|e| (e.id.clone(), e.password.clone()))
-                .collect(),
-            trunks,
-            user_agent: format!("switchboard {}", env!("CARGO_PKG_VERSION")),
-        };
+        let stack_config = stack_config(&config, udp, tcp, trunks);
         let (sip, incoming) = SipStack::start(stack_config)
             .await
             .map_err(|e| CoreError::Io(format!("SIP listener {udp}: {e}")))?;
@@ -591,9 +579,9 @@ impl Switch {
                 tracing::info!(channel = %channel.name, error = %e, "cannot dial");
                 Err(match e {
                     InviteError::NotRegistered(_) => Cause::SUBSCRIBER_ABSENT,
-                    InviteError::UnknownTrunk(_) | InviteError::BadUri(_) => {
-                        Cause::NO_ROUTE_DESTINATION
-                    }
+                    InviteError::UnknownTrunk(_)
+                    | InviteError::BadUri(_)
+                    | InviteError::BadHeader => Cause::NO_ROUTE_DESTINATION,
                     InviteError::Stopped => Cause::SWITCH_CONGESTION,
                 })
             }

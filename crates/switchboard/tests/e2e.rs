@@ -5,6 +5,7 @@
 
 mod ari;
 mod registration;
+mod security;
 mod slowloris;
 mod support;
 mod torture;
@@ -80,7 +81,9 @@ fn register_with_digest_auth() {
 
 #[test]
 fn register_with_sha256_digest() {
-    let server = Server::start("register-sha256");
+    let config = ServerConfig::default()
+        .endpoint_setting(ALICE.id, r#"auth_algorithms = ["MD5", "SHA-256"]"#);
+    let server = Server::start_with("register-sha256", config);
     let addr = server.sip_addr();
     let client = UdpClient::new(addr);
     let local = client.local_addr();
