@@ -1558,10 +1558,10 @@ mod tests {
 
         // Second call: answered first, then the CANCEL arrives: 200 to the CANCEL only.
         let mut h = Harness::new(config());
-        let (call, auth) = authenticated_call(&mut h, flow);
+        let (call, _) = authenticated_call(&mut h, flow);
         h.ua.respond(call, 200, Some("v=0\r\n".into()), h.now);
         assert_eq!(Harness::sent_codes(&h.outputs()), vec![200]);
-        h.recv(&cancel.replace(&auth, &auth), flow);
+        h.recv(&cancel, flow);
         let out = h.outputs();
         assert_eq!(Harness::sent_codes(&out), vec![200]);
         assert!(!out
@@ -1590,7 +1590,11 @@ mod tests {
         let mut resent = Vec::new();
         for _ in 0..40 {
             h.advance(Duration::from_millis(100));
-            resent.extend(Harness::sent_codes(&h.outputs()).into_iter().filter(|c| *c == 200));
+            resent.extend(
+                Harness::sent_codes(&h.outputs())
+                    .into_iter()
+                    .filter(|c| *c == 200),
+            );
         }
         assert_eq!(resent, vec![200, 200, 200], "resent at 0.5, 1.5 and 3.5 s");
         h.recv(&ack_for(&ok), flow);
