@@ -309,7 +309,7 @@ impl Switch {
 
     fn on_incoming(&self, call: IncomingCall) {
         let config = &self.inner.config;
-        let (context, resource) = match &call.origin {
+        let (context, resource) = match &call.info.origin {
             Origin::Endpoint(id) => (
                 config
                     .endpoint
@@ -327,10 +327,10 @@ impl Switch {
                 name.clone(),
             ),
         };
-        let codecs = self.codecs_for(Some(&call.origin));
+        let codecs = self.codecs_for(Some(&call.info.origin));
         let id = uuid::Uuid::new_v4().to_string();
         let name = self.next_name(&resource);
-        let leg = match self.leg_for(&id, Some(&call.origin)) {
+        let leg = match self.leg_for(&id, Some(&call.info.origin)) {
             Ok(leg) => leg,
             Err(e) => {
                 tracing::error!(error = %e, "no media for an incoming call");
@@ -339,7 +339,7 @@ impl Switch {
             }
         };
         let session_id = session_id();
-        let (local_sdp, awaiting_answer) = match call.offer.as_deref().map(Sdp::parse) {
+        let (local_sdp, awaiting_answer) = match call.info.offer.as_deref().map(Sdp::parse) {
             Some(Ok(offer)) => {
                 let prefs: Vec<&str> = codecs.iter().map(String::as_str).collect();
                 match offer.answer(&prefs, leg.local_addr(), session_id) {
@@ -348,7 +348,7 @@ impl Switch {
                         (answer, false)
                     }
                     None => {
-                        tracing::info!(call_id = %call.call_id, "no common codec; 488");
+                        tracing::info!(call_id = %call.info.call_id, "no common codec; 488");
                         call.handle
                             .hangup(Cause::INCOMPATIBLE_DESTINATION.sip_status());
                         leg.close();
@@ -357,7 +357,7 @@ impl Switch {
                 }
             }
             Some(Err(e)) => {
-                tracing::info!(call_id = %call.call_id, error = %e, "bad SDP offer; 488");
+                tracing::info!(call_id = %call.info.call_id, error = %e, "bad SDP offer; 488");
                 call.handle
                     .hangup(Cause::INCOMPATIBLE_DESTINATION.sip_status());
                 leg.close();
@@ -369,10 +369,10 @@ impl Switch {
             }
         };
         let caller = CallerId {
-            name: call.caller_name.unwrap_or_default(),
-            number: call.caller,
+            name: call.info.caller_name.unwrap_or_default(),
+            number: call.info.caller,
         };
-        let mut data = ChannelData::new(caller, context, call.callee);
+        let mut data = ChannelData::new(caller, context, call.info.callee);
         data.local_sdp = Some(local_sdp);
         data.awaiting_answer = awaiting_answer;
         let parts = Parts {
@@ -382,7 +382,7 @@ impl Switch {
             sip: Some(call.handle),
             leg,
             codecs,
-            origin: Some(call.origin.clone()),
+            origin: Some(call.info.origin.clone()),
         };
         let channel = Arc::new(Channel::new(parts, data, ChannelState::Ring));
         tracing::info!(channel = %channel.name, id = %channel.id, exten = %channel.data().exten, "incoming call");

@@ -16,7 +16,7 @@ mod ua;
 pub mod validate;
 
 pub use stack::{
-    CallEvent, CallHandle, EndpointAuth, IncomingCall, InviteError, Origin, SipStack, StackConfig,
-    Target,
+    CallEvent, CallHandle, CallInfo, EndpointAuth, IncomingCall, InviteError, Origin, SipStack,
+    StackConfig, Target,
 };
 pub use transport::{Flow, Transport, TransportLimits};

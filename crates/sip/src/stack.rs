@@ -54,10 +54,17 @@ pub enum Origin {
     Trunk(String),
 }
 
+/// A call the SIP stack accepted for the core.
 #[derive(Debug)]
 pub struct IncomingCall {
     pub handle: CallHandle,
     pub events: mpsc::UnboundedReceiver<CallEvent>,
+    pub info: CallInfo,
+}
+
+/// What an incoming INVITE says about its call.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CallInfo {
     pub origin: Origin,
     pub caller: String,
     pub caller_name: Option<String>,
@@ -386,26 +393,12 @@ impl Shell {
         (handle, events_rx)
     }
 
-    fn offer_to_core(&mut self, call: NewCall) {
-        let NewCall {
-            id,
-            origin,
-            caller,
-            caller_name,
-            callee,
-            call_id,
-            offer,
-        } = call;
-        let (handle, events) = self.handle(id, &call_id);
+    fn offer_to_core(&mut self, NewCall { id, info }: NewCall) {
+        let (handle, events) = self.handle(id, &info.call_id);
         let incoming = IncomingCall {
             handle,
             events,
-            origin,
-            caller,
-            caller_name,
-            callee,
-            call_id,
-            offer,
+            info,
         };
         if self.incoming.try_send(incoming).is_err() {
             tracing::warn!("core not keeping up with new calls; answering 503");

@@ -22,7 +22,7 @@ use crate::digest::{Algorithm, Authenticator, DigestResponse, Verdict};
 use crate::guard::{self, Admission, BanAction, Guard};
 use crate::msg::{self, header};
 use crate::registrar::{ContactUpdate, Registrar, DEFAULT_EXPIRES};
-use crate::stack::{CallEvent, InviteError, Origin, StackConfig, Target};
+use crate::stack::{CallEvent, CallInfo, InviteError, Origin, StackConfig, Target};
 use crate::timers::TimerQueue;
 use crate::transport::{Flow, Transport};
 use crate::validate;
@@ -36,12 +36,7 @@ pub(crate) type CallId = u64;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct NewCall {
     pub id: CallId,
-    pub origin: Origin,
-    pub caller: String,
-    pub caller_name: Option<String>,
-    pub callee: String,
-    pub call_id: String,
-    pub offer: Option<String>,
+    pub info: CallInfo,
 }
 
 /// What the user agent asks its shell to do.
@@ -684,15 +679,15 @@ impl UserAgent {
         self.calls.insert(id, call);
         self.dialogs.insert((call_id.clone(), local_tag), id);
         self.invites.insert(key.clone(), id);
-        self.out.push_back(Output::Incoming(NewCall {
-            id,
+        let info = CallInfo {
             origin,
             caller,
             caller_name,
             callee,
             call_id,
             offer,
-        }));
+        };
+        self.out.push_back(Output::Incoming(NewCall { id, info }));
     }
 
     fn on_cancel(&mut self, key: &TransactionKey, request: &Request, now: Instant) {

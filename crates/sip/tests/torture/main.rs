@@ -6,64 +6,27 @@
 //! passes `check_request` when the answer belongs to a later stage (401 from the registrar,
 //! 407/200/404 for valid requests). Nothing may panic.
 
-use std::path::{Path, PathBuf};
+mod vectors;
+
+use std::path::Path;
 
 use bytes::Bytes;
 use sipx_sip::{parse_datagram, Limits, Message};
 use switchboard_sip::validate::check_request;
+use vectors::{Expect, Vector};
 
 /// The codes `check_request` itself produces.
 const CHECK_CODES: &[u16] = &[400, 405, 406, 415, 416, 420, 483, 501, 505];
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Expect {
-    Code(u16),
-    Accept,
-    Drop,
-}
-
-struct Vector {
-    name: String,
-    expect: Expect,
-    bytes: Vec<u8>,
-}
-
 fn vectors() -> Vec<Vector> {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/torture");
-    let mut files: Vec<PathBuf> = ["valid", "invalid", "semantic"]
-        .iter()
-        .flat_map(|dir| std::fs::read_dir(root.join(dir)).expect("vector directory"))
-        .map(|entry| entry.expect("directory entry").path())
-        .filter(|p| p.extension().is_some_and(|e| e == "sip"))
-        .collect();
-    files.sort();
-    files.iter().map(|p| read_vector(p)).collect()
-}
-
-fn read_vector(path: &Path) -> Vector {
-    let raw = std::fs::read(path).expect("vector file");
-    let newline = raw.iter().position(|&b| b == b'\n').expect("header line");
-    let header = String::from_utf8_lossy(&raw[..newline]).into_owned();
-    let outcome = header
-        .strip_prefix("# expect: ")
-        .and_then(|rest| rest.split_whitespace().next())
-        .unwrap_or_else(|| panic!("{}: bad header {header:?}", path.display()));
-    let expect = match outcome {
-        "accept" => Expect::Accept,
-        "drop" => Expect::Drop,
-        code => Expect::Code(code.parse().expect("status code")),
-    };
-    Vector {
-        name: path.file_stem().unwrap().to_string_lossy().into_owned(),
-        expect,
-        bytes: raw[newline + 1..].to_vec(),
-    }
+    vectors::all(&Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/torture"))
 }
 
 #[test]
 fn the_corpus_is_complete() {
     let all = vectors();
     assert_eq!(all.len(), 49, "13 valid, 19 invalid, 17 semantic messages");
+    assert_eq!(all.iter().filter(|v| v.valid).count(), 13);
     assert!(all.iter().all(|v| v.bytes.windows(2).any(|w| w == b"\r\n")));
 }
 

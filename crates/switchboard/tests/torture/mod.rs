@@ -1,68 +1,23 @@
 //! RFC 4475 torture messages (crates/sip/tests/torture/) sent to a running server: each gets
 //! the RFC's answer (or none, for the responses it must drop), and the server keeps answering.
 
-use std::path::{Path, PathBuf};
+#[path = "../../../sip/tests/torture/vectors.rs"]
+mod vectors;
+
+use std::path::Path;
 use std::time::Duration;
 
 use crate::support::server::Server;
 use crate::support::sip::{SipResponse, TcpClient, UdpClient};
+use vectors::{Expect, Vector};
 
 /// Time for an answer the RFC asks for.
 const ANSWER: Duration = Duration::from_secs(2);
 /// Time in which a dropped message must stay unanswered.
 const SILENCE: Duration = Duration::from_millis(500);
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Expect {
-    Code(u16),
-    /// A valid request: any final response but 400 (and no server error but 501).
-    Accept,
-    /// A response matching nothing: no answer.
-    Drop,
-}
-
-struct Vector {
-    name: String,
-    valid: bool,
-    expect: Expect,
-    bytes: Vec<u8>,
-}
-
 fn vectors() -> Vec<Vector> {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../sip/tests/torture");
-    let mut files: Vec<PathBuf> = ["valid", "invalid", "semantic"]
-        .iter()
-        .flat_map(|dir| std::fs::read_dir(root.join(dir)).expect("vector directory"))
-        .map(|entry| entry.expect("directory entry").path())
-        .filter(|p| p.extension().is_some_and(|e| e == "sip"))
-        .collect();
-    files.sort();
-    files.iter().map(|p| read_vector(p)).collect()
-}
-
-/// A `# expect: <outcome> ...` line, then the message.
-fn read_vector(path: &Path) -> Vector {
-    let raw = std::fs::read(path).expect("vector file");
-    let newline = raw.iter().position(|&b| b == b'\n').expect("header line");
-    let header = String::from_utf8_lossy(&raw[..newline]).into_owned();
-    let outcome = header
-        .strip_prefix("# expect: ")
-        .and_then(|rest| rest.split_whitespace().next())
-        .unwrap_or_else(|| panic!("{}: bad header {header:?}", path.display()));
-    let expect = match outcome {
-        "accept" => Expect::Accept,
-        "drop" => Expect::Drop,
-        code => Expect::Code(code.parse().expect("status code")),
-    };
-    Vector {
-        name: path
-            .file_stem()
-            .map(|s| s.to_string_lossy().into_owned())
-            .unwrap_or_default(),
-        valid: path.parent().is_some_and(|d| d.ends_with("valid")),
-        expect,
-        bytes: raw[newline + 1..].to_vec(),
-    }
+    vectors::all(&Path::new(env!("CARGO_MANIFEST_DIR")).join("../sip/tests/torture"))
 }
 
 /// Whether `answer` is what `expect` allows; the reason when it is not.
