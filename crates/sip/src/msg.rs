@@ -22,8 +22,13 @@ pub fn call_id(req: &Request) -> String {
 pub fn tag(headers: &sipx_sip::Headers, name: &HeaderName) -> Option<String> {
     let value = headers.value(name)?;
     match Address::parse(&value, "From/To") {
+        // The first tag with a value: in `;tag;tag=x` the first is a valueless generic
+        // parameter, where `Address::tag` stops.
         Ok(address) => address
-            .tag()
+            .params
+            .iter()
+            .filter(|p| p.is("tag"))
+            .find_map(|p| p.value.as_deref().filter(|v| !v.is_empty()))
             .map(|t| String::from_utf8_lossy(t).into_owned()),
         // Peers echo back what they were sent, malformed URI and all (`sip:@host`):
         // the dialog must still be found by its tag.
