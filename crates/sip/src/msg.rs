@@ -1,5 +1,6 @@
 //! Small accessors and builders over `sipx_sip` messages, so the stack reads as SIP.
 
+use std::fmt::Write as _;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
@@ -221,6 +222,37 @@ pub fn build(text: String) -> Option<Message> {
     }
 }
 
+/// `value` as the user part of a SIP URI: what RFC 3261's `user` rule does not allow
+/// bare is %-escaped, so a caller id such as `1000>;x` cannot end the URI early.
+pub fn uri_user(value: &str) -> String {
+    const USER_UNRESERVED: &[u8] = b"-_.!~*'()&=+$,?/";
+    value
+        .bytes()
+        .fold(String::with_capacity(value.len()), |mut out, b| {
+            if b.is_ascii_alphanumeric() || USER_UNRESERVED.contains(&b) {
+                out.push(char::from(b));
+            } else {
+                let _ = write!(out, "%{b:02X}");
+            }
+            out
+        })
+}
+
+/// `value` as a quoted-string (a display name): quotes and backslashes escaped, line
+/// breaks and other control characters left out.
+pub fn quoted(value: &str) -> String {
+    let mut out = String::with_capacity(value.len() + 2);
+    out.push('"');
+    for c in value.chars().filter(|c| !c.is_control()) {
+        if matches!(c, '"' | '\\') {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out.push('"');
+    out
+}
+
 pub fn new_tag() -> String {
     uuid::Uuid::new_v4().simple().to_string()[..12].to_owned()
 }
@@ -266,6 +298,29 @@ mod tests {
             Some("sip:1000@127.0.0.1:5070")
         );
         assert_eq!(cseq_number(&req.headers), Some(7));
+    }
+
+    #[test]
+    fn user_parts_and_display_names_cannot_break_their_header() {
+        assert_eq!(uri_user("+1 (555)"), "+1%20(555)");
+        assert_eq!(uri_user("1000>;x@evil"), "1000%3E%3Bx%40evil");
+        assert_eq!(quoted("Al \"Bo\\\r\n"), "\"Al \\\"Bo\\\\\"");
+        let text = INVITE.replace(
+            "From: \"Alice\" <sip:1000@127.0.0.1>",
+            &format!(
+                "From: {} <sip:{}@127.0.0.1>",
+                quoted("A\"b"),
+                uri_user("1>;@x")
+            ),
+        );
+        let Some(Message::Request(req)) = build(text) else {
+            panic!("escaped values still parse");
+        };
+        assert_eq!(
+            party(&req.headers, &HeaderName::From),
+            ("1%3E%3B%40x".into(), Some("A\"b".into()))
+        );
+        assert_eq!(tag(&req.headers, &HeaderName::From).as_deref(), Some("abc"));
     }
 
     #[test]

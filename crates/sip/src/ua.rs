@@ -995,13 +995,13 @@ impl UserAgent {
         let local_tag = msg::new_tag();
         let call_id = format!("{}@switchboard", uuid::Uuid::new_v4().simple());
         let display = caller_name
-            .map(|n| format!("\"{}\" ", n.replace(['"', '\\'], "")))
+            .map(|n| format!("{} ", msg::quoted(n)))
             .unwrap_or_default();
         // A From URI needs a user part: calls without a caller id go out as anonymous.
         let caller = if caller.is_empty() {
-            "anonymous"
+            "anonymous".to_owned()
         } else {
-            caller
+            msg::uri_user(caller)
         };
         let from = format!("{display}<sip:{caller}@{}>;tag={local_tag}", local.ip());
         let to = format!("<{to_uri}>");
@@ -1177,7 +1177,7 @@ impl UserAgent {
                     .iter()
                     .find(|(n, _)| n == name)
                     .ok_or_else(|| InviteError::UnknownTrunk(name.clone()))?;
-                let uri = format!("sip:{number}@{addr}");
+                let uri = format!("sip:{}@{addr}", msg::uri_user(number));
                 let flow = Flow {
                     transport: Transport::Udp,
                     remote: *addr,
@@ -1518,6 +1518,57 @@ mod tests {
         assert_ne!(nonces[0], nonces[1]);
         let server = sent_responses(&out)[0].headers.value(&HeaderName::Server);
         assert_eq!(server.as_deref(), Some(&b"switchboard-test"[..]));
+    }
+
+    #[test]
+    fn an_empty_user_agent_sends_no_server_header() {
+        let mut config = config();
+        config.user_agent = String::new();
+        let mut h = Harness::new(config);
+        h.recv(&invite("c1", "1", None), udp("127.0.0.1:5070"));
+        let out = h.outputs();
+        assert!(sent_responses(&out)[0]
+            .headers
+            .value(&HeaderName::Server)
+            .is_none());
+        h.ua.invite(
+            &Target::Uri("sip:2000@127.0.0.1:5090".into()),
+            "1000",
+            None,
+            None,
+            h.now,
+        )
+        .unwrap();
+        let invite = h.outputs().into_iter().find_map(|o| match o {
+            Output::Send(_, Message::Request(r)) => Some(r),
+            _ => None,
+        });
+        assert!(invite
+            .unwrap()
+            .headers
+            .value(&HeaderName::UserAgent)
+            .is_none());
+    }
+
+    #[test]
+    fn a_header_value_with_a_line_break_is_never_sent() {
+        let mut h = Harness::new(config());
+        let target = Target::Uri("sip:2000@127.0.0.1:5090".into());
+        let refused =
+            h.ua.invite(&target, "1000", Some("Eve\r\nX-Evil: 1"), None, h.now);
+        // The display name loses its control characters; the call goes out intact.
+        assert!(refused.is_ok());
+        let sent: Vec<_> = h
+            .outputs()
+            .into_iter()
+            .filter_map(|o| match o {
+                Output::Send(_, m) => Some(m.to_bytes()),
+                _ => None,
+            })
+            .collect();
+        let text = String::from_utf8_lossy(&sent[0]);
+        assert!(text.contains("From: \"EveX-Evil: 1\" <sip:1000@"), "{text}");
+        assert!(!text.contains("\r\nX-Evil"), "{text}");
     }
 
     #[test]
