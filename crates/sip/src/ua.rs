@@ -221,23 +221,40 @@ impl UserAgent {
                     self.timers.clear(&TimerId::Transaction(key.clone(), timer));
                 }
                 TxOutput::ToTu(event) => self.on_tu(key, *event, now),
-                TxOutput::Terminated(_) => {
-                    self.flows.remove(key);
-                    self.invites.remove(key);
-                    for timer in Timer::ALL {
-                        self.timers.clear(&TimerId::Transaction(key.clone(), timer));
-                    }
-                }
+                TxOutput::Terminated(_) => self.forget_transaction(key),
                 _ => {}
             }
         }
     }
 
+    /// Answers a server transaction. A response that could not be built (a request whose
+    /// headers cannot be echoed) ends the transaction unanswered: otherwise it would wait
+    /// for an answer for ever.
     fn reply(&mut self, key: &TransactionKey, response: Option<Response>, now: Instant) {
-        if let Some(response) = response {
-            let response = with_server(&self.config.user_agent, response);
-            let outputs = self.layer.send_response(key, response);
-            self.run_outputs(key, outputs, now);
+        match response {
+            Some(response) => {
+                let response = with_server(&self.config.user_agent, response);
+                let outputs = self.layer.send_response(key, response);
+                self.run_outputs(key, outputs, now);
+            }
+            None => {
+                tracing::debug!(?key, "no response could be built; transaction abandoned");
+                self.layer.abandon(key);
+                // An incoming call whose INVITE cannot be answered is lost with it.
+                if let Some(id) = self.invites.get(key).copied() {
+                    self.emit(id, CallEvent::Lost);
+                    self.forget(id);
+                }
+                self.forget_transaction(key);
+            }
+        }
+    }
+
+    fn forget_transaction(&mut self, key: &TransactionKey) {
+        self.flows.remove(key);
+        self.invites.remove(key);
+        for timer in Timer::ALL {
+            self.timers.clear(&TimerId::Transaction(key.clone(), timer));
         }
     }
 
@@ -1364,6 +1381,11 @@ fn dtmf_relay(body: &str) -> Option<(char, u32)> {
         .map(|d| (d, duration))
 }
 
+/// RFC 4475's messages, for the tests below (the file lives with the crate's torture test).
+#[cfg(test)]
+#[path = "../tests/torture/vectors.rs"]
+mod torture_vectors;
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1785,6 +1807,120 @@ mod tests {
         // A private address in the Contact: NAT, so the REGISTER's flow.
         let to = registered(&mut h, "sip:1000@192.168.1.10:5090", "y");
         assert_eq!(to, "127.0.0.1:5070".parse().unwrap());
+    }
+
+    use super::torture_vectors as vectors;
+
+    /// Feeds raw bytes to the user agent as the transports would: parsed, or as malformed.
+    fn feed(h: &mut Harness, raw: &[u8], flow: Flow) {
+        let bytes = Bytes::copy_from_slice(raw);
+        match sipx_sip::parse_datagram(bytes, &sipx_sip::Limits::datagram()) {
+            Ok(message) => h.ua.on_message(message, flow, h.now),
+            Err(_) => h.ua.on_malformed(raw, flow, h.now),
+        }
+    }
+
+    /// Nothing of a request is left once every timer has run out (Timer H/J: 64*T1).
+    fn assert_nothing_left(h: &mut Harness, what: &str) {
+        for _ in 0..40 {
+            h.advance(Duration::from_secs(1));
+        }
+        h.outputs();
+        assert_eq!(h.ua.layer.len(), (0, 0), "transactions left after {what}");
+        assert!(h.ua.calls.is_empty(), "dialogs left after {what}");
+        assert!(h.ua.flows.is_empty() && h.ua.invites.is_empty(), "{what}");
+        assert!(h.ua.next_deadline().is_none(), "timers left after {what}");
+    }
+
+    #[test]
+    fn rfc4475_messages_get_their_answers_and_leave_nothing_behind() {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/torture");
+        let mut h = Harness::new(config());
+        for (i, vector) in vectors::all(&root).iter().enumerate() {
+            let port = 20_000 + u16::try_from(i).unwrap();
+            let mut flows = vec![udp(&format!("127.0.0.1:{port}"))];
+            if vector.valid {
+                flows.push(Flow {
+                    transport: Transport::Tcp,
+                    remote: format!("127.0.0.1:{}", port + 1000).parse().unwrap(),
+                });
+            }
+            for flow in flows {
+                let tag = format!("{:?}", flow.transport);
+                feed(&mut h, &vector.with_own_branches(&tag), flow);
+                let answer = h.outputs().into_iter().find_map(|o| match o {
+                    Output::Send(to, Message::Response(r))
+                        if to == flow && r.status.code() >= 200 =>
+                    {
+                        Some(r.status.code())
+                    }
+                    _ => None,
+                });
+                assert!(
+                    vector.expect.allows(answer),
+                    "{} over {tag}: expected {:?}, got {answer:?}",
+                    vector.name,
+                    vector.expect
+                );
+            }
+        }
+        assert_nothing_left(&mut h, "the RFC 4475 messages");
+    }
+
+    /// Mutated requests of every kind through the whole user agent: no panic, and nothing
+    /// left once the timers have run (a call would need a valid digest answer, which a
+    /// mutation cannot forge).
+    #[test]
+    fn fuzzed_requests_leave_nothing_behind() {
+        use switchboard_fuzz::{corpus_inputs, fuzz};
+        let mut corpus: Vec<Vec<u8>> = [invite("c1", "1", None), ack_like(), cancel_like()]
+            .into_iter()
+            .map(String::into_bytes)
+            .collect();
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/torture");
+        corpus.extend(vectors::all(&root).into_iter().map(|v| v.bytes));
+        const TOKENS: &[&[u8]] = &[
+            b"\r\n",
+            b";tag=",
+            b"z9hG4bK",
+            b"INVITE",
+            b"ACK",
+            b"CANCEL",
+            b"BYE",
+            b"REGISTER",
+            b"Proxy-Authorization: Digest username=\"1000\", nonce=\"0\", response=\"0\"\r\n",
+            b"Contact: *\r\n",
+            b"Expires: 0\r\n",
+            b"Require: x\r\n",
+            b"Max-Forwards: 0\r\n",
+        ];
+        fuzz("user_agent", corpus_inputs(corpus, TOKENS), |input| {
+            let mut h = Harness::new(config());
+            let flow = udp("127.0.0.3:5070");
+            feed(&mut h, input.bytes(), flow);
+            // The same bytes again (a retransmission), then over a connection.
+            feed(&mut h, input.bytes(), flow);
+            let tcp = Flow {
+                transport: Transport::Tcp,
+                ..flow
+            };
+            feed(&mut h, input.bytes(), tcp);
+            assert_nothing_left(&mut h, "a fuzzed request");
+            Ok(())
+        });
+    }
+
+    fn ack_like() -> String {
+        invite("c1", "1", None)
+            .replacen("INVITE sip", "ACK sip", 1)
+            .replace("CSeq: 1 INVITE", "CSeq: 1 ACK")
+            .replace("To: <sip:101@127.0.0.1>", "To: <sip:101@127.0.0.1>;tag=x")
+    }
+
+    fn cancel_like() -> String {
+        invite("c1", "1", None)
+            .replacen("INVITE sip", "CANCEL sip", 1)
+            .replace("CSeq: 1 INVITE", "CSeq: 1 CANCEL")
     }
 
     #[test]

@@ -82,7 +82,14 @@ fn well_formed(request: &Request) -> Result<(), Rejection> {
     }
     // Headers the stack reads later: a malformed one is the request's fault, not ours
     // (RFC 4475 §3.1.2.12 baddate, §3.1.2.13 regbadct).
-    if let Some(Err(_)) = request.headers.typed::<Date>() {
+    let date_ok = request
+        .headers
+        .value(&HeaderName::Date)
+        .is_none_or(|value| {
+            date_fields_are_digits(&value)
+                && request.headers.typed::<Date>().is_some_and(|d| d.is_ok())
+        });
+    if !date_ok {
         return Err(Rejection::new(400, "malformed Date"));
     }
     let contacts_ok = request
@@ -92,7 +99,34 @@ fn well_formed(request: &Request) -> Result<(), Rejection> {
     if !contacts_ok {
         return Err(Rejection::new(400, "malformed Contact"));
     }
+    // RFC 3261's grammar has no bare control characters in a header value: they appear
+    // only escaped, as a quoted-pair (`\` then the octet, RFC 4475 intmeth) or as %00.
+    // A bare one would be echoed into our answers.
+    let control = request.headers.iter().find(|h| {
+        let value = h.value();
+        let bare = |(i, &b): (usize, &u8)| {
+            b < 0x20 && b != b'\t' && (i == 0 || value.get(i - 1) != Some(&b'\\'))
+        };
+        value.iter().enumerate().any(bare)
+    });
+    if let Some(header) = control {
+        let name = String::from_utf8_lossy(header.name().canonical()).into_owned();
+        return Err(Rejection::new(400, format!("control character in {name}")));
+    }
     Ok(())
+}
+
+/// Whether the two-digit fields of an RFC 1123 date (`Sat, 15 Oct 2005 14:44:56 GMT`) are
+/// digits. sipx-sip 1.0.1's Date parser computes `hi * 10 + lo` before it checks that both
+/// are digits, which overflows (a panic in a debug build) on a letter there: such a value
+/// is malformed anyway, so it is refused before sipx reads it.
+fn date_fields_are_digits(value: &[u8]) -> bool {
+    let value = value.trim_ascii();
+    [5, 17, 20, 23].iter().all(|&at| {
+        value
+            .get(at..at + 2)
+            .is_some_and(|field| field.iter().all(u8::is_ascii_digit))
+    })
 }
 
 fn describe(finding: &Finding) -> String {
@@ -343,6 +377,31 @@ mod tests {
     }
 
     const SDP: &str = "v=0\r\n";
+
+    #[test]
+    fn a_letter_in_a_date_field_is_400_not_an_overflow() {
+        for date in [
+            "Sat, 15 Oct 2005 J4:44:56 GMT",
+            "Sat, 1x Oct 2005 14:44:56 GMT",
+            "x",
+        ] {
+            let text = OPTIONS.replace("Call-ID:", &format!("Date: {date}\r\nCall-ID:"));
+            assert_eq!(code(&request(&text)), Some(400), "{date}");
+        }
+        let good = OPTIONS.replace(
+            "Call-ID:",
+            "Date: Sat, 15 Oct 2005 14:44:56 GMT\r\nCall-ID:",
+        );
+        assert_eq!(code(&request(&good)), None);
+    }
+
+    #[test]
+    fn a_raw_control_character_in_a_header_is_400() {
+        let text = OPTIONS.replace("To: <sip:", "To: \"a\u{0}b\" <sip:");
+        let rejection = check_request(&request(&text)).unwrap_err();
+        assert_eq!(rejection.code, 400);
+        assert_eq!(rejection.reason, "control character in To");
+    }
 
     #[test]
     fn a_plain_request_passes() {

@@ -6,6 +6,8 @@
 //! passes `check_request` when the answer belongs to a later stage (401 from the registrar,
 //! 407/200/404 for valid requests). Nothing may panic.
 
+// Shared with ua.rs's tests and the end-to-end test, which also send the vectors.
+#[allow(dead_code)]
 mod vectors;
 
 use std::path::Path;
