@@ -289,3 +289,20 @@ fn assert_fail2ban_bans(log: &std::path::Path, host: &str, count: usize) {
         "the banned host in fail2ban's report:\n{text}"
     );
 }
+
+#[test]
+fn a_request_flood_is_limited_per_source() {
+    let config = ServerConfig::default().toml("[security]\nrate_limit = 20\nrate_window = 10");
+    let server = Server::start_with("flood", config);
+    let flooder = UdpClient::from_ip(server.sip_addr(), "127.0.0.3");
+    let answered = (0..60)
+        .filter(|_| flooder.options(Duration::from_millis(200)).is_some())
+        .count();
+    assert_eq!(
+        answered, 20,
+        "the flooding source gets its window's worth only"
+    );
+    // Others are untouched, in the same window.
+    let other = UdpClient::new(server.sip_addr());
+    sip::assert_status(other.options(TIMEOUT), 200, "OPTIONS from another address");
+}
