@@ -50,8 +50,9 @@ pub struct ChannelData {
     pub local_sdp: Option<Sdp>,
     /// Whether `local_sdp` is an offer awaiting the peer's answer.
     pub awaiting_answer: bool,
-    /// The channel this one is (or was last) connected to.
-    pub peer: Option<String>,
+    /// Name of the channel this one dialled or was last connected to: the CDR's
+    /// `dstchannel`. A name, not an id, because that channel may be gone by then.
+    pub peer_name: Option<String>,
     /// The bridge the channel is in.
     pub bridge: Option<String>,
     /// The channel that dialled this one (it owns this channel's CDR).
@@ -73,6 +74,8 @@ pub struct ChannelData {
     /// Running music-on-hold and silence playbacks (ARI moh/silence start).
     pub moh: Option<String>,
     pub silence: Option<String>,
+    /// Running ChanSpy, or a snoop ChanSpy made: ChanSpy does not spy on it.
+    pub spying: bool,
     /// The Stasis application controlling the channel, with its arguments.
     pub stasis: Option<(String, Vec<String>)>,
     /// Where a created (ARI `create`) channel will call when it is dialled.
@@ -95,7 +98,7 @@ impl ChannelData {
             answered_at: None,
             local_sdp: None,
             awaiting_answer: false,
-            peer: None,
+            peer_name: None,
             bridge: None,
             parent: None,
             children: Vec::new(),
@@ -107,6 +110,7 @@ impl ChannelData {
             mixmonitor: None,
             moh: None,
             silence: None,
+            spying: false,
             stasis: None,
             pending_dial: None,
             pending_local: None,

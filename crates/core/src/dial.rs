@@ -31,6 +31,8 @@ pub(crate) async fn dial(switch: &Switch, caller: &Arc<Channel>, args: &[String]
             .await
         {
             Ok(callee) => {
+                // The CDR's dstchannel is the dialled channel from the start, answered or not.
+                caller.data().peer_name = Some(callee.name.clone());
                 events.publish(
                     &caller.id,
                     EventKind::ChannelDialBegin {

@@ -854,11 +854,7 @@ impl Switch {
     fn cdr_for(&self, channel: &Channel, cause: Cause) -> Cdr {
         let end = SystemTime::now();
         let data = channel.data();
-        let dstchannel = data
-            .peer
-            .as_ref()
-            .and_then(|p| self.registry().get(p).map(|c| c.name.clone()))
-            .unwrap_or_default();
+        let dstchannel = data.peer_name.clone().unwrap_or_default();
         let disposition = match (data.answered_at, cause) {
             (Some(_), _) => "ANSWERED",
             (None, Cause::USER_BUSY) => "BUSY",
@@ -952,11 +948,26 @@ impl Switch {
             self.remove_from_bridge(&previous, channel_id)?;
         }
         bridge.add(channel.clone());
+        let others: Vec<Arc<Channel>> = {
+            let registry = self.registry();
+            bridge
+                .channel_ids()
+                .iter()
+                .filter(|m| *m != channel_id)
+                .filter_map(|m| registry.get(m).cloned())
+                .collect()
+        };
         {
-            let members = bridge.channel_ids();
             let mut data = channel.data();
             data.bridge = Some(bridge.id.clone());
-            data.peer = members.into_iter().find(|m| m != channel_id);
+            // Alone in the bridge, it keeps the peer it had (the channel it dialled).
+            if let Some(first) = others.first() {
+                data.peer_name = Some(first.name.clone());
+            }
+        }
+        // Two parties: each is the other's peer, as in Asterisk's CDR party B.
+        if let [other] = others.as_slice() {
+            other.data().peer_name = Some(channel.name.clone());
         }
         self.inner.events.publish(
             channel_id,

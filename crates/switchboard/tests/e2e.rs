@@ -196,6 +196,8 @@ fn bridged_call(name: &str, callee_hangs_up: bool) {
 
     let row = cdr::wait_for_only_cdr(&server.db_path(), BOB.id);
     assert_eq!(row.caller.as_deref(), Some(ALICE.id), "{row:?}");
+    assert_sip_channel(row.channel.as_deref(), ALICE.id, &row);
+    assert_sip_channel(row.dstchannel.as_deref(), BOB.id, &row);
     let talk = TALK.as_secs() as i64;
     let billsec = row.billsec.unwrap_or(-1);
     assert!(
@@ -204,6 +206,16 @@ fn bridged_call(name: &str, callee_hangs_up: bool) {
     );
     assert!(row.duration.unwrap_or(-1) >= billsec, "{row:?}");
     assert_eq!(row.cause, Some(NORMAL_CLEARING), "{row:?}");
+}
+
+/// `name` is a channel of `endpoint`, named as Asterisk names them
+/// (`SIP/1001-0000000a`).
+fn assert_sip_channel(name: Option<&str>, endpoint: &str, row: &cdr::Cdr) {
+    let seq = name.and_then(|n| n.strip_prefix(&format!("SIP/{endpoint}-")));
+    assert!(
+        seq.is_some_and(|s| s.len() == 8 && s.chars().all(|c| c.is_ascii_hexdigit())),
+        "expected a SIP/{endpoint}-<seq> channel, got {name:?}: {row:?}"
+    );
 }
 
 #[test]
@@ -509,11 +521,13 @@ fn call_unanswered(
     caller
 }
 
-/// No CDR of an unanswered call may bill anything.
+/// No CDR of an unanswered call may bill anything; its dstchannel is the
+/// dialled channel all the same, as in Asterisk (these calls all dial 1001).
 fn assert_unbilled_cdr(server: &Server, callee: &str) {
     let row = cdr::wait_for_only_cdr(&server.db_path(), callee);
     assert_eq!(row.caller.as_deref(), Some(ALICE.id), "{row:?}");
     assert_eq!(row.billsec, Some(0), "{row:?}");
+    assert_sip_channel(row.dstchannel.as_deref(), BOB.id, &row);
 }
 
 #[test]
@@ -1153,7 +1167,7 @@ fn inband_dtmf_is_detected_for_read() {
 
 #[test]
 fn chanspy_hears_both_sides_and_whispers_to_the_spied_channel_only() {
-    let config = ServerConfig::default().extension("default", "800", &["ChanSpy(1001,qw)"]);
+    let config = ServerConfig::default().extension("default", "800", &["ChanSpy(SIP/1001,qw)"]);
     let server = Server::start_with("chanspy", config);
     let talk = Duration::from_secs(7);
     let (caller_tone, callee_tone, spy_tone) = (600.0, 1400.0, 2000.0);
@@ -1195,6 +1209,49 @@ fn chanspy_hears_both_sides_and_whispers_to_the_spied_channel_only() {
     // The call itself goes on: each party still hears the other.
     assert!(power(&caller, callee_tone) > 1e-3);
     assert!(power(&callee, caller_tone) > 1e-3);
+}
+
+#[test]
+fn chanspy_waits_for_a_matching_channel_to_appear() {
+    let config = ServerConfig::default().extension("default", "800", &["ChanSpy(SIP/1001,q)"]);
+    let server = Server::start_with("chanspy-waits", config);
+    // The spy calls first, while 1001 is in no call: ChanSpy keeps scanning.
+    let spy_rtp = media::RtpPeer::bind();
+    let spy_talk = Duration::from_secs(9);
+    let spy = calls::start_caller(&server, "uac_call", "800", &spy_rtp, "0 101", spy_talk);
+    let spy = calls::LiveLeg::start(spy, spy_rtp, Vec::new());
+    let before = Instant::now()..Instant::now() + Duration::from_secs(2);
+    std::thread::sleep(Duration::from_secs(2));
+    // Then 1001's call starts, and the spy hears it.
+    let talk = Duration::from_secs(4);
+    let (caller_tone, callee_tone) = (600.0, 1400.0);
+    let call = Bridged::new(
+        talk,
+        tone_for(caller_tone, talk),
+        tone_for(callee_tone, talk),
+    )
+    .start(&server);
+    let from = Instant::now() + Duration::from_millis(700);
+    let during = from..from + Duration::from_secs(2);
+    call.finish();
+    let spy = spy.wait();
+    // The spy's call was not given up when nobody matched: it ends with its own BYE.
+    spy.sipp.assert_success();
+
+    let power =
+        |window: &std::ops::Range<Instant>, freq| tone_power(&spy.received, window.clone(), freq);
+    for freq in [callee_tone, caller_tone] {
+        assert!(
+            power(&during, freq) > 1e-3,
+            "spy should hear {freq} Hz once 1001's call is up: {:.2e}",
+            power(&during, freq)
+        );
+        assert!(
+            power(&before, freq) < 1e-5,
+            "nothing to hear before the call: {freq} Hz at {:.2e}",
+            power(&before, freq)
+        );
+    }
 }
 
 #[test]

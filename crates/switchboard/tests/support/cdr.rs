@@ -16,6 +16,8 @@ use super::poll;
 #[allow(dead_code)]
 pub struct Cdr {
     pub uniqueid: Option<String>,
+    pub channel: Option<String>,
+    pub dstchannel: Option<String>,
     pub caller: Option<String>,
     pub callee: Option<String>,
     pub start: Option<String>,
@@ -32,23 +34,25 @@ pub struct Cdr {
 pub fn read_all(db: &Path) -> rusqlite::Result<Vec<Cdr>> {
     let conn = open(db)?;
     let mut stmt = conn.prepare(
-        "SELECT uniqueid, caller, callee, start, answer, \"end\", duration, billsec, cause, disposition \
-         FROM cdr ORDER BY rowid",
+        "SELECT uniqueid, channel, dstchannel, caller, callee, start, answer, \"end\", duration, \
+         billsec, cause, disposition FROM cdr ORDER BY rowid",
     )?;
     let rows = stmt.query_map([], |row| {
         let text = |i: usize| row.get::<_, Value>(i).map(as_text);
         let int = |i: usize| row.get::<_, Value>(i).map(as_int);
         Ok(Cdr {
             uniqueid: text(0)?,
-            caller: text(1)?,
-            callee: text(2)?,
-            start: text(3)?,
-            answer: text(4)?,
-            end: text(5)?,
-            duration: int(6)?,
-            billsec: int(7)?,
-            cause: int(8)?,
-            disposition: text(9)?,
+            channel: text(1)?,
+            dstchannel: text(2)?,
+            caller: text(3)?,
+            callee: text(4)?,
+            start: text(5)?,
+            answer: text(6)?,
+            end: text(7)?,
+            duration: int(8)?,
+            billsec: int(9)?,
+            cause: int(10)?,
+            disposition: text(11)?,
         })
     })?;
     rows.collect()
