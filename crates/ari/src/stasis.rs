@@ -24,6 +24,7 @@ use tokio::sync::{broadcast, mpsc, Notify};
 
 use crate::decl::Operation;
 use crate::error::AriError;
+use crate::resources::endpoints::{self, TECHNOLOGY};
 use crate::{json, Ari};
 
 /// The field of every event that carries the application's sequence number (an
@@ -242,7 +243,8 @@ impl Hub {
         if sources.is_empty() {
             return Err(AriError::bad_request("Missing parameter eventSource"));
         }
-        for source in sources {
+        let sources: Vec<String> = sources.iter().map(|s| canonical_source(s)).collect();
+        for source in &sources {
             let Some((scheme, id)) = source.split_once(':') else {
                 return Err(AriError::bad_request(format!(
                     "Invalid event source URI scheme: {source}"
@@ -277,7 +279,7 @@ impl Hub {
                 )));
             }
         }
-        for source in sources {
+        for source in &sources {
             if subscribe {
                 app.sources.insert(source.clone());
             } else {
@@ -374,8 +376,8 @@ impl Hub {
                     fields.insert("channel".into(), json::channel(ari, &channel));
                 }
                 "endpoint" => {
-                    let (tech, resource) = id.split_once('/').unwrap_or(("PJSIP", id));
-                    let endpoint = crate::resources::endpoints::find(ari, tech, resource)
+                    let (tech, resource) = id.split_once('/').unwrap_or((TECHNOLOGY, id));
+                    let endpoint = endpoints::find(ari, tech, resource)
                         .await
                         .ok_or_else(|| AriError::unprocessable("Event source was not found"))?;
                     fields.insert("endpoint".into(), endpoint);
@@ -858,6 +860,24 @@ impl Hub {
             }
         }
         tracing::info!(socket = id, "ARI WebSocket closed");
+    }
+}
+
+/// An event source as the application's `endpoint_ids` report it: an endpoint of the
+/// `PJSIP` alias is named by its technology, `SIP` (as Asterisk lists the id of the
+/// endpoint found, not the text given).
+fn canonical_source(source: &str) -> String {
+    match source.split_once(':') {
+        Some(("endpoint", id)) => {
+            // `<tech>` alone (every endpoint of it) or `<tech>/<resource>`.
+            let tech = id.split('/').next().unwrap_or(id);
+            if endpoints::is_sip(tech) {
+                format!("endpoint:{TECHNOLOGY}{}", &id[tech.len()..])
+            } else {
+                source.to_owned()
+            }
+        }
+        _ => source.to_owned(),
     }
 }
 

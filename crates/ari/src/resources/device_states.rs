@@ -1,6 +1,6 @@
 //! `deviceStates`: the `Stasis:<name>` devices that applications control (kept in
 //! memory and in the store, so they survive a restart, as Asterisk keeps them in its
-//! astdb), and the derived state of the SIP endpoints (`PJSIP/<id>`), read-only.
+//! astdb), and the derived state of the SIP endpoints (`SIP/<id>`, or `PJSIP/<id>`), read-only.
 //! A change is a `DeviceStateChanged` event to the applications subscribed to
 //! `deviceState:<name>` (and to those subscribed to everything).
 
@@ -40,7 +40,7 @@ pub fn resource() -> Resource {
             ]),
             api("/deviceStates/{deviceName}", "Device state", vec![
                 op(Get, "get", "Retrieve the current state of a device.", "DeviceState", h!(get))
-                    .notes("A Stasis:<name> device is known once its state has been set; a SIP endpoint's device (PJSIP/<id>) has the state its registrations and channels give it.")
+                    .notes("A Stasis:<name> device is known once its state has been set; a SIP endpoint's device (SIP/<id>, or PJSIP/<id>) has the state its registrations and channels give it.")
                     .path("deviceName", "Name of the device")
                     .error(404, "Device not found"),
                 op(Put, "update", "Change the state of a device controlled by ARI. (Note - implicitly creates the device state).", "void", h!(update))
@@ -122,7 +122,7 @@ async fn get(ari: Ari, args: Args) -> Result<Reply, AriError> {
     Ok(Reply::Json(json::device_state(name, state)))
 }
 
-/// A SIP endpoint's device state (`PJSIP/<id>` or `SIP/<id>`), from its
+/// A SIP endpoint's device state (`SIP/<id>` or `PJSIP/<id>`), from its
 /// registrations and its channels, as Asterisk derives it.
 async fn endpoint_state(ari: &Ari, name: &str) -> Option<&'static str> {
     let (tech, resource) = name.split_once('/')?;

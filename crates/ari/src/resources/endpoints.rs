@@ -1,4 +1,4 @@
-//! `endpoints`: the configured SIP endpoints (and trunks) as ARI `PJSIP` endpoints;
+//! `endpoints`: the configured SIP endpoints (and trunks) as ARI `SIP` endpoints;
 //! sending messages and REFER answer 501.
 
 use serde_json::{json, Value};
@@ -10,7 +10,13 @@ use crate::params::Args;
 use crate::reply::Reply;
 use crate::{models, Ari};
 
-const TECHNOLOGY: &str = "PJSIP";
+/// The technology endpoints report. Asterisk names an endpoint by the channel driver
+/// whose channels it owns (chan_sip: `SIP` endpoints with `SIP/…` channels; chan_pjsip:
+/// `PJSIP` and `PJSIP/…`), and clients rely on that: they match `technology/resource`
+/// against channel names and dial strings. Our channels are `SIP/<endpoint>-<seq>`, so
+/// endpoints are `SIP` too; `PJSIP` stays accepted as an alias wherever a name is given
+/// (URLs, event sources), as in dial strings, because Asterisk users type it.
+pub const TECHNOLOGY: &str = "SIP";
 
 pub fn resource() -> Resource {
     Resource {
@@ -77,9 +83,9 @@ pub fn resource() -> Resource {
     }
 }
 
-/// Whether `tech` names our SIP technology (`PJSIP`, or `SIP` as in dial strings).
-fn is_sip(tech: &str) -> bool {
-    tech.eq_ignore_ascii_case("PJSIP") || tech.eq_ignore_ascii_case("SIP")
+/// Whether `tech` names our SIP technology: `SIP`, or its alias `PJSIP`.
+pub fn is_sip(tech: &str) -> bool {
+    tech.eq_ignore_ascii_case(TECHNOLOGY) || tech.eq_ignore_ascii_case("PJSIP")
 }
 
 /// Every endpoint: phones (online while registered) and trunks.
@@ -101,7 +107,7 @@ async fn all(ari: &Ari) -> Vec<Value> {
 }
 
 fn endpoint_json(ari: &Ari, resource: &str, state: &str) -> Value {
-    let prefix = format!("SIP/{resource}-");
+    let prefix = format!("{TECHNOLOGY}/{resource}-");
     let channel_ids: Vec<String> = ari
         .switch()
         .channels()
