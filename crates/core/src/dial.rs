@@ -1,6 +1,7 @@
 //! `Dial(dialstring[&dialstring…][,timeout])`: ring one or more destinations, pass
 //! ringing and early media back to the caller, connect the first to answer.
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -26,10 +27,16 @@ pub(crate) async fn dial(switch: &Switch, caller: &Arc<Channel>, args: &[String]
     let mut ringing: Vec<Arc<Channel>> = Vec::new();
     let mut last_cause = Cause::NO_ROUTE_DESTINATION;
     for dialstring in dialstrings.split('&').filter(|d| !d.is_empty()) {
-        match switch
-            .originate(dialstring, caller_id.clone(), Some(caller), None)
-            .await
-        {
+        let placed = switch
+            .call_out(
+                dialstring,
+                caller_id.clone(),
+                Some(caller),
+                [None, None],
+                &BTreeMap::new(),
+            )
+            .await;
+        match placed {
             Ok(callee) => {
                 // The CDR's dstchannel is the dialled channel from the start, answered or not.
                 caller.data().peer_name = Some(callee.name.clone());

@@ -392,49 +392,6 @@ impl Switch {
 
     // ---- outbound calls ----
 
-    /// Starts an outbound call for `dialstring` (`SIP/1001`, `SIP/trunk/555`,
-    /// `SIP/sip:u@ip:port`; `PJSIP/` is an alias). The channel exists (state Down) once
-    /// the INVITE is on its way; watch it for ringing, answer and hangup.
-    pub async fn originate(
-        &self,
-        dialstring: &str,
-        caller: CallerId,
-        parent: Option<&Arc<Channel>>,
-        channel_id: Option<String>,
-    ) -> Result<Arc<Channel>, OriginateError> {
-        self.originate_with(dialstring, caller, parent, channel_id, None)
-            .await
-    }
-
-    /// [`Switch::originate`], naming the second half of a Local channel too
-    /// (ARI `otherChannelId`).
-    pub async fn originate_with(
-        &self,
-        dialstring: &str,
-        caller: CallerId,
-        parent: Option<&Arc<Channel>>,
-        channel_id: Option<String>,
-        other_id: Option<String>,
-    ) -> Result<Arc<Channel>, OriginateError> {
-        header_value::check_outbound(dialstring, &caller)?;
-        if let Some((exten, context)) = parse_local(dialstring) {
-            return Ok(self.local_pair(
-                &exten,
-                &context,
-                caller,
-                parent,
-                [channel_id, other_id],
-                true,
-            )?);
-        }
-        let (channel, target) = self.prepare_outbound(dialstring, caller, parent, channel_id)?;
-        if let Err(cause) = self.place_call(&channel, target).await {
-            self.hangup(&channel.id, cause);
-            return Err(cause.into());
-        }
-        Ok(channel)
-    }
-
     /// A channel for `dialstring` that does not call yet (ARI `create`): it waits,
     /// Down, for [`Switch::dial`].
     pub fn create_channel(
@@ -487,7 +444,7 @@ impl Switch {
     }
 
     /// The outbound channel, registered, with its media and SDP offer ready.
-    fn prepare_outbound(
+    pub(crate) fn prepare_outbound(
         &self,
         dialstring: &str,
         caller: CallerId,
@@ -551,7 +508,11 @@ impl Switch {
     }
 
     /// Sends the INVITE for a prepared outbound channel.
-    async fn place_call(&self, channel: &Arc<Channel>, target: Target) -> Result<(), Cause> {
+    pub(crate) async fn place_call(
+        &self,
+        channel: &Arc<Channel>,
+        target: Target,
+    ) -> Result<(), Cause> {
         let (offer, caller) = {
             let data = channel.data();
             (
@@ -1039,36 +1000,6 @@ impl Switch {
         self.add_to_bridge(&bridge.id, a)?;
         self.add_to_bridge(&bridge.id, b)?;
         Ok(bridge)
-    }
-
-    /// Runs the dialplan from `context`/`exten`/`priority` on an outbound channel once
-    /// it answers (originate into the dialplan).
-    pub fn dialplan_on_answer(
-        &self,
-        channel: &Arc<Channel>,
-        context: &str,
-        exten: &str,
-        priority: usize,
-    ) {
-        {
-            let mut data = channel.data();
-            data.context = context.to_owned();
-            data.exten = exten.to_owned();
-            data.priority = priority.max(1);
-        }
-        let switch = self.clone();
-        let channel = channel.clone();
-        tokio::spawn(async move {
-            let mut status = channel.subscribe();
-            let answered = status
-                .wait_for(|s| s.state == ChannelState::Up || s.hangup.is_some())
-                .await
-                .map(|s| s.hangup.is_none())
-                .unwrap_or(false);
-            if answered {
-                crate::apps::run_dialplan(switch, channel).await;
-            }
-        });
     }
 
     pub(crate) fn moh_epochs(

@@ -180,3 +180,29 @@ fn ari_header_injection_redirect_and_set_var_are_refused() {
         .expect(204, "hangup");
     caller.wait().assert_success();
 }
+
+/// Originate variables are set before the INVITE is built: the caller id variables
+/// shape its From (Asterisk's CALLERID(), FreeSWITCH's origination_caller_id_*).
+#[test]
+fn ari_originate_variables_shape_the_invite() {
+    let server = stasis_server("ari-originate-variables");
+    let ari = Ari::new(server.ari_addr());
+    let target = Target::bind();
+    let body = json!({
+        "endpoint": target.endpoint(),
+        "app": APP,
+        "callerId": "\"Alice\" <1000>",
+        "timeout": 1,
+        "variables": {"CALLERID(num)": "5551234", "CALLERID(name)": "Bob Vars"},
+    });
+    ari.call("POST", "/channels", Some(&body))
+        .expect(200, "originate with caller id variables");
+    let invite = target
+        .receive(Duration::from_secs(5))
+        .expect("the originate's INVITE");
+    let from = invite
+        .lines()
+        .find(|l| l.starts_with("From:"))
+        .unwrap_or_else(|| panic!("no From in\n{invite}"));
+    assert!(from.contains("\"Bob Vars\" <sip:5551234@"), "{from}");
+}

@@ -1,0 +1,249 @@
+//! Originate: a typed request every face makes the same way (ARI `originate`, FreeSWITCH
+//! `originate` and Lua `freeswitch.Session`, the Sessions API), and what happens to the
+//! channel once it answers.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::cause::Cause;
+use crate::channel::{CallerId, Channel};
+use crate::header_value;
+use crate::state::ChannelState;
+use crate::switch::{parse_local, ControlError, OriginateError, Switch};
+
+/// Where an originated channel goes once it answers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Then {
+    /// A Stasis application, with its arguments.
+    App { name: String, args: Vec<String> },
+    /// The dialplan, at `exten`@`context`, `priority`.
+    Dialplan {
+        context: String,
+        exten: String,
+        priority: usize,
+    },
+    /// Nothing runs: the answered channel waits to be controlled (FreeSWITCH `&park()`).
+    Park,
+    /// Connected to this channel (FreeSWITCH `originate … &bridge`, the Sessions API).
+    Bridge(String),
+}
+
+/// Call `endpoint` and send the channel to `then` once it answers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Originate {
+    /// A dial string: `SIP/1001`, `SIP/<trunk>/<number>`, `SIP/sip:u@host`,
+    /// `Local/<exten>@<context>` (`PJSIP/` is an alias of `SIP/`).
+    pub endpoint: String,
+    pub caller_id: CallerId,
+    /// Channel variables, set before the INVITE is built. The caller id variables
+    /// (`CALLERID(name)`/`CALLERID(num)`, FreeSWITCH's `origination_caller_id_name`/
+    /// `_number`) shape the INVITE's From.
+    pub variables: BTreeMap<String, String>,
+    /// How long to ring before giving up with NO_ANSWER; `None` rings until the far end
+    /// gives up.
+    pub timeout: Option<Duration>,
+    /// Go to `then` on early media (183 with SDP) already, not only on answer.
+    pub early_media: bool,
+    pub then: Then,
+    /// The new channel's id (ARI `channelId`), and the second half's for a Local
+    /// channel (`otherChannelId`).
+    pub channel_id: Option<String>,
+    pub other_channel_id: Option<String>,
+}
+
+impl Originate {
+    /// A request with no variables, no ids and no timeout.
+    pub fn new(endpoint: impl Into<String>, then: Then) -> Self {
+        Self {
+            endpoint: endpoint.into(),
+            caller_id: CallerId::default(),
+            variables: BTreeMap::new(),
+            timeout: None,
+            early_media: false,
+            then,
+            channel_id: None,
+            other_channel_id: None,
+        }
+    }
+}
+
+impl Switch {
+    /// Places the call of an [`Originate`] request. The channel exists (state Down) once
+    /// the INVITE is on its way; it goes to the request's `then` when it answers.
+    pub async fn originate(&self, request: Originate) -> Result<Arc<Channel>, OriginateError> {
+        for (name, value) in &request.variables {
+            header_value::check_variable(name, value)?;
+        }
+        for id in [&request.channel_id, &request.other_channel_id]
+            .into_iter()
+            .flatten()
+        {
+            if self.channel(id).is_ok() {
+                return Err(ControlError::Conflict(
+                    "Channel with given unique ID already exists".into(),
+                )
+                .into());
+            }
+        }
+        if let Then::Bridge(other) = &request.then {
+            self.channel(other)?;
+        }
+        let caller = caller_from_variables(request.caller_id, &request.variables);
+        let channel = self
+            .call_out(
+                &request.endpoint,
+                caller,
+                None,
+                [request.channel_id, request.other_channel_id],
+                &request.variables,
+            )
+            .await?;
+        tokio::spawn(self.clone().when_answered(
+            channel.clone(),
+            request.then,
+            request.timeout,
+            request.early_media,
+        ));
+        Ok(channel)
+    }
+
+    /// Dials `dialstring` for `parent` (Dial) or for a face: the channel, with its
+    /// variables set, once the INVITE is on its way.
+    pub(crate) async fn call_out(
+        &self,
+        dialstring: &str,
+        caller: CallerId,
+        parent: Option<&Arc<Channel>>,
+        [channel_id, other_id]: [Option<String>; 2],
+        variables: &BTreeMap<String, String>,
+    ) -> Result<Arc<Channel>, OriginateError> {
+        header_value::check_outbound(dialstring, &caller)?;
+        if let Some((exten, context)) = parse_local(dialstring) {
+            let channel = self.local_pair(
+                &exten,
+                &context,
+                caller,
+                parent,
+                [channel_id, other_id],
+                true,
+            )?;
+            self.set_vars(&channel, variables);
+            return Ok(channel);
+        }
+        let (channel, target) = self.prepare_outbound(dialstring, caller, parent, channel_id)?;
+        self.set_vars(&channel, variables);
+        if let Err(cause) = self.place_call(&channel, target).await {
+            self.hangup(&channel.id, cause);
+            return Err(cause.into());
+        }
+        Ok(channel)
+    }
+
+    fn set_vars(&self, channel: &Channel, variables: &BTreeMap<String, String>) {
+        for (name, value) in variables {
+            // Checked with the request; the channel was made a moment ago.
+            let _ = self.set_var(&channel.id, name, value);
+        }
+    }
+
+    /// Waits for the answer (or early media), then hands the channel to `then`; hangs up
+    /// with NO_ANSWER after `timeout`.
+    async fn when_answered(
+        self,
+        channel: Arc<Channel>,
+        then: Then,
+        timeout: Option<Duration>,
+        early_media: bool,
+    ) {
+        let mut status = channel.subscribe();
+        let answered = status.wait_for(|s| {
+            s.hangup.is_some() || s.state == ChannelState::Up || (early_media && s.early_media)
+        });
+        let answered = match timeout {
+            Some(limit) => match tokio::time::timeout(limit, answered).await {
+                Ok(result) => result.map(|s| s.hangup.is_none()).unwrap_or(false),
+                Err(_) => {
+                    tracing::info!(channel = %channel.name, ?limit, "originate: no answer");
+                    self.hangup(&channel.id, Cause::NO_ANSWER);
+                    false
+                }
+            },
+            None => answered.await.map(|s| s.hangup.is_none()).unwrap_or(false),
+        };
+        if !answered {
+            return;
+        }
+        match then {
+            Then::App { name, args } => {
+                let _ = self.enter_stasis(&channel.id, &name, args);
+            }
+            Then::Dialplan {
+                context,
+                exten,
+                priority,
+            } => {
+                {
+                    let mut data = channel.data();
+                    data.context = context;
+                    data.exten = exten;
+                    data.priority = priority.max(1);
+                }
+                crate::apps::run_dialplan(self, channel).await;
+            }
+            Then::Park => {}
+            Then::Bridge(other) => {
+                if let Err(e) = self.connect(&channel.id, &other) {
+                    tracing::info!(channel = %channel.name, %other, error = %e, "originate: cannot bridge");
+                    self.hangup(&channel.id, Cause::NORMAL_CLEARING);
+                }
+            }
+        }
+    }
+}
+
+/// The caller id, with what the request's variables say of it (Asterisk's
+/// `CALLERID(name)`/`CALLERID(num)`, FreeSWITCH's `origination_caller_id_*`).
+fn caller_from_variables(mut caller: CallerId, variables: &BTreeMap<String, String>) -> CallerId {
+    for (name, value) in variables {
+        match name.as_str() {
+            "CALLERID(name)" | "origination_caller_id_name" => caller.name.clone_from(value),
+            "CALLERID(num)" | "CALLERID(number)" | "origination_caller_id_number" => {
+                caller.number.clone_from(value);
+            }
+            _ => {}
+        }
+    }
+    caller
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn caller_id_variables_shape_the_caller() {
+        let vars: BTreeMap<String, String> = [
+            ("CALLERID(name)", "Alice"),
+            ("origination_caller_id_number", "2000"),
+            ("OTHER", "x"),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .collect();
+        let caller = caller_from_variables(
+            CallerId {
+                name: "old".into(),
+                number: "1000".into(),
+            },
+            &vars,
+        );
+        assert_eq!(
+            caller,
+            CallerId {
+                name: "Alice".into(),
+                number: "2000".into()
+            }
+        );
+    }
+}
