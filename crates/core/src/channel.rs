@@ -147,6 +147,8 @@ pub struct Channel {
     status: watch::Sender<Status>,
     /// Wakes a channel parked in Stasis when its application lets it continue.
     pub(crate) resume: tokio::sync::Notify,
+    /// Received digits waiting to be collected or flushed.
+    pub(crate) digits: crate::digits::DigitQueue,
 }
 
 impl Channel {
@@ -182,6 +184,7 @@ impl Channel {
             data: Mutex::new(data),
             status,
             resume: tokio::sync::Notify::new(),
+            digits: crate::digits::DigitQueue::default(),
         }
     }
 

@@ -31,6 +31,8 @@ pub enum EventKind {
     },
     ChannelHold,
     ChannelUnhold,
+    /// The channel's connected party (`connected` in its snapshot) changed.
+    ChannelConnectedLine,
     /// `peer` starts being dialled by `caller`.
     ChannelDialBegin {
         peer: String,

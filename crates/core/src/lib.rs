@@ -6,19 +6,26 @@ pub mod bridge;
 pub mod cause;
 pub mod channel;
 pub mod config;
+mod connected_line;
+mod device_state;
 mod dial;
 pub mod dialplan;
 pub mod events;
 pub mod features;
+mod globals;
 pub mod header_value;
+pub mod mailbox;
 pub mod originate;
 pub mod playback;
 pub mod recording;
 pub mod say;
+mod shared_state;
 mod sip_config;
 pub mod snoop;
 pub mod state;
 mod switch;
+#[cfg(test)]
+mod testing;
 pub mod time;
 
 pub use bridge::{Bridge, BridgeKind};
@@ -27,11 +34,9 @@ pub use channel::{CallerId, Channel, Direction, Status};
 pub use config::Config;
 pub use events::{Event, EventBus, EventKind};
 pub use originate::{Originate, Then};
-pub use playback::{Playback, PlaybackState, PlaybackTarget};
+pub use playback::{Playback, PlaybackControl, PlaybackState, PlaybackTarget};
 pub use state::ChannelState;
 pub use switch::{parse_dialstring, ControlError, OriginateError, Switch};
-/// Playback control operations (pause, unpause, restart, seek).
-pub use switchboard_media::engine::Control as PlaybackControl;
 
 /// A channel or a bridge: what a playback plays into or a recording records.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -23,6 +23,7 @@ use crate::events::{EventBus, EventKind};
 use crate::header_value;
 use crate::playback::Playback;
 use crate::recording::LiveRecording;
+use crate::shared_state::SharedState;
 use crate::sip_config::stack_config;
 use crate::state::ChannelState;
 use crate::{time, CoreError};
@@ -42,6 +43,9 @@ pub enum ControlError {
     /// Well-formed but cannot be done (ARI 422).
     #[error("{0}")]
     Unprocessable(String),
+    /// The switch failed doing it (storage, I/O; ARI 500).
+    #[error("{0}")]
+    Failed(String),
 }
 
 /// Why an outbound channel was not made (originate, create).
@@ -85,6 +89,7 @@ struct Inner {
     media: MediaEngine,
     events: EventBus,
     store: Arc<Store>,
+    shared: SharedState,
     channels: Mutex<HashMap<String, Arc<Channel>>>,
     counter: AtomicU64,
 }
@@ -146,6 +151,7 @@ impl Switch {
         .map_err(|e| CoreError::Io(e.to_string()))?;
         let store = Store::open(&config.general.data_dir.join("switchboard.db"))
             .map_err(|e| CoreError::Io(e.to_string()))?;
+        let shared = SharedState::load(&store);
         let switch = Self {
             inner: Arc::new(Inner {
                 config,
@@ -154,6 +160,7 @@ impl Switch {
                 media,
                 events: EventBus::default(),
                 store: Arc::new(store),
+                shared,
                 channels: Mutex::default(),
                 playbacks: Mutex::default(),
                 bridges: Mutex::default(),
@@ -176,16 +183,20 @@ impl Switch {
         &self.inner.events
     }
 
-    pub fn media(&self) -> &MediaEngine {
+    pub(crate) fn media(&self) -> &MediaEngine {
         &self.inner.media
     }
 
-    pub fn store(&self) -> &Arc<Store> {
+    pub(crate) fn store(&self) -> &Arc<Store> {
         &self.inner.store
     }
 
-    pub fn sip(&self) -> &SipStack {
+    pub(crate) fn sip(&self) -> &SipStack {
         &self.inner.sip
+    }
+
+    pub(crate) fn shared(&self) -> &SharedState {
+        &self.inner.shared
     }
 
     pub(crate) fn dialplan(&self) -> &Dialplan {

@@ -243,6 +243,22 @@ impl Server {
 
     /// Starts a server with `config` and waits until it answers OPTIONS.
     pub fn start_with(name: &str, config: ServerConfig) -> Server {
+        let mut server = Server::prepare(name, &config);
+        server.spawn();
+        server
+    }
+
+    /// The temp dir, ports, sounds and config of a server whose switch the test runs
+    /// itself (`switchboard_core::Switch::start` on the returned config text), to call
+    /// core APIs no face offers yet. No process: SIPp and the RTP peers work as usual.
+    pub fn in_process(name: &str, config: ServerConfig) -> (Server, String) {
+        let server = Server::prepare(name, &config);
+        let text = fs::read_to_string(server.dir.join(CONFIG_FILE)).expect("read config");
+        (server, text)
+    }
+
+    /// Writes the temp dir (config, sounds) of a server, without starting it.
+    fn prepare(name: &str, config: &ServerConfig) -> Server {
         let dir = std::env::temp_dir().join(format!(
             "switchboard-e2e-{name}-{}-{:x}",
             std::process::id(),
@@ -258,15 +274,12 @@ impl Server {
             config.to_toml(&dir, sip_port, ports::rtp_range(), ari_port),
         )
         .expect("write config");
-
-        let mut server = Server {
+        Server {
             dir,
             sip_port,
             ari_port,
             child: None,
-        };
-        server.spawn();
-        server
+        }
     }
 
     /// Runs the binary on the config in the temp dir, its output appended
