@@ -1,8 +1,9 @@
 //! The event bus: every state change in the switch is one typed event with a monotonic
 //! sequence number, published once; ARI, Lua, CDRs and metrics subscribe.
 
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::SystemTime;
 
 use tokio::sync::broadcast;
@@ -93,11 +94,16 @@ pub struct Event {
 }
 
 const CAPACITY: usize = 4096;
+/// Events one source's subscriber may fall behind by before it is told it lagged.
+const SOURCE_CAPACITY: usize = 256;
 
 #[derive(Debug, Clone)]
 pub struct EventBus {
     tx: broadcast::Sender<Arc<Event>>,
     seq: Arc<AtomicU64>,
+    /// Per-source queues, keyed by source id: a publish finds its source's subscribers
+    /// in one lookup instead of every subscriber filtering the whole switch.
+    sources: Arc<Mutex<HashMap<String, broadcast::Sender<Arc<Event>>>>>,
 }
 
 impl Default for EventBus {
@@ -106,8 +112,44 @@ impl Default for EventBus {
         Self {
             tx,
             seq: Arc::new(AtomicU64::new(0)),
+            sources: Arc::default(),
         }
     }
+}
+
+/// What a source's subscriber receives next.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ChannelEvent {
+    Event(Arc<Event>),
+    /// The subscriber fell this many events behind and they were dropped; what follows
+    /// is the oldest event still queued.
+    Lagged(u64),
+}
+
+/// The events of one source (a channel) only, in order, bounded; ends after the
+/// source's final event (`ChannelDestroyed`, `BridgeDestroyed`).
+#[derive(Debug)]
+pub struct ChannelEvents {
+    rx: broadcast::Receiver<Arc<Event>>,
+}
+
+impl ChannelEvents {
+    /// The next event, `Lagged` if some were dropped, `None` once the source is gone.
+    pub async fn recv(&mut self) -> Option<ChannelEvent> {
+        match self.rx.recv().await {
+            Ok(event) => Some(ChannelEvent::Event(event)),
+            Err(broadcast::error::RecvError::Lagged(n)) => Some(ChannelEvent::Lagged(n)),
+            Err(broadcast::error::RecvError::Closed) => None,
+        }
+    }
+}
+
+/// Whether `kind` is the last event its source publishes.
+fn is_final(kind: &EventKind) -> bool {
+    matches!(
+        kind,
+        EventKind::ChannelDestroyed { .. } | EventKind::BridgeDestroyed
+    )
 }
 
 impl EventBus {
@@ -119,8 +161,40 @@ impl EventBus {
             kind,
         };
         tracing::debug!(seq = event.seq, source, kind = ?event.kind, "event");
+        let last = is_final(&event.kind);
+        let event = Arc::new(event);
+        {
+            let mut sources = crate::lock(&self.sources);
+            if let Some(tx) = sources.get(source) {
+                // Gone once its subscribers are, or after the final event: dropping
+                // the sender ends their streams once they have read it.
+                if tx.send(event.clone()).is_err() || last {
+                    sources.remove(source);
+                }
+            }
+        }
         // No subscriber is fine: nobody is listening yet.
-        let _ = self.tx.send(Arc::new(event));
+        let _ = self.tx.send(event);
+    }
+
+    /// The events of `source` from now on (see [`ChannelEvents`]). The caller makes
+    /// sure the source still exists afterwards, or calls [`EventBus::forget`].
+    pub(crate) fn subscribe_source(&self, source: &str) -> ChannelEvents {
+        let mut sources = crate::lock(&self.sources);
+        let rx = match sources.get(source) {
+            Some(tx) => tx.subscribe(),
+            None => {
+                let (tx, rx) = broadcast::channel(SOURCE_CAPACITY);
+                sources.insert(source.to_owned(), tx);
+                rx
+            }
+        };
+        ChannelEvents { rx }
+    }
+
+    /// Drops the queue of a source that turned out to be gone already.
+    pub(crate) fn forget(&self, source: &str) {
+        crate::lock(&self.sources).remove(source);
     }
 
     /// A subscriber that lags more than the bus capacity misses events (and is told so
@@ -144,5 +218,54 @@ mod tests {
         let second = rx.try_recv().unwrap();
         assert_eq!((first.seq, second.seq), (1, 2));
         assert_eq!(second.kind, EventKind::ChannelHold);
+    }
+
+    #[tokio::test]
+    async fn a_source_subscriber_sees_only_its_source_until_the_final_event() {
+        let bus = EventBus::default();
+        let mut a = bus.subscribe_source("a");
+        bus.publish("b", EventKind::ChannelCreated);
+        bus.publish("a", EventKind::ChannelHold);
+        bus.publish(
+            "a",
+            EventKind::ChannelDestroyed {
+                cause: Cause::NORMAL_CLEARING,
+            },
+        );
+        let kinds = [a.recv().await, a.recv().await].map(|e| match e {
+            Some(ChannelEvent::Event(e)) => (e.source.clone(), e.kind.clone()),
+            other => panic!("expected an event, got {other:?}"),
+        });
+        assert_eq!(kinds[0], ("a".into(), EventKind::ChannelHold));
+        assert!(matches!(kinds[1].1, EventKind::ChannelDestroyed { .. }));
+        assert_eq!(
+            a.recv().await,
+            None,
+            "the stream ends after the final event"
+        );
+        assert!(crate::lock(&bus.sources).is_empty(), "the queue is dropped");
+    }
+
+    #[tokio::test]
+    async fn a_slow_source_subscriber_is_told_it_lagged() {
+        let bus = EventBus::default();
+        let mut a = bus.subscribe_source("a");
+        let extra = 5;
+        for _ in 0..SOURCE_CAPACITY + extra {
+            bus.publish("a", EventKind::ChannelHold);
+        }
+        assert_eq!(a.recv().await, Some(ChannelEvent::Lagged(extra as u64)));
+        let Some(ChannelEvent::Event(next)) = a.recv().await else {
+            panic!("events go on after the lag");
+        };
+        assert_eq!(next.seq, extra as u64 + 1, "the oldest event still queued");
+    }
+
+    #[test]
+    fn queues_without_subscribers_are_dropped() {
+        let bus = EventBus::default();
+        drop(bus.subscribe_source("a"));
+        bus.publish("a", EventKind::ChannelHold);
+        assert!(crate::lock(&bus.sources).is_empty());
     }
 }

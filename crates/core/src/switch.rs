@@ -183,6 +183,18 @@ impl Switch {
         &self.inner.events
     }
 
+    /// The events of one channel only, from now until its `ChannelDestroyed`.
+    pub fn channel_events(&self, id: &str) -> Result<crate::ChannelEvents, ControlError> {
+        let events = self.inner.events.subscribe_source(id);
+        // Checked after subscribing: a channel still registered has not published its
+        // final event yet, so the stream will see it and end.
+        if self.channel(id).is_err() {
+            self.inner.events.forget(id);
+            return Err(ControlError::NotFound);
+        }
+        Ok(events)
+    }
+
     pub(crate) fn media(&self) -> &MediaEngine {
         &self.inner.media
     }
@@ -577,6 +589,7 @@ impl Switch {
         loop {
             tokio::select! {
                 Some(MediaEvent::Dtmf(digit)) = recv_or_pending(&mut media) => {
+                    channel.digits.push(&channel.id, digit.digit);
                     self.inner.events.publish(&channel.id, EventKind::ChannelDtmfReceived {
                         digit: digit.digit,
                         duration_ms: digit.duration_ms,
@@ -626,6 +639,7 @@ impl Switch {
             CallEvent::Lost => self.hangup(&channel.id, Cause::RECOVERY_ON_TIMER_EXPIRE),
             CallEvent::Reinvite { sdp } => self.on_reinvite(channel, sdp.as_deref()),
             CallEvent::Dtmf { digit, duration_ms } => {
+                channel.digits.push(&channel.id, digit);
                 self.inner.events.publish(
                     &channel.id,
                     EventKind::ChannelDtmfReceived { digit, duration_ms },
