@@ -58,6 +58,7 @@ impl AriError {
             ControlError::Invalid(why) => Self::bad_request(why),
             ControlError::Conflict(why) => Self::conflict(why),
             ControlError::Unprocessable(why) => Self::unprocessable(why),
+            ControlError::Failed(why) => Self::new(500, why),
         }
     }
 }

@@ -2,8 +2,8 @@
 //! Asterisk 22's fields beside them).
 
 use serde_json::{json, Value};
-use switchboard_core::dialplan::{expand, Step};
-use switchboard_core::recording::LiveRecording;
+use switchboard_core::mailbox::Mailbox;
+use switchboard_core::recording::{LiveRecording, StoredRecording};
 use switchboard_core::{time, Bridge, Channel, Playback};
 
 use crate::Ari;
@@ -28,13 +28,10 @@ pub fn channel(ari: &Ari, channel: &Channel) -> Value {
             data.extend(args.iter().cloned());
             ("Stasis".to_owned(), data.join(","))
         }
-        None => current_step(ari, &context, &exten, priority)
-            .map(|step| {
-                (
-                    step.app.clone(),
-                    expand(&step.args, &|name| channel.var(name)),
-                )
-            })
+        None => ari
+            .switch()
+            .dialplan_step(&context, &exten, priority)
+            .map(|step| (step.app, ari.switch().expand(channel, &step.args)))
             .unwrap_or_default(),
     };
     json!({
@@ -56,12 +53,6 @@ pub fn channel(ari: &Ari, channel: &Channel) -> Value {
         "language": language,
         "caller_rdnis": "",
     })
-}
-
-fn current_step<'a>(ari: &'a Ari, context: &str, exten: &str, priority: usize) -> Option<&'a Step> {
-    ari.dialplan()?
-        .lookup(context, exten)?
-        .get(priority.checked_sub(1)?)
 }
 
 /// A channel that is already gone from the core, with what is still known of it.
@@ -178,7 +169,7 @@ pub fn gone_recording(name: &str, target_uri: &str) -> Value {
 
 /// The `StoredRecording` model: the seed's `id`, `formats`, `time`,
 /// `duration_seconds`, and Asterisk's `name`, `format`.
-pub fn stored_recording(recording: &switchboard_store::StoredRecording) -> Value {
+pub fn stored_recording(recording: &StoredRecording) -> Value {
     json!({
         "id": recording.name,
         "name": recording.name,
@@ -203,7 +194,7 @@ pub fn device_state(name: &str, state: &str) -> Value {
 }
 
 /// The `Mailbox` model.
-pub fn mailbox(mailbox: &switchboard_store::Mailbox) -> Value {
+pub fn mailbox(mailbox: &Mailbox) -> Value {
     json!({
         "name": mailbox.name,
         "old_messages": mailbox.old_messages,

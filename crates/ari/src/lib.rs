@@ -19,12 +19,11 @@ pub mod stasis;
 #[cfg(test)]
 mod tests;
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeSet, HashMap};
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::SystemTime;
 
-use switchboard_core::dialplan::Dialplan;
 use switchboard_core::Switch;
 
 pub use error::AriError;
@@ -88,20 +87,10 @@ struct Inner {
     switch: Switch,
     config: AriConfig,
     hub: stasis::Hub,
-    /// Global variables (`/asterisk/variable`); the core has none yet.
-    globals: Mutex<BTreeMap<String, String>>,
     started: SystemTime,
     entity_id: String,
-    /// The dialplan, to name the application a channel is executing.
-    dialplan: Option<Dialplan>,
     /// The bridges made through ARI (Asterisk's Stasis bridges), by id.
     bridges: Mutex<HashMap<String, StasisBridge>>,
-    /// The `Stasis:` device states (name → state), mirrored in the store. An async
-    /// lock, held across the store write so that memory, store and events keep
-    /// the order of the requests.
-    device_states: tokio::sync::Mutex<BTreeMap<String, String>>,
-    /// The mailboxes by name, mirrored in the store (locked as `device_states`).
-    mailboxes: tokio::sync::Mutex<BTreeMap<String, switchboard_store::Mailbox>>,
 }
 
 /// What ARI keeps about a bridge it made, beside the core's bridge.
@@ -115,7 +104,6 @@ pub(crate) struct StasisBridge {
 
 impl Ari {
     pub fn new(switch: Switch, config: AriConfig) -> Self {
-        let dialplan = Dialplan::from_config(&switch.config().dialplan).ok();
         let entity_id = entity_id(&switch.config().general.name);
         let hub = stasis::Hub::new(config.replay_window, config.socket_queue);
         Self {
@@ -123,13 +111,9 @@ impl Ari {
                 switch,
                 config,
                 hub,
-                globals: Mutex::default(),
                 started: SystemTime::now(),
                 entity_id,
-                dialplan,
                 bridges: Mutex::default(),
-                device_states: tokio::sync::Mutex::default(),
-                mailboxes: tokio::sync::Mutex::default(),
             }),
         }
     }
@@ -146,13 +130,6 @@ impl Ari {
         &self.inner.hub
     }
 
-    pub(crate) fn globals(&self) -> MutexGuard<'_, BTreeMap<String, String>> {
-        self.inner
-            .globals
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-    }
-
     pub fn started(&self) -> SystemTime {
         self.inner.started
     }
@@ -162,10 +139,6 @@ impl Ari {
         &self.inner.entity_id
     }
 
-    pub(crate) fn dialplan(&self) -> Option<&Dialplan> {
-        self.inner.dialplan.as_ref()
-    }
-
     /// The bridges made through ARI (never hold this across a core call that
     /// publishes events while the dispatcher may want it: the lock is short).
     pub(crate) fn stasis_bridges(&self) -> MutexGuard<'_, HashMap<String, StasisBridge>> {
@@ -173,16 +146,6 @@ impl Ari {
             .bridges
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
-    }
-
-    pub(crate) fn device_states(&self) -> &tokio::sync::Mutex<BTreeMap<String, String>> {
-        &self.inner.device_states
-    }
-
-    pub(crate) fn mailboxes(
-        &self,
-    ) -> &tokio::sync::Mutex<BTreeMap<String, switchboard_store::Mailbox>> {
-        &self.inner.mailboxes
     }
 
     /// Whether bridge `id` was made through ARI (is "in Stasis").
@@ -214,9 +177,6 @@ pub async fn serve(switch: Switch, config: AriConfig) -> std::io::Result<Ari> {
         tracing::warn!("ARI has no users configured: every request will be refused (401)");
     }
     let ari = Ari::new(switch, config);
-    // What ARI set before a restart, before the first request.
-    resources::device_states::load(&ari).await;
-    resources::mailboxes::load(&ari).await;
     ari.hub().start(ari.clone());
     let app = router(ari.clone());
     let addr = listener.local_addr()?;

@@ -502,6 +502,10 @@ impl Hub {
                 fields.insert("channel".into(), snapshot(&channel));
                 "ChannelUnhold"
             }
+            EventKind::ChannelConnectedLine => {
+                fields.insert("channel".into(), snapshot(&channel));
+                "ChannelConnectedLine"
+            }
             EventKind::ChannelDialBegin { peer, dialstring } => {
                 let peer_channel = state
                     .channels

@@ -12,11 +12,11 @@ use crate::dial;
 use crate::dialplan::{expand, is_true, split_args, Step};
 use crate::events::EventKind;
 use crate::recording::{
-    RecordDirection, RecordOptions, RecordTarget, RecordingCommand, RecordingState, TerminateOn,
+    IfExists, RecordDirection, RecordOptions, RecordTarget, RecordingCommand, RecordingState,
+    TerminateOn,
 };
 use crate::snoop::SnoopDirection;
 use crate::switch::Switch;
-use switchboard_media::wav_writer::IfExists;
 
 /// What a step asks the dialplan to do next.
 #[derive(Debug, Clone, PartialEq, Eq)]

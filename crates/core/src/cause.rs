@@ -101,6 +101,27 @@ impl Cause {
         }
     }
 
+    /// ARI's hangup `reason` words (`DELETE /channels/{id}?reason=`), as Asterisk's
+    /// `res/ari/resource_channels.c` maps them.
+    pub fn from_ari_reason(reason: &str) -> Option<Self> {
+        Some(match reason {
+            "normal" => Self::NORMAL_CLEARING,
+            "busy" => Self::USER_BUSY,
+            "congestion" => Self::NORMAL_CIRCUIT_CONGESTION,
+            "no_answer" => Self::NO_ANSWER,
+            "timeout" => Self::NO_USER_RESPONSE,
+            "rejected" => Self::CALL_REJECTED,
+            "unallocated" => Self::UNALLOCATED,
+            "normal_unspecified" => Self::NORMAL_UNSPECIFIED,
+            "number_incomplete" => Self::INVALID_NUMBER_FORMAT,
+            "codec_mismatch" => Self::BEARERCAPABILITY_NOTAVAIL,
+            "interworking" => Self::INTERWORKING,
+            "failure" => Self::NETWORK_OUT_OF_ORDER,
+            "answered_elsewhere" => Self::ANSWERED_ELSEWHERE,
+            _ => return None,
+        })
+    }
+
     /// Asterisk's `DIALSTATUS` for a dial attempt that ended with this cause.
     pub fn dial_status(self) -> &'static str {
         match self.0 {
@@ -146,5 +167,31 @@ mod tests {
         assert_eq!(Cause::parse("nonsense"), None);
         assert_eq!(Cause(999).name(), "UNKNOWN");
         assert_eq!(Cause::USER_BUSY.dial_status(), "BUSY");
+    }
+
+    #[test]
+    fn ari_reasons() {
+        assert_eq!(
+            Cause::from_ari_reason("normal"),
+            Some(Cause::NORMAL_CLEARING)
+        );
+        assert_eq!(Cause::from_ari_reason("busy"), Some(Cause::USER_BUSY));
+        assert_eq!(
+            Cause::from_ari_reason("congestion"),
+            Some(Cause::NORMAL_CIRCUIT_CONGESTION)
+        );
+        assert_eq!(Cause::from_ari_reason("no_answer"), Some(Cause::NO_ANSWER));
+        assert_eq!(
+            Cause::from_ari_reason("timeout"),
+            Some(Cause::NO_USER_RESPONSE)
+        );
+        assert_eq!(
+            Cause::from_ari_reason("answered_elsewhere"),
+            Some(Cause(26))
+        );
+        assert_eq!(Cause::from_ari_reason("codec_mismatch"), Some(Cause(58)));
+        // Words are exact, as Asterisk compares them.
+        assert_eq!(Cause::from_ari_reason("Busy"), None);
+        assert_eq!(Cause::from_ari_reason("user_busy"), None);
     }
 }

@@ -94,6 +94,19 @@ impl Dialplan {
             .max_by_key(|(p, _)| specificity(p))
             .map(|(_, steps)| steps.as_slice())
     }
+
+    /// Priority `priority` (from 1) of `exten` in `context`.
+    pub fn step(&self, context: &str, exten: &str, priority: usize) -> Option<&Step> {
+        self.lookup(context, exten)?.get(priority.checked_sub(1)?)
+    }
+}
+
+impl crate::Switch {
+    /// The application at `context`/`exten`/`priority` of the running dialplan (what a
+    /// channel there is executing); `None` where the dialplan has nothing.
+    pub fn dialplan_step(&self, context: &str, exten: &str, priority: usize) -> Option<Step> {
+        self.dialplan().step(context, exten, priority).cloned()
+    }
 }
 
 /// One pattern element.
@@ -310,6 +323,32 @@ pub fn is_true(condition: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test]
+    async fn the_switch_looks_steps_up_in_its_dialplan() {
+        let plan = [(
+            "default".to_owned(),
+            [(
+                "_1XX".to_owned(),
+                vec!["Answer".to_owned(), "Playback(hello)".to_owned()],
+            )]
+            .into_iter()
+            .collect(),
+        )]
+        .into_iter()
+        .collect();
+        let dir = crate::testing::data_dir("dialplan-step");
+        let switch = crate::testing::start_in(dir, plan).await;
+        let step = switch.dialplan_step("default", "123", 2).unwrap();
+        assert_eq!(
+            (step.app.as_str(), step.args.as_str()),
+            ("Playback", "hello")
+        );
+        assert_eq!(switch.dialplan_step("default", "123", 3), None);
+        assert_eq!(switch.dialplan_step("default", "123", 0), None);
+        assert_eq!(switch.dialplan_step("default", "200", 1), None);
+        assert_eq!(switch.dialplan_step("other", "123", 1), None);
+    }
 
     fn plan() -> Dialplan {
         let mut default = BTreeMap::new();

@@ -11,6 +11,28 @@ use crate::events::EventKind;
 use crate::say;
 use crate::switch::{ControlError, Switch};
 
+/// What a running playback can be told (stopping is [`Switch::stop_playback`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PlaybackControl {
+    Pause,
+    Unpause,
+    /// From the start of the current item.
+    Restart,
+    /// Forward (positive) or back (negative) by milliseconds.
+    Seek(i64),
+}
+
+impl From<PlaybackControl> for Control {
+    fn from(op: PlaybackControl) -> Self {
+        match op {
+            PlaybackControl::Pause => Self::Pause,
+            PlaybackControl::Unpause => Self::Unpause,
+            PlaybackControl::Restart => Self::Restart,
+            PlaybackControl::Seek(ms) => Self::Seek(ms),
+        }
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum PlaybackState {
     Queued,
@@ -450,12 +472,12 @@ impl Switch {
     }
 
     /// Pause, unpause, restart, or move a playback forward or back.
-    pub fn control_playback(&self, id: &str, op: Control) -> Result<(), ControlError> {
+    pub fn control_playback(&self, id: &str, op: PlaybackControl) -> Result<(), ControlError> {
         let playback = self.playback(id)?;
         if playback.state() != PlaybackState::Playing {
             return Err(ControlError::WrongState("playback is not playing"));
         }
-        playback.control(op);
+        playback.control(op.into());
         Ok(())
     }
 }

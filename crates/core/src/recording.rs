@@ -9,9 +9,9 @@ use std::time::SystemTime;
 use switchboard_media::engine::TapDirection;
 use switchboard_media::raw::{RawFormat, RawWriter};
 use switchboard_media::resample::Resampler;
-use switchboard_media::wav_writer::{recover_partial, IfExists, WavWriter};
+use switchboard_media::wav_writer::{recover_partial, WavWriter};
 use switchboard_media::MediaError;
-use switchboard_store::StoredRecording;
+use switchboard_store::StoredRecording as StoreRow;
 use tokio::sync::{mpsc, watch};
 
 use crate::bridge::AudioGuard;
@@ -61,6 +61,83 @@ impl TerminateOn {
             Self::None => false,
             Self::Any => true,
             Self::Digit(d) => d == digit,
+        }
+    }
+}
+
+/// What to do when the recording's file already exists.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum IfExists {
+    /// Refuse to record.
+    Fail,
+    /// Replace the file when the new recording is finished.
+    Overwrite,
+    /// Continue the file (which must be in the same format).
+    Append,
+}
+
+impl IfExists {
+    /// ARI's `ifExists`: fail, overwrite, append.
+    pub fn parse(value: &str) -> Option<Self> {
+        match value {
+            "fail" => Some(Self::Fail),
+            "overwrite" => Some(Self::Overwrite),
+            "append" => Some(Self::Append),
+            _ => None,
+        }
+    }
+}
+
+impl From<IfExists> for switchboard_media::wav_writer::IfExists {
+    fn from(value: IfExists) -> Self {
+        match value {
+            IfExists::Fail => Self::Fail,
+            IfExists::Overwrite => Self::Overwrite,
+            IfExists::Append => Self::Append,
+        }
+    }
+}
+
+/// Whether recordings can be written in `format` (a file extension: `wav`, `ulaw`,
+/// `alaw`, `sln`, `sln16`, any case).
+pub fn is_known_format(format: &str) -> bool {
+    let format = format.to_ascii_lowercase();
+    format == "wav" || RawFormat::from_extension(&format).is_some()
+}
+
+/// A finished recording, indexed in the store.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredRecording {
+    /// Name without extension, relative to the recordings folder.
+    pub name: String,
+    /// File extension: `wav`, `ulaw`, `alaw`, `sln`, `sln16`.
+    pub format: String,
+    pub path: String,
+    pub duration_ms: i64,
+    /// RFC 3339 UTC.
+    pub created: String,
+}
+
+impl From<StoreRow> for StoredRecording {
+    fn from(row: StoreRow) -> Self {
+        Self {
+            name: row.name,
+            format: row.format,
+            path: row.path,
+            duration_ms: row.duration_ms,
+            created: row.created,
+        }
+    }
+}
+
+impl From<StoredRecording> for StoreRow {
+    fn from(r: StoredRecording) -> Self {
+        Self {
+            name: r.name,
+            format: r.format,
+            path: r.path,
+            duration_ms: r.duration_ms,
+            created: r.created,
         }
     }
 }
@@ -327,7 +404,7 @@ impl Switch {
                 continue;
             }
             let duration_ms = file_duration_ms(&path, ext);
-            let _ = self.store().put_recording_blocking(StoredRecording {
+            let _ = self.store().put_recording_blocking(StoreRow {
                 name: stem.to_owned(),
                 format: ext.to_owned(),
                 path: path.display().to_string(),
@@ -344,7 +421,7 @@ impl Switch {
         options: RecordOptions,
     ) -> Result<Arc<LiveRecording>, ControlError> {
         let format = options.format.to_ascii_lowercase();
-        if format != "wav" && RawFormat::from_extension(&format).is_none() {
+        if !is_known_format(&format) {
             return Err(ControlError::Invalid(format!(
                 "unknown recording format {format:?}"
             )));
@@ -363,9 +440,9 @@ impl Switch {
             std::fs::create_dir_all(dir).map_err(|e| ControlError::Invalid(e.to_string()))?;
         }
         let writer = match RawFormat::from_extension(&format) {
-            Some(raw) => RawWriter::create(&path, raw, options.if_exists)
+            Some(raw) => RawWriter::create(&path, raw, options.if_exists.into())
                 .map(|w| Writer::Raw(w, Resampler::new(feed.rate, raw.sample_rate()))),
-            None => WavWriter::create(&path, feed.rate, options.if_exists).map(Writer::Wav),
+            None => WavWriter::create(&path, feed.rate, options.if_exists.into()).map(Writer::Wav),
         }
         .map_err(|e| match e {
             MediaError::Exists(_) => {
@@ -575,7 +652,7 @@ impl Switch {
         let finished = tokio::task::spawn_blocking(move || writer.finish()).await;
         match finished {
             Ok(Ok(path)) => {
-                let stored = StoredRecording {
+                let stored = StoreRow {
                     name: recording.name.clone(),
                     format: recording.format.clone(),
                     path: path.display().to_string(),
@@ -656,12 +733,13 @@ impl Switch {
     }
 
     pub fn stored_recordings(&self) -> Vec<StoredRecording> {
-        self.store().recordings().unwrap_or_default()
+        let rows = self.store().recordings().unwrap_or_default();
+        rows.into_iter().map(StoredRecording::from).collect()
     }
 
     pub fn stored_recording(&self, name: &str) -> Result<StoredRecording, ControlError> {
         match self.store().recording(name) {
-            Ok(Some(recording)) => Ok(recording),
+            Ok(Some(recording)) => Ok(recording.into()),
             Ok(None) => Err(ControlError::NotFound),
             Err(e) => Err(ControlError::Invalid(e.to_string())),
         }
@@ -710,7 +788,7 @@ impl Switch {
             ..source
         };
         self.store()
-            .put_recording_blocking(copy.clone())
+            .put_recording_blocking(copy.clone().into())
             .map_err(|e| ControlError::Invalid(e.to_string()))?;
         Ok(copy)
     }

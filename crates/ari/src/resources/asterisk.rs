@@ -171,7 +171,7 @@ async fn get_global(ari: Ari, args: Args) -> Result<Reply, AriError> {
     let variable = args
         .str("variable")
         .ok_or_else(|| AriError::bad_request("Variable name is required"))?;
-    let value = ari.globals().get(variable).cloned().unwrap_or_default();
+    let value = ari.switch().global(variable).unwrap_or_default();
     Ok(Reply::Json(json!({ "value": value })))
 }
 
@@ -179,12 +179,8 @@ async fn set_global(ari: Ari, args: Args) -> Result<Reply, AriError> {
     let variable = args
         .str("variable")
         .ok_or_else(|| AriError::bad_request("Variable name is required"))?;
-    let value = args.str("value").unwrap_or_default().to_owned();
-    let mut globals = ari.globals();
-    if value.is_empty() {
-        globals.remove(variable);
-    } else {
-        globals.insert(variable.to_owned(), value);
-    }
+    ari.switch()
+        .set_global(variable, args.str("value").unwrap_or_default())
+        .map_err(AriError::from_control)?;
     Ok(Reply::NoContent)
 }

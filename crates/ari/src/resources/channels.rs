@@ -435,7 +435,10 @@ async fn dial(ari: Ari, args: Args) -> Result<Reply, AriError> {
             .switch()
             .channel(caller)
             .map_err(|_| AriError::not_found("Caller channel cannot be found."))?;
-        channel.data().connected = caller.data().caller.clone();
+        let connected = caller.data().caller.clone();
+        ari.switch()
+            .set_connected_line(&channel.id, connected)
+            .map_err(AriError::from_control)?;
     }
     ari.switch().dial(&channel.id).await.map_err(|e| match e {
         ControlError::Invalid(why) => AriError::bad_request(why),
@@ -781,7 +784,7 @@ async fn hangup(ari: Ari, args: Args) -> Result<Reply, AriError> {
                 .filter(|c| (1..=127).contains(&c.0))
                 .ok_or_else(|| AriError::bad_request("Invalid reason for hangup provided"))?,
         },
-        (None, Some(reason)) => reason_cause(reason)
+        (None, Some(reason)) => Cause::from_ari_reason(reason)
             .ok_or_else(|| AriError::bad_request("Invalid reason for hangup provided"))?,
         (None, None) => Cause::NORMAL_CLEARING,
     };
@@ -939,8 +942,9 @@ async fn get_var(ari: Ari, args: Args) -> Result<Reply, AriError> {
     let variable = args
         .str("variable")
         .ok_or_else(|| AriError::bad_request("Variable name is required"))?;
-    let value = channel
-        .var(variable)
+    let value = ari
+        .switch()
+        .var(&channel, variable)
         .ok_or_else(|| AriError::not_found("Provided variable was not found"))?;
     Ok(Reply::Json(json!({ "value": value })))
 }
@@ -1168,6 +1172,7 @@ async fn snoop(ari: Ari, args: Args) -> Result<Reply, AriError> {
                 AriError::bad_request(why)
             }
             ControlError::WrongState(why) => AriError::bad_request(why),
+            ControlError::Failed(why) => AriError::new(500, why),
         })?;
     Ok(Reply::Json(json::channel(&ari, &channel)))
 }

@@ -1,10 +1,11 @@
-//! `deviceStates`: the `Stasis:<name>` devices that applications control (kept in
-//! memory and in the store, so they survive a restart, as Asterisk keeps them in its
-//! astdb), and the derived state of the SIP endpoints (`SIP/<id>`, or `PJSIP/<id>`), read-only.
+//! `deviceStates`: the `Stasis:<name>` devices that applications control (the core
+//! keeps them, in the store too, so they survive a restart, as Asterisk keeps them in
+//! its astdb), and the derived state of the SIP endpoints (`SIP/<id>`, or `PJSIP/<id>`), read-only.
 //! A change is a `DeviceStateChanged` event to the applications subscribed to
 //! `deviceState:<name>` (and to those subscribed to everything).
 
 use serde_json::Value;
+use switchboard_core::ControlError;
 
 use crate::decl::{api, h, op, Method::*, Resource};
 use crate::error::AriError;
@@ -57,24 +58,6 @@ pub fn resource() -> Resource {
     }
 }
 
-/// Loads the device states kept in the store (at ARI's start).
-pub(crate) async fn load(ari: &Ari) {
-    let store = ari.switch().store().clone();
-    match tokio::task::spawn_blocking(move || store.device_states()).await {
-        Ok(Ok(stored)) => {
-            let mut states = ari.device_states().lock().await;
-            for (name, state) in stored {
-                states.insert(name, state);
-            }
-            if !states.is_empty() {
-                tracing::info!(count = states.len(), "ARI device states restored");
-            }
-        }
-        Ok(Err(e)) => tracing::error!(error = %e, "ARI: reading the stored device states failed"),
-        Err(e) => tracing::error!(error = %e, "ARI: reading the stored device states failed"),
-    }
-}
-
 /// The `Stasis:` part of `name` in any case, as Asterisk accepts it; `None` for a
 /// device ARI does not control.
 fn stasis_device(name: &str) -> Option<&str> {
@@ -96,13 +79,15 @@ fn not_found() -> AriError {
     AriError::not_found("Device not found")
 }
 
-fn store_failed(e: impl std::fmt::Display) -> AriError {
-    tracing::error!(error = %e, "ARI: storing a device state failed");
-    AriError::new(500, "Error storing the device state")
+fn store_failed(e: ControlError) -> AriError {
+    match e {
+        ControlError::NotFound => not_found(),
+        _ => AriError::new(500, "Error storing the device state"),
+    }
 }
 
 async fn list(ari: Ari, _args: Args) -> Result<Reply, AriError> {
-    let states = ari.device_states().lock().await;
+    let states = ari.switch().device_states().await;
     let list: Vec<Value> = states
         .iter()
         .map(|(name, state)| json::device_state(name, state))
@@ -114,9 +99,12 @@ async fn get(ari: Ari, args: Args) -> Result<Reply, AriError> {
     let name = args.path("deviceName");
     if stasis_device(name).is_some() {
         let name = controlled(name).map_err(|_| not_found())?;
-        let states = ari.device_states().lock().await;
-        let state = states.get(&name).ok_or_else(not_found)?;
-        return Ok(Reply::Json(json::device_state(&name, state)));
+        let state = ari
+            .switch()
+            .device_state(&name)
+            .await
+            .ok_or_else(not_found)?;
+        return Ok(Reply::Json(json::device_state(&name, &state)));
     }
     let state = endpoint_state(&ari, name).await.ok_or_else(not_found)?;
     Ok(Reply::Json(json::device_state(name, state)))
@@ -158,16 +146,13 @@ async fn update(ari: Ari, args: Args) -> Result<Reply, AriError> {
         .str("deviceState")
         .ok_or_else(|| AriError::bad_request("Missing required parameter deviceState"))?
         .to_owned();
-    let mut states = ari.device_states().lock().await;
-    let store = ari.switch().store().clone();
-    let (key, value) = (name.clone(), state.clone());
-    tokio::task::spawn_blocking(move || store.put_device_state_blocking(&key, &value))
+    let changed = ari
+        .switch()
+        .set_device_state(&name, &state)
         .await
-        .map_err(store_failed)?
         .map_err(store_failed)?;
-    let old = states.insert(name.clone(), state.clone());
     // As Asterisk's device state cache: an event only when the state changes.
-    if old.as_deref() != Some(state.as_str()) {
+    if changed {
         ari.hub().device_state_changed(&ari, &name, &state);
     }
     Ok(Reply::NoContent)
@@ -175,17 +160,10 @@ async fn update(ari: Ari, args: Args) -> Result<Reply, AriError> {
 
 async fn delete(ari: Ari, args: Args) -> Result<Reply, AriError> {
     let name = controlled(args.path("deviceName"))?;
-    let mut states = ari.device_states().lock().await;
-    if !states.contains_key(&name) {
-        return Err(not_found());
-    }
-    let store = ari.switch().store().clone();
-    let key = name.clone();
-    tokio::task::spawn_blocking(move || store.delete_device_state_blocking(&key))
+    ari.switch()
+        .delete_device_state(&name)
         .await
-        .map_err(store_failed)?
         .map_err(store_failed)?;
-    states.remove(&name);
     ari.hub().device_state_changed(&ari, &name, UNKNOWN);
     Ok(Reply::NoContent)
 }

@@ -93,7 +93,11 @@ async fn all(ari: &Ari) -> Vec<Value> {
     let config = ari.switch().config();
     let mut out = Vec::new();
     for endpoint in &config.endpoint {
-        let online = !ari.switch().sip().contacts(&endpoint.id).await.is_empty();
+        let online = !ari
+            .switch()
+            .endpoint_contacts(&endpoint.id)
+            .await
+            .is_empty();
         out.push(endpoint_json(
             ari,
             &endpoint.id,

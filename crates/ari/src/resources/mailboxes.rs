@@ -1,9 +1,10 @@
-//! `mailboxes`: message-waiting counts set by applications, kept in memory and in
-//! the store (so they survive a restart, as Asterisk's `res_mwi_external` keeps them
+//! `mailboxes`: message-waiting counts set by applications, kept by the core (in the
+//! store too, so they survive a restart, as Asterisk's `res_mwi_external` keeps them
 //! in its astdb).
 
 use serde_json::Value;
-use switchboard_store::Mailbox;
+use switchboard_core::mailbox::Mailbox;
+use switchboard_core::ControlError;
 
 use crate::decl::{api, h, op, Method::*, Resource};
 use crate::error::AriError;
@@ -65,45 +66,30 @@ pub fn resource() -> Resource {
     }
 }
 
-/// Loads the mailboxes kept in the store (at ARI's start).
-pub(crate) async fn load(ari: &Ari) {
-    let store = ari.switch().store().clone();
-    match tokio::task::spawn_blocking(move || store.mailboxes()).await {
-        Ok(Ok(stored)) => {
-            let mut mailboxes = ari.mailboxes().lock().await;
-            for mailbox in stored {
-                mailboxes.insert(mailbox.name.clone(), mailbox);
-            }
-            if !mailboxes.is_empty() {
-                tracing::info!(count = mailboxes.len(), "ARI mailboxes restored");
-            }
-        }
-        Ok(Err(e)) => tracing::error!(error = %e, "ARI: reading the stored mailboxes failed"),
-        Err(e) => tracing::error!(error = %e, "ARI: reading the stored mailboxes failed"),
-    }
-}
-
 fn not_found() -> AriError {
     AriError::not_found("Mailbox does not exist")
 }
 
-fn store_failed(e: impl std::fmt::Display) -> AriError {
-    tracing::error!(error = %e, "ARI: storing a mailbox failed");
-    AriError::new(500, "Error updating mailbox")
+fn store_failed(e: ControlError) -> AriError {
+    match e {
+        ControlError::NotFound => not_found(),
+        _ => AriError::new(500, "Error updating mailbox"),
+    }
 }
 
 async fn list(ari: Ari, _args: Args) -> Result<Reply, AriError> {
-    let mailboxes = ari.mailboxes().lock().await;
-    let list: Vec<Value> = mailboxes.values().map(json::mailbox).collect();
+    let mailboxes = ari.switch().mailboxes().await;
+    let list: Vec<Value> = mailboxes.iter().map(json::mailbox).collect();
     Ok(Reply::Json(list.into()))
 }
 
 async fn get(ari: Ari, args: Args) -> Result<Reply, AriError> {
-    let mailboxes = ari.mailboxes().lock().await;
-    let mailbox = mailboxes
-        .get(args.path("mailboxName"))
+    let mailbox = ari
+        .switch()
+        .mailbox(args.path("mailboxName"))
+        .await
         .ok_or_else(not_found)?;
-    Ok(Reply::Json(json::mailbox(mailbox)))
+    Ok(Reply::Json(json::mailbox(&mailbox)))
 }
 
 async fn update(ari: Ari, args: Args) -> Result<Reply, AriError> {
@@ -116,29 +102,17 @@ async fn update(ari: Ari, args: Args) -> Result<Reply, AriError> {
         old_messages: count("oldMessages")?,
         new_messages: count("newMessages")?,
     };
-    let mut mailboxes = ari.mailboxes().lock().await;
-    let store = ari.switch().store().clone();
-    let stored = mailbox.clone();
-    tokio::task::spawn_blocking(move || store.put_mailbox_blocking(stored))
+    ari.switch()
+        .set_mailbox(mailbox)
         .await
-        .map_err(store_failed)?
         .map_err(store_failed)?;
-    mailboxes.insert(mailbox.name.clone(), mailbox);
     Ok(Reply::NoContent)
 }
 
 async fn delete(ari: Ari, args: Args) -> Result<Reply, AriError> {
-    let name = args.path("mailboxName").to_owned();
-    let mut mailboxes = ari.mailboxes().lock().await;
-    if !mailboxes.contains_key(&name) {
-        return Err(not_found());
-    }
-    let store = ari.switch().store().clone();
-    let key = name.clone();
-    tokio::task::spawn_blocking(move || store.delete_mailbox_blocking(&key))
+    ari.switch()
+        .delete_mailbox(args.path("mailboxName"))
         .await
-        .map_err(store_failed)?
         .map_err(store_failed)?;
-    mailboxes.remove(&name);
     Ok(Reply::NoContent)
 }

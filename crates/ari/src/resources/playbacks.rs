@@ -86,7 +86,7 @@ async fn stop(ari: Ari, args: Args) -> Result<Reply, AriError> {
 }
 
 async fn control(ari: Ari, args: Args) -> Result<Reply, AriError> {
-    use switchboard_media::engine::Control;
+    use switchboard_core::PlaybackControl as Control;
     let id = args.path("playbackId");
     ari.switch().playback(id).map_err(|_| not_found())?;
     let skip = ari.hub().skipms(id);

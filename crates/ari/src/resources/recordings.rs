@@ -6,11 +6,10 @@ use std::sync::Arc;
 
 use serde_json::Value;
 use switchboard_core::recording::{
-    LiveRecording, RecordDirection, RecordOptions, RecordTarget, RecordingCommand, TerminateOn,
+    is_known_format, IfExists, LiveRecording, RecordDirection, RecordOptions, RecordTarget,
+    RecordingCommand, TerminateOn,
 };
 use switchboard_core::ControlError;
-use switchboard_media::raw::RawFormat;
-use switchboard_media::wav_writer::IfExists;
 
 use crate::decl::{api, h, op, Method::*, Resource};
 use crate::error::AriError;
@@ -107,7 +106,7 @@ pub(crate) fn record_options(args: &Args) -> Result<RecordOptions, AriError> {
         .str("format")
         .ok_or_else(|| AriError::bad_request("Missing required parameter format"))?
         .to_ascii_lowercase();
-    if format != "wav" && RawFormat::from_extension(&format).is_none() {
+    if !is_known_format(&format) {
         return Err(AriError::unprocessable(
             "specified format is unknown on this system",
         ));
@@ -116,12 +115,8 @@ pub(crate) fn record_options(args: &Args) -> Result<RecordOptions, AriError> {
         u32::try_from(args.int(param).unwrap_or(0))
             .map_err(|_| AriError::bad_request(format!("{param} cannot be negative")))
     };
-    let if_exists = match args.str("ifExists").unwrap_or("fail") {
-        "fail" => IfExists::Fail,
-        "overwrite" => IfExists::Overwrite,
-        "append" => IfExists::Append,
-        _ => return Err(AriError::bad_request("ifExists invalid")),
-    };
+    let if_exists = IfExists::parse(args.str("ifExists").unwrap_or("fail"))
+        .ok_or_else(|| AriError::bad_request("ifExists invalid"))?;
     let terminate_on = TerminateOn::parse(args.str("terminateOn").unwrap_or("none"))
         .ok_or_else(|| AriError::bad_request("terminateOn invalid"))?;
     Ok(RecordOptions {
@@ -160,6 +155,7 @@ pub(crate) fn start_recording(
         }
         ControlError::Invalid(why) => AriError::bad_request(why),
         ControlError::WrongState(why) => AriError::conflict(why),
+        ControlError::Failed(why) => AriError::new(500, why),
     })?;
     ari.hub().track_recording(&recording);
     Ok(Reply::Created {

@@ -1183,6 +1183,25 @@ fn ari_channels_ops_originate_create_dial() {
         ))
         .expect(200, "a variable of the originate's body");
     assert_eq!(var["value"], "ari");
+    // A name the channel does not have is looked up among the globals, as
+    // Asterisk's channel variable lookup falls back to them; GLOBAL() reads one
+    // the channel's own variable hides.
+    ari.post("/asterisk/variable?variable=OPS_ORIGIN&value=global")
+        .expect(204, "setGlobalVar");
+    ari.post("/asterisk/variable?variable=OPS_GLOBAL&value=g1")
+        .expect(204, "setGlobalVar");
+    for (variable, value) in [
+        ("OPS_GLOBAL", "g1"),
+        ("OPS_ORIGIN", "ari"),
+        ("GLOBAL(OPS_ORIGIN)", "global"),
+    ] {
+        let got = ari
+            .get(&format!(
+                "/channels/{originated}/variable?variable={variable}"
+            ))
+            .expect(200, "a global through the channel");
+        assert_eq!(got["value"], value, "{variable}");
+    }
     checks.error("originate", 400, "POST", &format!("/channels?app={APP}"));
     checks.error("originate", 400, "POST", "/channels?endpoint=PJSIP/1001");
     checks.error_with(
@@ -1282,6 +1301,13 @@ fn ari_channels_ops_originate_create_dial() {
     });
     let got = rung.unwrap_or_else(|| panic!("ops-created never rang"));
     assert_eq!(got["connected"]["number"], BOB.id, "{got}");
+    let line = event_where(
+        &mut fx.ws,
+        "ChannelConnectedLine",
+        "/channel/id",
+        "ops-created",
+    );
+    assert_eq!(line["channel"]["connected"]["number"], BOB.id, "{line}");
     checks.error("dial", 409, "POST", "/channels/ops-created/dial");
     checks.error_on("dial", 404, NOPE);
     // Ringing out is the other state in which Asterisk answers 412.

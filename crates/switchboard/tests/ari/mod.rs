@@ -55,6 +55,7 @@ const EMITTED: &[&str] = &[
     "ChannelVarset",
     "ChannelHold",
     "ChannelUnhold",
+    "ChannelConnectedLine",
     "ChannelUserevent",
     "Dial",
     "PlaybackStarted",

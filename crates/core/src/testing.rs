@@ -1,0 +1,48 @@
+//! A switch for unit tests: SIP on an ephemeral loopback port, its own data directory.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use crate::config::{General, Rtp, Sip};
+use crate::{Config, Switch};
+
+/// A fresh data directory for test `name` (emptied first, so a rerun starts clean).
+pub(crate) fn data_dir(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("switchboard-core-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    dir
+}
+
+/// A running switch with the default config, SIP on `127.0.0.1:0`, and a dialplan
+/// where `Local/100@default` can be made.
+pub(crate) async fn test_switch(name: &str) -> Switch {
+    let default = [("100".to_owned(), vec!["Answer".to_owned()])];
+    let dialplan = [("default".to_owned(), default.into_iter().collect())];
+    start_in(data_dir(name), dialplan.into_iter().collect()).await
+}
+
+/// A running switch on `data_dir` (reopened by a second call) with `dialplan`.
+pub(crate) async fn start_in(
+    data_dir: PathBuf,
+    dialplan: BTreeMap<String, BTreeMap<String, Vec<String>>>,
+) -> Switch {
+    let config = Config {
+        general: General {
+            data_dir,
+            ..General::default()
+        },
+        sip: Sip {
+            listen: vec!["udp:127.0.0.1:0".into()],
+            ..Sip::default()
+        },
+        rtp: Rtp::default(),
+        ari: None,
+        sessions_api: None,
+        security: Default::default(),
+        endpoint: Vec::new(),
+        trunk: Vec::new(),
+        musiconhold: BTreeMap::new(),
+        dialplan,
+    };
+    Switch::start(config).await.expect("the test switch starts")
+}
