@@ -12,7 +12,8 @@ use switchboard_core::header_value::check_variable;
 use switchboard_core::recording::RecordTarget;
 use switchboard_core::snoop::{Encapsulation, SnoopDirection};
 use switchboard_core::{
-    CallerId, Cause, Channel, ChannelState, ControlError, Direction, OriginateError,
+    CallerId, Cause, Channel, ChannelState, ControlError, Direction, Originate, OriginateError,
+    Then,
 };
 
 use crate::decl::{api, h, op, Method::*, Operation, Resource};
@@ -603,31 +604,29 @@ async fn originate_common(
             "Endpoint must be in the format tech/resource",
         ));
     }
-    if let Some(id) = &channel_id {
-        if ari.switch().channel(id).is_ok() {
-            return Err(AriError::conflict(
-                "Channel with given unique ID already exists",
-            ));
-        }
-    }
-    let other_id = args.str("otherChannelId").map(str::to_owned);
     let into_dialplan = ["extension", "context", "label"]
         .iter()
         .any(|p| args.str(p).is_some())
         || args.int("priority").is_some();
-    let destination =
+    let then =
         match (args.str("app"), into_dialplan) {
             (Some(_), true) => return Err(AriError::bad_request(
                 "'app' is mutually exclusive with 'extension', 'context', 'priority' and 'label'",
             )),
-            (Some(app), false) => Destination::App(app.to_owned()),
+            (Some(app), false) => Then::App {
+                name: app.to_owned(),
+                args: args
+                    .str("appArgs")
+                    .map(|a| a.split(',').map(str::to_owned).collect())
+                    .unwrap_or_default(),
+            },
             (None, true) => {
                 if args.str("label").is_some() {
                     return Err(AriError::bad_request(
                         "Dialplan labels are not supported; give a priority",
                     ));
                 }
-                Destination::Dialplan {
+                Then::Dialplan {
                     context: args.str("context").unwrap_or("default").to_owned(),
                     exten: args.str("extension").unwrap_or("s").to_owned(),
                     priority: usize::try_from(args.int("priority").unwrap_or(1)).unwrap_or(1),
@@ -646,127 +645,37 @@ async fn originate_common(
             ));
         }
     }
-    let vars = variables(&args)?;
-    let app_args: Vec<String> = args
-        .str("appArgs")
-        .map(|a| a.split(',').map(str::to_owned).collect())
-        .unwrap_or_default();
-    let caller = args
-        .str("callerId")
-        .map(parse_caller_id)
-        .unwrap_or_default();
-    let timeout = match args.int("timeout").unwrap_or(30) {
-        t if t > 0 => Some(Duration::from_secs(t.unsigned_abs())),
+    let app = match &then {
+        Then::App { name, .. } => Some(name.clone()),
         _ => None,
     };
-    let channel = ari
-        .switch()
-        .originate_with(endpoint, caller, None, channel_id, other_id)
-        .await
-        .map_err(|e| match e {
-            OriginateError::Refused(e) => AriError::from_control(e),
-            OriginateError::Failed(cause) => AriError::bad_request(format!(
-                "Cannot originate to {endpoint}: {} ({})",
-                cause.text(),
-                cause.0
-            )),
-        })?;
-    if let Destination::App(app) = &destination {
-        ari.hub().add_channel(app, &channel);
-    }
-    for (name, value) in &vars {
-        let _ = ari.switch().set_var(&channel.id, name, value);
-    }
-    tokio::spawn(start_when_answered(
-        ari.clone(),
-        channel.clone(),
-        destination,
-        app_args,
-        timeout,
-    ));
-    Ok(Reply::Json(json::channel(&ari, &channel)))
-}
-
-/// Where an originated channel goes once it answers.
-enum Destination {
-    App(String),
-    Dialplan {
-        context: String,
-        exten: String,
-        priority: usize,
-    },
-}
-
-/// Puts an originated channel into its application, or runs the dialplan on it, once
-/// it answers; gives up (no answer) after `timeout`.
-async fn start_when_answered(
-    ari: Ari,
-    channel: Arc<Channel>,
-    destination: Destination,
-    args: Vec<String>,
-    timeout: Option<Duration>,
-) {
-    let mut status = channel.subscribe();
-    let answered = async {
-        loop {
-            let now = *status.borrow_and_update();
-            if now.hangup.is_some() {
-                return false;
-            }
-            if now.state == ChannelState::Up {
-                return true;
-            }
-            if status.changed().await.is_err() {
-                return false;
-            }
-        }
-    };
-    let answered = match timeout {
-        Some(limit) => match tokio::time::timeout(limit, answered).await {
-            Ok(answered) => answered,
-            Err(_) => {
-                tracing::info!(channel = %channel.name, ?limit, "ARI originate: no answer");
-                ari.switch().hangup(&channel.id, Cause::NO_ANSWER);
-                false
-            }
+    let request = Originate {
+        caller_id: args
+            .str("callerId")
+            .map(parse_caller_id)
+            .unwrap_or_default(),
+        variables: variables(&args)?,
+        // Asterisk: 30 s unless given; zero or less rings until the far end gives up.
+        timeout: match args.int("timeout").unwrap_or(30) {
+            t if t > 0 => Some(Duration::from_secs(t.unsigned_abs())),
+            _ => None,
         },
-        None => answered.await,
+        channel_id,
+        other_channel_id: args.str("otherChannelId").map(str::to_owned),
+        ..Originate::new(endpoint, then)
     };
-    if !answered {
-        return;
+    let channel = ari.switch().originate(request).await.map_err(|e| match e {
+        OriginateError::Refused(e) => AriError::from_control(e),
+        OriginateError::Failed(cause) => AriError::bad_request(format!(
+            "Cannot originate to {endpoint}: {} ({})",
+            cause.text(),
+            cause.0
+        )),
+    })?;
+    if let Some(app) = app {
+        ari.hub().add_channel(&app, &channel);
     }
-    match destination {
-        Destination::App(app) => {
-            let _ = ari.switch().enter_stasis(&channel.id, &app, args);
-        }
-        Destination::Dialplan {
-            context,
-            exten,
-            priority,
-        } => ari
-            .switch()
-            .dialplan_on_answer(&channel, &context, &exten, priority),
-    }
-}
-
-/// ARI's hangup `reason` words as Q.850 causes (Asterisk's mapping).
-pub fn reason_cause(reason: &str) -> Option<Cause> {
-    Some(match reason {
-        "normal" => Cause::NORMAL_CLEARING,
-        "busy" => Cause::USER_BUSY,
-        "congestion" => Cause::NORMAL_CIRCUIT_CONGESTION,
-        "no_answer" => Cause::NO_ANSWER,
-        "timeout" => Cause::NO_USER_RESPONSE,
-        "rejected" => Cause::CALL_REJECTED,
-        "unallocated" => Cause::UNALLOCATED,
-        "normal_unspecified" => Cause::NORMAL_UNSPECIFIED,
-        "number_incomplete" => Cause::INVALID_NUMBER_FORMAT,
-        "codec_mismatch" => Cause::BEARERCAPABILITY_NOTAVAIL,
-        "interworking" => Cause::INTERWORKING,
-        "failure" => Cause::NETWORK_OUT_OF_ORDER,
-        "answered_elsewhere" => Cause(26),
-        _ => return None,
-    })
+    Ok(Reply::Json(json::channel(&ari, &channel)))
 }
 
 async fn hangup(ari: Ari, args: Args) -> Result<Reply, AriError> {
