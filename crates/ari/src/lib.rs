@@ -16,6 +16,7 @@ pub mod reply;
 pub mod resources;
 mod server;
 pub mod stasis;
+mod stasis_app;
 #[cfg(test)]
 mod tests;
 
@@ -106,6 +107,10 @@ impl Ari {
     pub fn new(switch: Switch, config: AriConfig) -> Self {
         let entity_id = entity_id(&switch.config().general.name);
         let hub = stasis::Hub::new(config.replay_window, config.socket_queue);
+        // The dialplan's Stasis() is ARI's: registered here, so the core never depends on ARI.
+        if let Err(e) = switch.register_application(stasis_app::application()) {
+            tracing::error!(error = %e, "Stasis application not registered");
+        }
         Self {
             inner: Arc::new(Inner {
                 switch,

@@ -147,6 +147,8 @@ pub struct Channel {
     status: watch::Sender<Status>,
     /// Wakes a channel parked in Stasis when its application lets it continue.
     pub(crate) resume: tokio::sync::Notify,
+    /// Transfer/Break requests for the channel's dialplan task.
+    pub(crate) interrupts: crate::apps::Interrupts,
     /// Received digits waiting to be collected or flushed.
     pub(crate) digits: crate::digits::DigitQueue,
 }
@@ -184,6 +186,7 @@ impl Channel {
             data: Mutex::new(data),
             status,
             resume: tokio::sync::Notify::new(),
+            interrupts: crate::apps::Interrupts::default(),
             digits: crate::digits::DigitQueue::default(),
         }
     }

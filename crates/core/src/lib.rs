@@ -29,6 +29,7 @@ mod switch;
 mod testing;
 pub mod time;
 
+pub use apps::{AppFuture, AppHandler, Application, Next, Transfer};
 pub use bridge::{Bridge, BridgeKind};
 pub use cause::Cause;
 pub use channel::{CallerId, Channel, Direction, Status};

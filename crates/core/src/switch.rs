@@ -80,6 +80,8 @@ struct Inner {
     moh_epochs: Mutex<HashMap<String, std::time::Instant>>,
     /// Stasis applications with a connected client (ARI registers them).
     apps: Mutex<std::collections::HashSet<String>>,
+    /// Dialplan applications by name and alias.
+    applications: crate::apps::Registry,
     recordings: Mutex<HashMap<String, Arc<LiveRecording>>>,
     bridges: Mutex<HashMap<String, Arc<Bridge>>>,
     playbacks: Mutex<HashMap<String, Arc<Playback>>>,
@@ -166,6 +168,7 @@ impl Switch {
                 bridges: Mutex::default(),
                 recordings: Mutex::default(),
                 apps: Mutex::default(),
+                applications: crate::apps::Registry::builtin(),
                 moh_epochs: Mutex::default(),
                 counter: AtomicU64::new(0),
             }),
@@ -209,6 +212,10 @@ impl Switch {
 
     pub(crate) fn shared(&self) -> &SharedState {
         &self.inner.shared
+    }
+
+    pub(crate) fn app_registry(&self) -> &crate::apps::Registry {
+        &self.inner.applications
     }
 
     pub(crate) fn dialplan(&self) -> &Dialplan {
