@@ -4,53 +4,34 @@
 use serde_json::{json, Value};
 use switchboard_core::mailbox::Mailbox;
 use switchboard_core::recording::{LiveRecording, StoredRecording};
-use switchboard_core::{time, Bridge, Channel, Playback};
+use switchboard_core::{time, Bridge, Channel, ChannelSnapshot, Playback};
 
 use crate::Ari;
 
 /// A channel snapshot: the `Channel` model.
 pub fn channel(ari: &Ari, channel: &Channel) -> Value {
-    let (context, exten, priority, caller, connected, language, stasis) = {
-        let d = channel.data();
-        (
-            d.context.clone(),
-            d.exten.clone(),
-            d.priority,
-            d.caller.clone(),
-            d.connected.clone(),
-            d.language.clone(),
-            d.stasis.clone(),
-        )
-    };
-    let (app_name, app_data) = match &stasis {
-        Some((app, args)) => {
-            let mut data = vec![app.clone()];
-            data.extend(args.iter().cloned());
-            ("Stasis".to_owned(), data.join(","))
-        }
-        None => ari
-            .switch()
-            .dialplan_step(&context, &exten, priority)
-            .map(|step| (step.app, ari.switch().expand(channel, &step.args)))
-            .unwrap_or_default(),
-    };
+    channel_model(&ari.switch().snapshot(channel))
+}
+
+/// The `Channel` model of a core snapshot.
+pub fn channel_model(c: &ChannelSnapshot) -> Value {
     json!({
-        "id": channel.id,
-        "name": channel.name,
-        "state": channel.state().ari(),
+        "id": c.id,
+        "name": c.name,
+        "state": c.state.ari(),
         "protocol_id": "",
-        "caller": {"name": caller.name, "number": caller.number},
-        "connected": {"name": connected.name, "number": connected.number},
+        "caller": {"name": c.caller.name, "number": c.caller.number},
+        "connected": {"name": c.connected.name, "number": c.connected.number},
         "accountcode": "",
         "dialplan": {
-            "context": context,
-            "exten": exten,
-            "priority": priority,
-            "app_name": app_name,
-            "app_data": app_data,
+            "context": c.context,
+            "exten": c.exten,
+            "priority": c.priority,
+            "app_name": c.app,
+            "app_data": c.app_data,
         },
-        "creationtime": time::asterisk(channel.created),
-        "language": language,
+        "creationtime": time::asterisk(c.created),
+        "language": c.language,
         "caller_rdnis": "",
     })
 }

@@ -191,8 +191,31 @@ impl Channel {
         }
     }
 
-    pub fn data(&self) -> MutexGuard<'_, ChannelData> {
+    pub(crate) fn data(&self) -> MutexGuard<'_, ChannelData> {
         crate::lock(&self.data)
+    }
+
+    /// Whether a Stasis application controls the channel.
+    pub fn in_stasis(&self) -> bool {
+        self.data().stasis.is_some()
+    }
+
+    /// The bridge the channel is in.
+    pub fn bridge_id(&self) -> Option<String> {
+        self.data().bridge.clone()
+    }
+
+    pub fn caller(&self) -> CallerId {
+        self.data().caller.clone()
+    }
+
+    pub fn context(&self) -> String {
+        self.data().context.clone()
+    }
+
+    /// The channel's own variables (not the built-ins [`Channel::var`] also answers).
+    pub fn variables(&self) -> BTreeMap<String, String> {
+        self.data().vars.clone()
     }
 
     pub fn status(&self) -> Status {

@@ -22,6 +22,7 @@ pub mod recording;
 pub mod say;
 mod shared_state;
 mod sip_config;
+pub mod snapshot;
 pub mod snoop;
 pub mod state;
 mod switch;
@@ -38,6 +39,7 @@ pub use digits::{CollectDigits, CollectStatus, Collected, PlayAndCollect};
 pub use events::{ChannelEvent, ChannelEvents, Event, EventBus, EventKind};
 pub use originate::{Originate, Then};
 pub use playback::{Playback, PlaybackControl, PlaybackState, PlaybackTarget};
+pub use snapshot::ChannelSnapshot;
 pub use state::ChannelState;
 pub use switch::{parse_dialstring, ControlError, OriginateError, Switch};
 

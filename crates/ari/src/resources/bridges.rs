@@ -295,7 +295,7 @@ fn stasis_channels(ari: &Ari, args: &Args) -> Result<Vec<Arc<Channel>>, AriError
             .switch()
             .channel(&id)
             .map_err(|_| AriError::bad_request("Channel not found"))?;
-        if channel.data().stasis.is_none() {
+        if !channel.in_stasis() {
             return Err(AriError::unprocessable("Channel not in Stasis application"));
         }
         if seen.insert(id) {
@@ -372,7 +372,7 @@ async fn set_video_source(ari: Ari, args: Args) -> Result<Reply, AriError> {
         .switch()
         .channel(args.path("channelId"))
         .map_err(|_| AriError::not_found("Bridge or Channel not found"))?;
-    if channel.data().stasis.is_none() {
+    if !channel.in_stasis() {
         return Err(AriError::conflict("Channel not in Stasis application"));
     }
     if !bridge.contains(&channel.id) {

@@ -366,7 +366,7 @@ pub fn resource() -> Resource {
 /// A channel that exists and is in a Stasis application (404 / 409 otherwise).
 fn stasis_channel(ari: &Ari, id: &str) -> Result<Arc<Channel>, AriError> {
     let channel = ari.switch().channel(id).map_err(AriError::from_control)?;
-    if channel.data().stasis.is_none() {
+    if !channel.in_stasis() {
         return Err(AriError::conflict("Channel not in a Stasis application"));
     }
     Ok(channel)
@@ -395,9 +395,7 @@ async fn create(ari: Ari, args: Args) -> Result<Reply, AriError> {
             .switch()
             .channel(id)
             .map_err(|_| AriError::bad_request("Provided originator channel was not found"))?
-            .data()
-            .caller
-            .clone(),
+            .caller(),
         None => CallerId::default(),
     };
     let vars = variables(&args)?;
@@ -436,7 +434,7 @@ async fn dial(ari: Ari, args: Args) -> Result<Reply, AriError> {
             .switch()
             .channel(caller)
             .map_err(|_| AriError::not_found("Caller channel cannot be found."))?;
-        let connected = caller.data().caller.clone();
+        let connected = caller.caller();
         ari.switch()
             .set_connected_line(&channel.id, connected)
             .map_err(AriError::from_control)?;
@@ -480,7 +478,7 @@ async fn redirect(ari: Ari, args: Args) -> Result<Reply, AriError> {
             "Endpoint is not the same type as the channel",
         ));
     }
-    if channel.data().bridge.is_some() {
+    if channel.bridge_id().is_some() {
         return Err(AriError::conflict("Channel is already bridged"));
     }
     ari.switch()
@@ -707,7 +705,7 @@ async fn continue_in_dialplan(ari: Ari, args: Args) -> Result<Reply, AriError> {
     if let Some(label) = args.str("label") {
         let context = args
             .str("context")
-            .map_or_else(|| channel.data().context.clone(), str::to_owned);
+            .map_or_else(|| channel.context(), str::to_owned);
         return Err(AriError::not_found(format!(
             "Requested label: {label} can not be found in context: {context}"
         )));
@@ -1022,7 +1020,7 @@ async fn stop_silence(ari: Ari, args: Args) -> Result<Reply, AriError> {
 async fn record(ari: Ari, args: Args) -> Result<Reply, AriError> {
     let channel = stasis_channel(&ari, args.path("channelId"))?;
     let options = crate::resources::recordings::record_options(&args)?;
-    let bridge = channel.data().bridge.clone();
+    let bridge = channel.bridge_id();
     let bridged_with_others = bridge
         .and_then(|b| ari.switch().bridge(&b).ok())
         .is_some_and(|b| b.channel_ids().iter().any(|c| *c != channel.id));
@@ -1160,8 +1158,7 @@ async fn external_media(ari: Ari, args: Args) -> Result<Reply, AriError> {
     }
     let mut body = json::channel(&ari, &channel);
     let channelvars: serde_json::Map<String, Value> = channel
-        .data()
-        .vars
+        .variables()
         .iter()
         .map(|(k, v)| (k.clone(), Value::String(v.clone())))
         .collect();
