@@ -292,7 +292,7 @@ impl Switch {
         let mut last = CollectStatus::Timeout;
         for attempt in 1..=request.tries.max(1) {
             if !request.prompt.is_empty() {
-                let prompt = self.play(id, request.prompt.clone(), None, None)?;
+                let prompt = self.play(crate::Play::channel(id, request.prompt.clone()))?;
                 tokio::select! {
                     () = prompt.wait() => {}
                     () = wait_for_digit(&channel.digits) => {

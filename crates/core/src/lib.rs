@@ -38,7 +38,9 @@ pub use config::Config;
 pub use digits::{CollectDigits, CollectStatus, Collected, PlayAndCollect};
 pub use events::{ChannelEvent, ChannelEvents, Event, EventBus, EventKind};
 pub use originate::{Originate, Then};
-pub use playback::{Playback, PlaybackControl, PlaybackState, PlaybackTarget};
+pub use playback::{
+    Play, Playback, PlaybackControl, PlaybackState, PlaybackTarget, DEFAULT_SKIP_MS,
+};
 pub use snapshot::ChannelSnapshot;
 pub use state::ChannelState;
 pub use switch::{parse_dialstring, ControlError, OriginateError, Switch};

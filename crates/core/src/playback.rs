@@ -65,6 +65,7 @@ struct Request {
     media: Vec<String>,
     playback_id: Option<String>,
     offset_ms: i64,
+    skip_ms: i64,
     announced: bool,
 }
 
@@ -80,6 +81,8 @@ pub struct Playback {
     pub language: String,
     /// Where the first media starts (ARI `offsetms`).
     pub offset_ms: i64,
+    /// How far forward/reverse control moves (ARI `skipms`).
+    pub skip_ms: i64,
     /// Whether PlaybackStarted/Finished are published: not for music on hold,
     /// silence and Playtones, which Asterisk does not report as playbacks either.
     pub announced: bool,
@@ -129,35 +132,63 @@ impl Playback {
     }
 }
 
-impl Switch {
-    /// Starts playing `media` into a channel and returns at once; events report the
-    /// start and the end.
-    pub fn play(
-        &self,
-        channel_id: &str,
-        media: Vec<String>,
-        language: Option<&str>,
-        playback_id: Option<String>,
-    ) -> Result<Arc<Playback>, ControlError> {
-        self.play_from(channel_id, media, language, playback_id, 0)
+/// ARI's default `skipms`.
+pub const DEFAULT_SKIP_MS: i64 = 3000;
+
+/// Play media into a channel or a bridge (ARI `play`, the dialplan's `Playback()`,
+/// Lua's `streamFile`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Play {
+    pub target: PlaybackTarget,
+    /// Media URIs played in order (`sound:`, `tone:`, `silence:`, `recording:`, …).
+    pub media: Vec<String>,
+    /// The sounds' language; the channel's (a bridge: `en`) when `None`.
+    pub lang: Option<String>,
+    /// Where the first media starts (ARI `offsetms`).
+    pub offset_ms: i64,
+    /// How far forward/reverse control moves (ARI `skipms`).
+    pub skip_ms: i64,
+    pub playback_id: Option<String>,
+}
+
+impl Play {
+    /// `media` into `target`, from the start, with the defaults.
+    pub fn new(target: PlaybackTarget, media: Vec<String>) -> Self {
+        Self {
+            target,
+            media,
+            lang: None,
+            offset_ms: 0,
+            skip_ms: DEFAULT_SKIP_MS,
+            playback_id: None,
+        }
     }
 
-    /// [`Switch::play`] starting `offset_ms` into the first media.
-    pub fn play_from(
-        &self,
-        channel_id: &str,
-        media: Vec<String>,
-        language: Option<&str>,
-        playback_id: Option<String>,
-        offset_ms: i64,
-    ) -> Result<Arc<Playback>, ControlError> {
+    /// `media` into channel `id`.
+    pub fn channel(id: &str, media: Vec<String>) -> Self {
+        Self::new(PlaybackTarget::Channel(id.to_owned()), media)
+    }
+}
+
+impl Switch {
+    /// Starts playing and returns at once; events report the start and the end.
+    pub fn play(&self, play: Play) -> Result<Arc<Playback>, ControlError> {
         let request = Request {
-            media,
-            playback_id,
-            offset_ms,
+            media: play.media,
+            playback_id: play.playback_id,
+            offset_ms: play.offset_ms,
+            skip_ms: play.skip_ms,
             announced: true,
         };
-        self.play_on_channel(channel_id, language, request)
+        match play.target {
+            PlaybackTarget::Channel(id) => self.play_on_channel(&id, play.lang.as_deref(), request),
+            PlaybackTarget::Bridge(id) => {
+                self.bridge(&id)?;
+                let language = play.lang.unwrap_or_else(|| "en".to_owned());
+                let target = PlaybackTarget::Bridge(id);
+                self.start_playback(target, language, request, std::future::pending())
+            }
+        }
     }
 
     /// A background playback (music on hold, silence, Playtones): no Playback events.
@@ -171,6 +202,7 @@ impl Switch {
             media: vec![media.to_owned()],
             playback_id: None,
             offset_ms,
+            skip_ms: DEFAULT_SKIP_MS,
             announced: false,
         };
         self.play_on_channel(channel_id, None, request)
@@ -221,6 +253,7 @@ impl Switch {
             media: vec![format!("moh:{class}")],
             playback_id: None,
             offset_ms: self.moh_offset(class),
+            skip_ms: DEFAULT_SKIP_MS,
             announced: false,
         };
         let target = PlaybackTarget::Bridge(bridge_id.to_owned());
@@ -253,38 +286,6 @@ impl Switch {
         files
     }
 
-    /// Starts playing `media` into a bridge: every member hears it.
-    pub fn play_on_bridge(
-        &self,
-        bridge_id: &str,
-        media: Vec<String>,
-        language: Option<&str>,
-        playback_id: Option<String>,
-    ) -> Result<Arc<Playback>, ControlError> {
-        self.play_on_bridge_from(bridge_id, media, language, playback_id, 0)
-    }
-
-    /// [`Switch::play_on_bridge`] starting `offset_ms` into the first media.
-    pub fn play_on_bridge_from(
-        &self,
-        bridge_id: &str,
-        media: Vec<String>,
-        language: Option<&str>,
-        playback_id: Option<String>,
-        offset_ms: i64,
-    ) -> Result<Arc<Playback>, ControlError> {
-        self.bridge(bridge_id)?;
-        let target = PlaybackTarget::Bridge(bridge_id.to_owned());
-        let language = language.unwrap_or("en").to_owned();
-        let request = Request {
-            media,
-            playback_id,
-            offset_ms,
-            announced: true,
-        };
-        self.start_playback(target, language, request, std::future::pending())
-    }
-
     fn start_playback(
         &self,
         target: PlaybackTarget,
@@ -296,6 +297,7 @@ impl Switch {
             media,
             playback_id,
             offset_ms,
+            skip_ms,
             announced,
         } = request;
         if media.is_empty() {
@@ -314,6 +316,7 @@ impl Switch {
             media,
             language,
             offset_ms,
+            skip_ms,
             announced,
             progress: Mutex::new(Progress {
                 state: PlaybackState::Queued,
@@ -349,7 +352,7 @@ impl Switch {
 
     /// Plays and waits for the end (the dialplan's `Playback()`).
     pub async fn play_and_wait(&self, channel_id: &str, media: &str) -> Result<(), ControlError> {
-        let playback = self.play(channel_id, vec![media.to_owned()], None, None)?;
+        let playback = self.play(Play::channel(channel_id, vec![media.to_owned()]))?;
         playback.wait().await;
         Ok(())
     }
@@ -479,5 +482,68 @@ impl Switch {
         }
         playback.control(op.into());
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn one_play_request_for_channels_and_bridges_keeps_its_skip() {
+        let dialplan = [(
+            "t".to_owned(),
+            [(
+                "1".to_owned(),
+                vec!["Answer()".to_owned(), "Wait(30)".to_owned()],
+            )]
+            .into(),
+        )]
+        .into();
+        let switch =
+            crate::testing::start_in(crate::testing::data_dir("play-request"), dialplan).await;
+        let channel = switch
+            .create_channel("Local/1@t", crate::CallerId::default(), None, None)
+            .expect("a Local channel");
+        let playback = switch
+            .play(Play {
+                skip_ms: 1234,
+                playback_id: Some("p1".into()),
+                ..Play::channel(&channel.id, vec!["silence:5000".into()])
+            })
+            .unwrap();
+        assert_eq!(playback.skip_ms, 1234);
+        assert_eq!(playback.target, PlaybackTarget::Channel(channel.id.clone()));
+        assert_eq!(switch.playback("p1").unwrap().skip_ms, 1234);
+        let again = Play {
+            playback_id: Some("p1".into()),
+            ..Play::channel(&channel.id, vec!["silence:5000".into()])
+        };
+        assert!(matches!(switch.play(again), Err(ControlError::Conflict(_))));
+        let nothing = Play::channel(&channel.id, Vec::new());
+        assert!(matches!(
+            switch.play(nothing),
+            Err(ControlError::Invalid(_))
+        ));
+        let nowhere = Play::new(
+            PlaybackTarget::Bridge("missing".into()),
+            vec!["silence:10".into()],
+        );
+        assert_eq!(switch.play(nowhere).err(), Some(ControlError::NotFound));
+        let bridge = switch
+            .create_bridge(crate::BridgeKind::Mixing, "b", None, false)
+            .unwrap();
+        let into_bridge = Play::new(
+            PlaybackTarget::Bridge(bridge.id.clone()),
+            vec!["silence:5000".into()],
+        );
+        let played = switch.play(into_bridge).unwrap();
+        assert_eq!(
+            (played.language.as_str(), played.skip_ms),
+            ("en", DEFAULT_SKIP_MS)
+        );
+        switch.stop_playback(&playback.id).unwrap();
+        playback.wait().await;
+        assert_eq!(playback.state(), PlaybackState::Complete);
     }
 }

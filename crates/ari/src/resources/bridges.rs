@@ -9,7 +9,9 @@ use std::sync::Arc;
 use serde_json::Value;
 use switchboard_core::features::MuteDirection;
 use switchboard_core::recording::RecordTarget;
-use switchboard_core::{Bridge, BridgeKind, Channel, ControlError};
+use switchboard_core::{
+    Bridge, BridgeKind, Channel, ControlError, Play, PlaybackTarget, DEFAULT_SKIP_MS,
+};
 
 use crate::decl::{api, h, op, Method::*, Operation, Resource};
 use crate::error::AriError;
@@ -434,17 +436,21 @@ async fn play(ari: Ari, args: Args) -> Result<Reply, AriError> {
     let bridge = stasis_bridge(&ari, args.path("bridgeId"))?;
     let media = args.list("media");
     check_media(&media)?;
-    let playback_id = args.str("playbackId").map(str::to_owned);
-    let playback = ari
-        .switch()
-        .play_on_bridge(&bridge.id, media, args.str("lang"), playback_id)
-        .map_err(|e| match e {
-            ControlError::NotFound => not_found(),
-            ControlError::Invalid(why) => AriError::bad_request(why),
-            ControlError::Conflict(why) => AriError::conflict(why),
-            other => AriError::new(500, other.to_string()),
-        })?;
-    Ok(super::playbacks::created(&ari, &args, &playback))
+    let play = Play {
+        target: PlaybackTarget::Bridge(bridge.id.clone()),
+        media,
+        lang: args.str("lang").map(str::to_owned),
+        offset_ms: 0,
+        skip_ms: args.int("skipms").unwrap_or(DEFAULT_SKIP_MS),
+        playback_id: args.str("playbackId").map(str::to_owned),
+    };
+    let playback = ari.switch().play(play).map_err(|e| match e {
+        ControlError::NotFound => not_found(),
+        ControlError::Invalid(why) => AriError::bad_request(why),
+        ControlError::Conflict(why) => AriError::conflict(why),
+        other => AriError::new(500, other.to_string()),
+    })?;
+    Ok(super::playbacks::created(&ari, &playback))
 }
 
 /// Records the bridge's mix.

@@ -13,7 +13,7 @@ use switchboard_core::recording::RecordTarget;
 use switchboard_core::snoop::{Encapsulation, SnoopDirection};
 use switchboard_core::{
     CallerId, Cause, Channel, ChannelState, ControlError, Direction, Originate, OriginateError,
-    Then,
+    Play, PlaybackTarget, Then, DEFAULT_SKIP_MS,
 };
 
 use crate::decl::{api, h, op, Method::*, Operation, Resource};
@@ -836,12 +836,16 @@ async fn play(ari: Ari, args: Args) -> Result<Reply, AriError> {
     if offset < 0 {
         return Err(AriError::bad_request("offsetms cannot be negative"));
     }
-    let playback_id = args.str("playbackId").map(str::to_owned);
-    let playback = ari
-        .switch()
-        .play_from(&channel.id, media, args.str("lang"), playback_id, offset)
-        .map_err(AriError::from_control)?;
-    Ok(super::playbacks::created(&ari, &args, &playback))
+    let play = Play {
+        target: PlaybackTarget::Channel(channel.id.clone()),
+        media,
+        lang: args.str("lang").map(str::to_owned),
+        offset_ms: offset,
+        skip_ms: args.int("skipms").unwrap_or(DEFAULT_SKIP_MS),
+        playback_id: args.str("playbackId").map(str::to_owned),
+    };
+    let playback = ari.switch().play(play).map_err(AriError::from_control)?;
+    Ok(super::playbacks::created(&ari, &playback))
 }
 
 async fn get_var(ari: Ari, args: Args) -> Result<Reply, AriError> {

@@ -7,15 +7,10 @@ use crate::reply::Reply;
 use crate::{json, models, Ari};
 
 /// The 201 answer to a play request (channel or bridge): the playback, tracked with
-/// its `skipms` for later forward/reverse.
-pub(crate) fn created(
-    ari: &Ari,
-    args: &Args,
-    playback: &std::sync::Arc<switchboard_core::Playback>,
-) -> Reply {
+/// tracked for its events (its `skipms` is the core's `Playback::skip_ms`).
+pub(crate) fn created(ari: &Ari, playback: &std::sync::Arc<switchboard_core::Playback>) -> Reply {
     if playback.state() != switchboard_core::PlaybackState::Complete {
-        ari.hub()
-            .track_playback(playback, args.int("skipms").unwrap_or(3000));
+        ari.hub().track_playback(playback, playback.skip_ms);
     }
     Reply::Created {
         location: format!("/playbacks/{}", playback.id),
@@ -88,8 +83,7 @@ async fn stop(ari: Ari, args: Args) -> Result<Reply, AriError> {
 async fn control(ari: Ari, args: Args) -> Result<Reply, AriError> {
     use switchboard_core::PlaybackControl as Control;
     let id = args.path("playbackId");
-    ari.switch().playback(id).map_err(|_| not_found())?;
-    let skip = ari.hub().skipms(id);
+    let skip = ari.switch().playback(id).map_err(|_| not_found())?.skip_ms;
     let operation = match args.str("operation") {
         Some("restart") => Control::Restart,
         Some("pause") => Control::Pause,

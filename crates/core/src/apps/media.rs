@@ -88,7 +88,7 @@ async fn playback(switch: Switch, channel: Arc<Channel>, args: String) -> Next {
     }
     let files = parts.first().map(String::as_str).unwrap_or_default();
     for name in files.split('&').filter(|n| !n.is_empty()) {
-        if let Ok(playing) = switch.play(&channel.id, vec![name.to_owned()], None, None) {
+        if let Ok(playing) = switch.play(crate::Play::channel(&channel.id, vec![name.to_owned()])) {
             let _stop = StopOnDrop::new(&switch, &playing.id);
             playing.wait().await;
         }
@@ -214,7 +214,11 @@ async fn read(switch: Switch, channel: Arc<Channel>, args: String) -> Next {
     let mut status = "TIMEOUT";
     'attempts: for _ in 0..attempts {
         let playing = (!prompt.is_empty())
-            .then(|| switch.play(&channel.id, prompt.clone(), None, None).ok())
+            .then(|| {
+                switch
+                    .play(crate::Play::channel(&channel.id, prompt.clone()))
+                    .ok()
+            })
             .flatten();
         let _stop = playing.as_ref().map(|p| StopOnDrop::new(&switch, &p.id));
         let prompt_done = async {

@@ -45,7 +45,10 @@ async fn chanspy(switch: Switch, channel: Arc<Channel>, args: String) -> Next {
     let mut beep = !quiet;
     loop {
         if beep {
-            if let Ok(beep) = switch.play(&channel.id, vec!["tone:!1000/250".into()], None, None) {
+            if let Ok(beep) = switch.play(crate::Play::channel(
+                &channel.id,
+                vec!["tone:!1000/250".into()],
+            )) {
                 beep.wait().await;
             }
         }
