@@ -83,8 +83,8 @@ pub fn gone_playback(id: &str, target_uri: &str) -> Value {
 /// The `Bridge` model: `bridge_class` `stasis` and `creator` `Stasis` for the bridges
 /// made through ARI, as Asterisk reports its Stasis bridges; the dialplan's bridges are
 /// `basic` (Dial) or `base` made by `ConfBridge`.
-pub fn bridge(ari: &Ari, bridge: &Bridge) -> Value {
-    let (class, creator) = if ari.is_stasis_bridge(&bridge.id) {
+pub fn bridge(bridge: &Bridge) -> Value {
+    let (class, creator) = if bridge.creator == crate::STASIS_CREATOR {
         ("stasis", "Stasis")
     } else if bridge.name.starts_with("confbridge-") {
         ("base", "ConfBridge")

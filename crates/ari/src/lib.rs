@@ -20,9 +20,8 @@ mod stasis_app;
 #[cfg(test)]
 mod tests;
 
-use std::collections::{BTreeSet, HashMap};
 use std::net::SocketAddr;
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::Arc;
 use std::time::SystemTime;
 
 use switchboard_core::Switch;
@@ -90,18 +89,10 @@ struct Inner {
     hub: stasis::Hub,
     started: SystemTime,
     entity_id: String,
-    /// The bridges made through ARI (Asterisk's Stasis bridges), by id.
-    bridges: Mutex<HashMap<String, StasisBridge>>,
 }
 
-/// What ARI keeps about a bridge it made, beside the core's bridge.
-#[derive(Debug, Default)]
-pub(crate) struct StasisBridge {
-    /// The music-on-hold playback started with `POST /bridges/{id}/moh`.
-    pub moh: Option<String>,
-    /// Channels added with `mute=true`: muted towards the bridge while in it.
-    pub muted: BTreeSet<String>,
-}
+/// The core's `creator` of the bridges made through ARI, as Asterisk names them.
+pub(crate) const STASIS_CREATOR: &str = "Stasis";
 
 impl Ari {
     pub fn new(switch: Switch, config: AriConfig) -> Self {
@@ -118,7 +109,6 @@ impl Ari {
                 hub,
                 started: SystemTime::now(),
                 entity_id,
-                bridges: Mutex::default(),
             }),
         }
     }
@@ -144,18 +134,11 @@ impl Ari {
         &self.inner.entity_id
     }
 
-    /// The bridges made through ARI (never hold this across a core call that
-    /// publishes events while the dispatcher may want it: the lock is short).
-    pub(crate) fn stasis_bridges(&self) -> MutexGuard<'_, HashMap<String, StasisBridge>> {
-        self.inner
-            .bridges
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-    }
-
     /// Whether bridge `id` was made through ARI (is "in Stasis").
     pub fn is_stasis_bridge(&self, id: &str) -> bool {
-        self.stasis_bridges().contains_key(id)
+        self.switch()
+            .bridge(id)
+            .is_ok_and(|b| b.creator == STASIS_CREATOR)
     }
 }
 

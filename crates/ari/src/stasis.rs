@@ -16,7 +16,6 @@ use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket};
 use axum::extract::Request;
 use axum::response::{IntoResponse, Response};
 use serde_json::{json, Map, Value};
-use switchboard_core::features::MuteDirection;
 use switchboard_core::recording::{LiveRecording, RecordingState};
 use switchboard_core::MediaTarget;
 use switchboard_core::{time, Bridge, Channel, Event, EventKind, Playback};
@@ -703,14 +702,6 @@ impl Hub {
                 }
             }
             EventKind::ChannelLeftBridge { bridge } => {
-                // Muted for the bridge only (addChannel's `mute`).
-                let unmute = ari
-                    .stasis_bridges()
-                    .get_mut(bridge)
-                    .is_some_and(|b| b.muted.remove(id));
-                if unmute {
-                    let _ = ari.switch().mute(id, MuteDirection::In, false);
-                }
                 // An application stops hearing a bridge none of its channels is in
                 // any more; while the bridge is being destroyed, it stays until its
                 // BridgeDestroyed.
@@ -726,10 +717,6 @@ impl Hub {
             EventKind::BridgeDestroyed => {
                 for app in state.apps.values_mut() {
                     app.bridges.remove(id);
-                }
-                let gone = ari.stasis_bridges().remove(id);
-                if let Some(moh) = gone.and_then(|b| b.moh) {
-                    let _ = ari.switch().stop_playback(&moh);
                 }
             }
             EventKind::ChannelDestroyed { .. } => {
@@ -895,7 +882,7 @@ fn bridge_of(ari: &Ari, state: &mut State, id: &str) -> Value {
     match found {
         Some(bridge) => {
             state.bridges.insert(id.to_owned(), bridge.clone());
-            json::bridge(ari, &bridge)
+            json::bridge(&bridge)
         }
         None => json::gone_bridge(id),
     }

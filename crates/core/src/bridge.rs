@@ -4,12 +4,14 @@
 //! until something needs the audio — a third party, a recording, an announcement — and
 //! then moves to a mixing bridge in the media engine; it moves back when that ends.
 
+use std::collections::HashSet;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::SystemTime;
 
 use switchboard_media::engine::{MediaEngine, MixBridge};
 
 use crate::channel::Channel;
+use crate::switch::{ControlError, Switch};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum BridgeKind {
@@ -35,6 +37,39 @@ impl BridgeKind {
     }
 }
 
+/// A bridge to create.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewBridge {
+    pub kind: BridgeKind,
+    pub name: String,
+    /// Chosen by the caller (ARI's `bridgeId`), or a new UUID.
+    pub id: Option<String>,
+    /// Destroyed when its last channel leaves (Dial's, ConfBridge's).
+    pub transient: bool,
+    /// Asterisk's `creator`: `Stasis` for ARI's bridges.
+    pub creator: String,
+}
+
+impl NewBridge {
+    /// A mixing bridge that goes away with its last channel.
+    pub fn transient(name: &str) -> Self {
+        Self {
+            kind: BridgeKind::Mixing,
+            name: name.to_owned(),
+            id: None,
+            transient: true,
+            creator: String::new(),
+        }
+    }
+}
+
+/// How a channel joins a bridge.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AddToBridge {
+    /// What it says is muted towards the bridge until it leaves (ARI `mute`).
+    pub mute: bool,
+}
+
 enum Media {
     Idle,
     Relay,
@@ -46,6 +81,10 @@ struct Inner {
     media: Media,
     /// Features that need decoded audio (recordings, announcements) while active.
     features: usize,
+    /// Members muted towards the bridge while in it (unmuted when they leave).
+    muted: HashSet<String>,
+    /// The bridge's music-on-hold playback.
+    moh: Option<String>,
 }
 
 pub struct Bridge {
@@ -53,6 +92,9 @@ pub struct Bridge {
     pub name: String,
     pub kind: BridgeKind,
     pub created: SystemTime,
+    /// What made it, as Asterisk's `creator` (`Stasis` for ARI's bridges; empty for
+    /// the dialplan's).
+    pub creator: String,
     /// Made by Dial for its two parties: destroyed when they leave.
     pub(crate) transient: bool,
     engine: MediaEngine,
@@ -74,6 +116,7 @@ impl Bridge {
         id: String,
         name: String,
         kind: BridgeKind,
+        creator: String,
         transient: bool,
         engine: MediaEngine,
     ) -> Self {
@@ -82,12 +125,15 @@ impl Bridge {
             name,
             kind,
             created: SystemTime::now(),
+            creator,
             transient,
             engine,
             inner: Mutex::new(Inner {
                 members: Vec::new(),
                 media: Media::Idle,
                 features: 0,
+                muted: HashSet::new(),
+                moh: None,
             }),
         }
     }
@@ -112,8 +158,13 @@ impl Bridge {
         }
     }
 
-    pub(crate) fn add(&self, channel: Arc<Channel>) {
+    /// Adds a member; `mute` mutes what it says towards the bridge until it leaves.
+    pub(crate) fn add(&self, channel: Arc<Channel>, mute: bool) {
         let mut inner = self.inner();
+        if mute {
+            channel.leg.set_mute(Some(true), None);
+            inner.muted.insert(channel.id.clone());
+        }
         if inner.members.iter().any(|c| c.id == channel.id) {
             return;
         }
@@ -128,6 +179,9 @@ impl Bridge {
             return false;
         };
         let channel = inner.members.remove(pos);
+        if inner.muted.remove(&channel.id) {
+            channel.leg.set_mute(Some(false), None);
+        }
         match &inner.media {
             Media::Mix(mixer) => mixer.remove(&channel.leg),
             Media::Relay | Media::Idle => channel.leg.disconnect(),
@@ -168,6 +222,10 @@ impl Bridge {
     pub(crate) fn close(&self) -> Vec<Arc<Channel>> {
         let mut inner = self.inner();
         let members = std::mem::take(&mut inner.members);
+        for member in members.iter().filter(|m| inner.muted.contains(&m.id)) {
+            member.leg.set_mute(Some(false), None);
+        }
+        inner.muted.clear();
         if let Media::Mix(mixer) = std::mem::replace(&mut inner.media, Media::Idle) {
             mixer.close();
         }
@@ -175,6 +233,11 @@ impl Bridge {
             member.leg.disconnect();
         }
         members
+    }
+
+    /// Replaces the bridge's music-on-hold playback id; returns the previous one.
+    pub(crate) fn set_moh(&self, playback: Option<String>) -> Option<String> {
+        std::mem::replace(&mut self.inner().moh, playback)
     }
 
     /// Parties of a holding bridge hear it (music, announcements) but not each other.
@@ -235,5 +298,90 @@ impl Drop for AudioGuard {
         let mut inner = self.bridge.inner();
         inner.features = inner.features.saturating_sub(1);
         self.bridge.reconcile(&mut inner);
+    }
+}
+
+impl Switch {
+    /// Music on hold of `class` to every member of the bridge, replacing the bridge's
+    /// previous music; it stops when the bridge is destroyed.
+    pub fn start_bridge_moh(&self, bridge_id: &str, class: &str) -> Result<(), ControlError> {
+        let bridge = self.bridge(bridge_id)?;
+        if let Some(previous) = bridge.set_moh(None) {
+            let _ = self.stop_playback(&previous);
+        }
+        let playback = self.music_on_hold_in_bridge(bridge_id, class)?;
+        bridge.set_moh(Some(playback.id.clone()));
+        Ok(())
+    }
+
+    /// Stops the bridge's music on hold; `WrongState` when none is playing.
+    pub fn stop_bridge_moh(&self, bridge_id: &str) -> Result<(), ControlError> {
+        let playing = self.bridge(bridge_id)?.set_moh(None);
+        let playback = playing.ok_or(ControlError::WrongState(
+            "bridge is not playing music on hold",
+        ))?;
+        self.stop_playback(&playback)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn the_core_unmutes_a_member_when_it_leaves_and_owns_bridge_music() {
+        let dialplan = [(
+            "t".to_owned(),
+            [(
+                "1".to_owned(),
+                vec!["Answer()".to_owned(), "Wait(30)".to_owned()],
+            )]
+            .into(),
+        )]
+        .into();
+        let switch =
+            crate::testing::start_in(crate::testing::data_dir("bridge-mute"), dialplan).await;
+        let channel = switch
+            .create_channel("Local/1@t", crate::CallerId::default(), None, None)
+            .expect("a Local channel");
+        let stasis = NewBridge {
+            transient: false,
+            creator: "Stasis".into(),
+            ..NewBridge::transient("b")
+        };
+        let bridge = switch.create_bridge(stasis).unwrap();
+        assert_eq!(bridge.creator, "Stasis");
+        let muted = AddToBridge { mute: true };
+        switch
+            .add_to_bridge_with(&bridge.id, &channel.id, muted.clone())
+            .unwrap();
+        assert_eq!(channel.leg.mutes(), (true, false));
+        switch.remove_from_bridge(&bridge.id, &channel.id).unwrap();
+        assert_eq!(channel.leg.mutes(), (false, false), "unmuted on leaving");
+        switch
+            .add_to_bridge_with(&bridge.id, &channel.id, muted)
+            .unwrap();
+        switch.destroy_bridge(&bridge.id).unwrap();
+        assert_eq!(
+            channel.leg.mutes(),
+            (false, false),
+            "unmuted when destroyed"
+        );
+
+        let bridge = switch.create_bridge(NewBridge::transient("c")).unwrap();
+        assert_eq!(
+            switch.stop_bridge_moh(&bridge.id),
+            Err(ControlError::WrongState(
+                "bridge is not playing music on hold"
+            ))
+        );
+        assert!(matches!(
+            switch.start_bridge_moh(&bridge.id, "none"),
+            Err(ControlError::Invalid(_))
+        ));
+        assert_eq!(
+            switch.start_bridge_moh("missing", "default"),
+            Err(ControlError::NotFound)
+        );
     }
 }

@@ -31,7 +31,7 @@ mod testing;
 pub mod time;
 
 pub use apps::{AppFuture, AppHandler, Application, Next, Transfer};
-pub use bridge::{Bridge, BridgeKind};
+pub use bridge::{AddToBridge, Bridge, BridgeKind, NewBridge};
 pub use cause::Cause;
 pub use channel::{CallerId, Channel, Direction, Status};
 pub use config::Config;

@@ -238,7 +238,7 @@ impl Switch {
     }
 
     /// Music on hold of `class` played to every member of a bridge.
-    pub fn music_on_hold_in_bridge(
+    pub(crate) fn music_on_hold_in_bridge(
         &self,
         bridge_id: &str,
         class: &str,
@@ -531,7 +531,10 @@ mod tests {
         );
         assert_eq!(switch.play(nowhere).err(), Some(ControlError::NotFound));
         let bridge = switch
-            .create_bridge(crate::BridgeKind::Mixing, "b", None, false)
+            .create_bridge(crate::NewBridge {
+                transient: false,
+                ..crate::NewBridge::transient("b")
+            })
             .unwrap();
         let into_bridge = Play::new(
             PlaybackTarget::Bridge(bridge.id.clone()),

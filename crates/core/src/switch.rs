@@ -14,7 +14,7 @@ use switchboard_sip::{CallEvent, IncomingCall, InviteError, Origin, SipStack, Ta
 use switchboard_store::{Cdr, Store};
 use tokio::sync::mpsc;
 
-use crate::bridge::{Bridge, BridgeKind};
+use crate::bridge::{AddToBridge, Bridge, NewBridge};
 use crate::cause::Cause;
 use crate::channel::{CallerId, Channel, ChannelData, Direction, Parts};
 use crate::config::{Config, DtmfMode};
@@ -892,13 +892,14 @@ impl Switch {
     }
 
     /// A new bridge; `transient` ones go away when their last channel leaves.
-    pub fn create_bridge(
-        &self,
-        kind: BridgeKind,
-        name: &str,
-        id: Option<String>,
-        transient: bool,
-    ) -> Result<Arc<Bridge>, ControlError> {
+    pub fn create_bridge(&self, new: NewBridge) -> Result<Arc<Bridge>, ControlError> {
+        let NewBridge {
+            kind,
+            name,
+            id,
+            transient,
+            creator,
+        } = new;
         let mut bridges = self.bridge_registry();
         if let Some(id) = id.as_ref().filter(|id| bridges.contains_key(*id)) {
             return Err(ControlError::Conflict(format!(
@@ -908,8 +909,9 @@ impl Switch {
         let id = id.unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
         let bridge = Arc::new(Bridge::new(
             id.clone(),
-            name.to_owned(),
+            name,
             kind,
+            creator,
             transient,
             self.inner.media.clone(),
         ));
@@ -928,19 +930,29 @@ impl Switch {
             .cloned();
         match existing {
             Some(bridge) => Ok(bridge),
-            None => self.create_bridge(BridgeKind::Mixing, name, None, true),
+            None => self.create_bridge(NewBridge::transient(name)),
         }
     }
 
     /// Moves a channel into a bridge (out of any other first).
     pub fn add_to_bridge(&self, bridge_id: &str, channel_id: &str) -> Result<(), ControlError> {
+        self.add_to_bridge_with(bridge_id, channel_id, AddToBridge::default())
+    }
+
+    /// [`Switch::add_to_bridge`] with options (muted towards the bridge while in it).
+    pub fn add_to_bridge_with(
+        &self,
+        bridge_id: &str,
+        channel_id: &str,
+        options: AddToBridge,
+    ) -> Result<(), ControlError> {
         let bridge = self.bridge(bridge_id)?;
         let channel = self.channel(channel_id)?;
         let previous = channel.data().bridge.clone();
         if let Some(previous) = previous.filter(|p| p != bridge_id) {
             self.remove_from_bridge(&previous, channel_id)?;
         }
-        bridge.add(channel.clone());
+        bridge.add(channel.clone(), options.mute);
         let others: Vec<Arc<Channel>> = {
             let registry = self.registry();
             bridge
@@ -1011,6 +1023,9 @@ impl Switch {
             .bridge_registry()
             .remove(bridge_id)
             .ok_or(ControlError::NotFound)?;
+        if let Some(moh) = bridge.set_moh(None) {
+            let _ = self.stop_playback(&moh);
+        }
         for channel in bridge.close() {
             channel.data().bridge = None;
             self.inner.events.publish(
@@ -1028,7 +1043,7 @@ impl Switch {
 
     /// Connects two channels in a new transient bridge (what Dial does).
     pub fn connect(&self, a: &str, b: &str) -> Result<Arc<Bridge>, ControlError> {
-        let bridge = self.create_bridge(BridgeKind::Mixing, "", None, true)?;
+        let bridge = self.create_bridge(NewBridge::transient(""))?;
         self.add_to_bridge(&bridge.id, a)?;
         self.add_to_bridge(&bridge.id, b)?;
         Ok(bridge)

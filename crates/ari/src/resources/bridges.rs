@@ -7,10 +7,10 @@ use std::collections::BTreeSet;
 use std::sync::Arc;
 
 use serde_json::Value;
-use switchboard_core::features::MuteDirection;
 use switchboard_core::recording::RecordTarget;
 use switchboard_core::{
-    Bridge, BridgeKind, Channel, ControlError, Play, PlaybackTarget, DEFAULT_SKIP_MS,
+    AddToBridge, Bridge, BridgeKind, Channel, ControlError, NewBridge, Play, PlaybackTarget,
+    DEFAULT_SKIP_MS,
 };
 
 use crate::decl::{api, h, op, Method::*, Operation, Resource};
@@ -19,7 +19,7 @@ use crate::params::Args;
 use crate::reply::Reply;
 use crate::resources::channels::check_media;
 use crate::resources::recordings::{record_options, start_recording};
-use crate::{json, models, Ari, StasisBridge};
+use crate::{json, models, Ari, STASIS_CREATOR};
 
 const BRIDGE_ID: &str = "Bridge's id";
 const TYPES: &str = "Comma separated list of bridge type attributes (mixing, holding, dtmf_events, proxy_media, video_sfu, video_single, sdp_label).";
@@ -154,7 +154,7 @@ async fn list(ari: Ari, _args: Args) -> Result<Reply, AriError> {
         .switch()
         .bridges()
         .iter()
-        .map(|b| json::bridge(&ari, b))
+        .map(|b| json::bridge(b.as_ref()))
         .collect();
     Ok(Reply::Json(bridges.into()))
 }
@@ -200,7 +200,7 @@ fn bridge_kind(types: Option<&str>) -> Result<BridgeKind, AriError> {
     Ok(kind.unwrap_or(BridgeKind::Mixing))
 }
 
-/// Makes a Stasis bridge (the id is registered first, so that its BridgeCreated
+/// Makes a Stasis bridge (its creator is set at creation, so that its BridgeCreated
 /// already describes it as one).
 fn make_bridge(ari: &Ari, args: &Args, id: Option<&str>) -> Result<Reply, AriError> {
     let kind = bridge_kind(args.str("type"))?;
@@ -210,23 +210,22 @@ fn make_bridge(ari: &Ari, args: &Args, id: Option<&str>) -> Result<Reply, AriErr
             "Bridge with id '{id}' already exists"
         )));
     }
-    ari.stasis_bridges()
-        .insert(id.clone(), StasisBridge::default());
-    let name = args.str("name").unwrap_or_default();
-    match ari
-        .switch()
-        .create_bridge(kind, name, Some(id.clone()), false)
-    {
-        Ok(bridge) => Ok(Reply::Json(json::bridge(ari, &bridge))),
-        Err(e) => {
-            ari.stasis_bridges().remove(&id);
-            Err(match e {
-                ControlError::Conflict(_) => {
-                    AriError::conflict(format!("Bridge with id '{id}' already exists"))
-                }
-                other => AriError::new(500, format!("Unable to create bridge: {other}")),
-            })
-        }
+    let new = NewBridge {
+        kind,
+        name: args.str("name").unwrap_or_default().to_owned(),
+        id: Some(id.clone()),
+        transient: false,
+        creator: STASIS_CREATOR.to_owned(),
+    };
+    match ari.switch().create_bridge(new) {
+        Ok(bridge) => Ok(Reply::Json(json::bridge(&bridge))),
+        Err(ControlError::Conflict(_)) => Err(AriError::conflict(format!(
+            "Bridge with id '{id}' already exists"
+        ))),
+        Err(other) => Err(AriError::new(
+            500,
+            format!("Unable to create bridge: {other}"),
+        )),
     }
 }
 
@@ -257,7 +256,7 @@ async fn create_with_id(ari: Ari, args: Args) -> Result<Reply, AriError> {
             "Supplying a bridge type when updating a bridge is not allowed.",
         ));
     }
-    Ok(Reply::Json(json::bridge(&ari, &existing)))
+    Ok(Reply::Json(json::bridge(&existing)))
 }
 
 async fn get(ari: Ari, args: Args) -> Result<Reply, AriError> {
@@ -265,18 +264,11 @@ async fn get(ari: Ari, args: Args) -> Result<Reply, AriError> {
         .switch()
         .bridge(args.path("bridgeId"))
         .map_err(|_| not_found())?;
-    Ok(Reply::Json(json::bridge(&ari, &bridge)))
+    Ok(Reply::Json(json::bridge(&bridge)))
 }
 
 async fn destroy(ari: Ari, args: Args) -> Result<Reply, AriError> {
     let bridge = stasis_bridge(&ari, args.path("bridgeId"))?;
-    let moh = ari
-        .stasis_bridges()
-        .get_mut(&bridge.id)
-        .and_then(|b| b.moh.take());
-    if let Some(moh) = moh {
-        let _ = ari.switch().stop_playback(&moh);
-    }
     ari.switch()
         .destroy_bridge(&bridge.id)
         .map_err(|_| not_found())?;
@@ -325,18 +317,12 @@ async fn add_channel(ari: Ari, args: Args) -> Result<Reply, AriError> {
     if args.bool("absorbDTMF") == Some(true) {
         tracing::debug!(bridge = %bridge.id, "ARI addChannel: absorbDTMF is not supported; DTMF passes");
     }
-    let mute = args.bool("mute") == Some(true);
+    let options = AddToBridge {
+        mute: args.bool("mute") == Some(true),
+    };
     for channel in &channels {
-        if mute {
-            ari.switch()
-                .mute(&channel.id, MuteDirection::In, true)
-                .map_err(|_| AriError::bad_request("Channel not found"))?;
-            if let Some(state) = ari.stasis_bridges().get_mut(&bridge.id) {
-                state.muted.insert(channel.id.clone());
-            }
-        }
         ari.switch()
-            .add_to_bridge(&bridge.id, &channel.id)
+            .add_to_bridge_with(&bridge.id, &channel.id, options.clone())
             .map_err(|e| match e {
                 ControlError::NotFound if ari.switch().bridge(&bridge.id).is_err() => not_found(),
                 ControlError::NotFound => AriError::bad_request("Channel not found"),
@@ -400,19 +386,8 @@ async fn start_moh(ari: Ari, args: Args) -> Result<Reply, AriError> {
         tracing::warn!(bridge = %bridge.id, class, "ARI bridge MOH: no such music-on-hold class");
         class = "default";
     }
-    let previous = ari
-        .stasis_bridges()
-        .get_mut(&bridge.id)
-        .and_then(|b| b.moh.take());
-    if let Some(previous) = previous {
-        let _ = ari.switch().stop_playback(&previous);
-    }
-    match ari.switch().music_on_hold_in_bridge(&bridge.id, class) {
-        Ok(playback) => {
-            if let Some(state) = ari.stasis_bridges().get_mut(&bridge.id) {
-                state.moh = Some(playback.id.clone());
-            }
-        }
+    match ari.switch().start_bridge_moh(&bridge.id, class) {
+        Ok(()) => {}
         Err(ControlError::NotFound) => return Err(not_found()),
         // No music to play: Asterisk still answers 204.
         Err(e) => tracing::warn!(bridge = %bridge.id, class, error = %e, "ARI bridge MOH"),
@@ -422,14 +397,10 @@ async fn start_moh(ari: Ari, args: Args) -> Result<Reply, AriError> {
 
 async fn stop_moh(ari: Ari, args: Args) -> Result<Reply, AriError> {
     let bridge = stasis_bridge(&ari, args.path("bridgeId"))?;
-    let playing = ari
-        .stasis_bridges()
-        .get_mut(&bridge.id)
-        .and_then(|b| b.moh.take());
-    match playing.map(|p| ari.switch().stop_playback(&p)) {
-        Some(Ok(())) => Ok(Reply::NoContent),
-        _ => Err(AriError::conflict("Bridge isn't playing music on hold")),
-    }
+    ari.switch()
+        .stop_bridge_moh(&bridge.id)
+        .map_err(|_| AriError::conflict("Bridge isn't playing music on hold"))?;
+    Ok(Reply::NoContent)
 }
 
 async fn play(ari: Ari, args: Args) -> Result<Reply, AriError> {

@@ -456,6 +456,12 @@ impl Leg {
         }
     }
 
+    /// Whether (incoming, outgoing) are muted.
+    pub fn mutes(&self) -> (bool, bool) {
+        let state = self.shared.state();
+        (state.mute_in, state.mute_out)
+    }
+
     /// Always detect in-band DTMF, even when RFC 4733 was negotiated.
     pub fn force_inband_dtmf(&self) {
         let mut state = self.shared.state();
