@@ -293,6 +293,7 @@ impl Switch {
         for attempt in 1..=request.tries.max(1) {
             if !request.prompt.is_empty() {
                 let prompt = self.play(crate::Play::channel(id, request.prompt.clone()))?;
+                let _stop = StopOnDrop(self, &prompt.id);
                 tokio::select! {
                     () = prompt.wait() => {}
                     () = wait_for_digit(&channel.digits) => {
@@ -334,7 +335,9 @@ impl Switch {
             }
             tracing::debug!(channel = %channel.name, attempt, status = ?last, "invalid input");
             if let Some(invalid) = &request.invalid {
-                self.play_and_wait(id, invalid).await?;
+                let invalid = self.play(crate::Play::channel(id, vec![invalid.clone()]))?;
+                let _stop = StopOnDrop(self, &invalid.id);
+                invalid.wait().await;
             }
         }
         Ok(Collected {
@@ -342,6 +345,17 @@ impl Switch {
             terminator: None,
             status: last,
         })
+    }
+}
+
+/// Stops a prompt when dropped: a collection interrupted (transfer, break, a face that
+/// gave up) leaves nothing playing.
+struct StopOnDrop<'a>(&'a Switch, &'a str);
+
+impl Drop for StopOnDrop<'_> {
+    fn drop(&mut self) {
+        // Already finished is fine: then there is nothing to stop.
+        let _ = self.0.stop_playback(self.1);
     }
 }
 
@@ -624,6 +638,31 @@ mod tests {
             switch.play_and_collect(&channel.id, bad).await,
             Err(ControlError::Invalid(_))
         ));
+    }
+
+    #[tokio::test]
+    async fn a_dropped_play_and_collect_stops_its_prompt() {
+        let (switch, channel) = switch_with_channel("play-and-collect-dropped").await;
+        let mut events = switch.channel_events(&channel.id).unwrap();
+        let request = PlayAndCollect {
+            prompt: vec!["tone:440/60000".into()],
+            ..pin_request()
+        };
+        let collecting = switch.play_and_collect(&channel.id, request);
+        let dropped = tokio::time::timeout(Duration::from_millis(200), collecting).await;
+        assert!(dropped.is_err(), "still collecting when dropped");
+        let finished = tokio::time::timeout(Duration::from_secs(2), async {
+            while let Some(event) = events.recv().await {
+                if let crate::ChannelEvent::Event(e) = event {
+                    if matches!(e.kind, crate::EventKind::PlaybackFinished { .. }) {
+                        return true;
+                    }
+                }
+            }
+            false
+        })
+        .await;
+        assert_eq!(finished, Ok(true), "the prompt stops with the collection");
     }
 
     #[tokio::test]

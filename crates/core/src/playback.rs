@@ -350,13 +350,6 @@ impl Switch {
         Ok(playback)
     }
 
-    /// Plays and waits for the end (the dialplan's `Playback()`).
-    pub async fn play_and_wait(&self, channel_id: &str, media: &str) -> Result<(), ControlError> {
-        let playback = self.play(Play::channel(channel_id, vec![media.to_owned()]))?;
-        playback.wait().await;
-        Ok(())
-    }
-
     async fn run_playback(&self, playback: &Playback) {
         let mut started = false;
         let sources = playback.media.iter().enumerate().flat_map(|(index, uri)| {

@@ -1,5 +1,5 @@
-//! Media to the caller: Playback, Playtones/StopPlaytones, MusicOnHold, Echo, SendDTMF
-//! and Read. What an application starts is stopped when it is interrupted (its future
+//! Media to the caller: Playback, Playtones/StopPlaytones, MusicOnHold, Echo, SendDTMF,
+//! Read and flush_dtmf. What an application starts is stopped when it is interrupted (its future
 //! dropped), through [`StopOnDrop`].
 
 use std::sync::Arc;
@@ -8,7 +8,8 @@ use std::time::Duration;
 use super::{Application, Next};
 use crate::channel::Channel;
 use crate::dialplan::split_args;
-use crate::events::EventKind;
+use crate::digits::{CollectStatus, PlayAndCollect};
+use crate::state::ChannelState;
 use crate::switch::Switch;
 
 pub(super) fn applications() -> Vec<Application> {
@@ -54,6 +55,12 @@ pub(super) fn applications() -> Vec<Application> {
             "Read(variable[,filename[&filename2[&...]][,maxdigits[,options[,attempts[,timeout]]]]])",
             "Read a variable.",
             read,
+        ),
+        Application::new(
+            "flush_dtmf",
+            "flush_dtmf()",
+            "Drop the DTMF digits buffered on the channel.",
+            flush_dtmf,
         ),
     ]
 }
@@ -175,9 +182,12 @@ async fn send_dtmf(switch: Switch, channel: Arc<Channel>, args: String) -> Next 
 }
 
 /// `Read(var[,prompt[,maxdigits[,options[,attempts[,timeout]]]]])`: plays the prompt
-/// (sounds joined by `&`, or an indication with `i`), collects DTMF until `#`,
-/// `maxdigits` or `timeout` seconds of silence after the prompt; sets `var` and
-/// `READSTATUS` (OK, TIMEOUT, HANGUP).
+/// (sounds joined by `&`, or indications with `i`), collects DTMF until `#`,
+/// `maxdigits` or `timeout` seconds of silence, over [`Switch::play_and_collect`]; sets
+/// `var` (empty when nothing came) and `READSTATUS` (OK, TIMEOUT, HANGUP; SKIPPED with
+/// `s` on a channel not answered). Digits typed before Read starts are read first, as
+/// FreeSWITCH's type-ahead does (Asterisk drops what arrives while no application
+/// reads); `flush_dtmf()` before Read drops them.
 async fn read(switch: Switch, channel: Arc<Channel>, args: String) -> Next {
     let parts = split_args(&args);
     let arg = |i: usize| parts.get(i).map(String::as_str).unwrap_or_default().trim();
@@ -187,18 +197,23 @@ async fn read(switch: Switch, channel: Arc<Channel>, args: String) -> Next {
         return Next::Continue;
     }
     let options = arg(3);
-    let max_digits: usize = arg(2).parse().ok().filter(|n| *n > 0).unwrap_or(255);
-    let attempts: u32 = arg(4).parse().ok().filter(|n| *n > 0).unwrap_or(1);
+    if channel.state() != ChannelState::Up {
+        if options.contains('s') {
+            let _ = switch.set_var(&channel.id, "READSTATUS", "SKIPPED");
+            return Next::Continue;
+        }
+        if !options.contains('n') {
+            let _ = switch.answer(&channel.id);
+        }
+    }
     let timeout = arg(5)
         .parse::<f64>()
         .ok()
         .filter(|t| t.is_finite() && *t > 0.0)
         .unwrap_or(10.0)
         .min(86_400.0);
-    if !options.contains('n') {
-        let _ = switch.answer(&channel.id);
-    }
-    let prompt: Vec<String> = arg(1)
+    let timeout = Duration::from_secs_f64(timeout);
+    let prompt = arg(1)
         .split('&')
         .filter(|p| !p.is_empty())
         .map(|p| {
@@ -209,66 +224,46 @@ async fn read(switch: Switch, channel: Arc<Channel>, args: String) -> Next {
             }
         })
         .collect();
-    let mut events = switch.events().subscribe();
-    let mut digits = String::new();
-    let mut status = "TIMEOUT";
-    'attempts: for _ in 0..attempts {
-        let playing = (!prompt.is_empty())
-            .then(|| {
-                switch
-                    .play(crate::Play::channel(&channel.id, prompt.clone()))
-                    .ok()
-            })
-            .flatten();
-        let _stop = playing.as_ref().map(|p| StopOnDrop::new(&switch, &p.id));
-        let prompt_done = async {
-            if let Some(playing) = &playing {
-                playing.wait().await;
-            }
-        };
-        tokio::pin!(prompt_done);
-        let mut deadline: Option<tokio::time::Instant> = None;
-        loop {
-            let wait = async {
-                match deadline {
-                    Some(at) => tokio::time::sleep_until(at).await,
-                    None => std::future::pending().await,
+    let request = PlayAndCollect {
+        prompt,
+        invalid: None,
+        min: 0,
+        // Asterisk's limit, also for 0 or none.
+        max: arg(2)
+            .parse()
+            .ok()
+            .filter(|n| (1..=255).contains(n))
+            .unwrap_or(255),
+        tries: arg(4).parse().ok().filter(|n| *n > 0).unwrap_or(1),
+        timeout,
+        terminators: "#".into(),
+        regex: None,
+        variable: None,
+        digit_timeout: Some(timeout),
+    };
+    let (digits, status) = match switch.play_and_collect(&channel.id, request).await {
+        Ok(got) => {
+            let status = match got.status {
+                CollectStatus::Ok => "OK",
+                CollectStatus::Hangup => "HANGUP",
+                CollectStatus::Timeout | CollectStatus::TooShort | CollectStatus::NoMatch => {
+                    "TIMEOUT"
                 }
             };
-            tokio::select! {
-                () = &mut prompt_done, if deadline.is_none() => {
-                    deadline = Some(tokio::time::Instant::now() + Duration::from_secs_f64(timeout));
-                }
-                () = wait => break,
-                event = events.recv() => {
-                    let Ok(event) = event else { continue };
-                    let EventKind::ChannelDtmfReceived { digit, .. } = event.kind else { continue };
-                    if event.source != channel.id {
-                        continue;
-                    }
-                    if let Some(playing) = &playing {
-                        let _ = switch.stop_playback(&playing.id);
-                    }
-                    // Each digit restarts the inter-digit timeout.
-                    deadline = Some(tokio::time::Instant::now() + Duration::from_secs_f64(timeout));
-                    if digit == '#' {
-                        status = "OK";
-                        break 'attempts;
-                    }
-                    digits.push(digit);
-                    if digits.len() >= max_digits {
-                        status = "OK";
-                        break 'attempts;
-                    }
-                }
-            }
+            (got.digits, status)
         }
-        if !digits.is_empty() {
-            status = "OK";
-            break;
+        Err(e) => {
+            tracing::warn!(channel = %channel.name, error = %e, "Read");
+            (String::new(), "ERROR")
         }
-    }
+    };
     let _ = switch.set_var(&channel.id, variable, &digits);
     let _ = switch.set_var(&channel.id, "READSTATUS", status);
+    Next::Continue
+}
+
+/// `flush_dtmf()` (FreeSWITCH's): drops the digits buffered on the channel.
+async fn flush_dtmf(switch: Switch, channel: Arc<Channel>, _args: String) -> Next {
+    let _ = switch.flush_digits(&channel.id);
     Next::Continue
 }
