@@ -3,6 +3,8 @@
 //! test flushes and collects through the core's typed API. No face offers these calls
 //! yet (the dialplan's Read moves onto them next), so the switch is driven directly.
 
+mod read;
+
 use std::time::Duration;
 
 use switchboard_core::{
