@@ -4,6 +4,7 @@
 //! yet (the dialplan's Read moves onto them next), so the switch is driven directly.
 
 mod read;
+mod transfer;
 
 use std::time::Duration;
 
