@@ -1,7 +1,8 @@
 //! The per-channel digit buffer end to end: a SIP caller (SIPp, with the test's RTP
 //! peer sending RFC 4733 digits) calls a switch that runs in the test process, and the
-//! test flushes and collects through the core's typed API. No face offers these calls
-//! yet (the dialplan's Read moves onto them next), so the switch is driven directly.
+//! test flushes and collects through the core's typed API, driving the switch directly;
+//! `read` does the same through the dialplan's Read and flush_dtmf, `transfer`
+//! interrupts a Playback and a Read with `Switch::transfer`.
 
 mod read;
 mod transfer;
