@@ -3,12 +3,13 @@
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::SystemTime;
 
 use tokio::sync::broadcast;
 
 use crate::cause::Cause;
+use crate::snapshot::{BridgeSnapshot, ChannelSnapshot, PlaybackSnapshot, RecordingSnapshot};
 use crate::state::ChannelState;
 
 #[derive(Debug, Clone, PartialEq)]
@@ -91,6 +92,37 @@ pub struct Event {
     /// Id of the channel (or bridge, for bridge events) the event is about.
     pub source: String,
     pub kind: EventKind,
+    /// The objects the event is about as they were when it was published, so a face
+    /// can describe them after they are gone.
+    pub objects: Objects,
+}
+
+/// Snapshots of what an event names: its source channel, a dialled peer, a bridge, a
+/// playback or a live recording (`None` where the event names none, or it is gone).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Objects {
+    pub channel: Option<ChannelSnapshot>,
+    /// The dialled channel of `ChannelDialBegin` / `ChannelDialEnd`.
+    pub peer: Option<ChannelSnapshot>,
+    pub bridge: Option<BridgeSnapshot>,
+    pub playback: Option<PlaybackSnapshot>,
+    pub recording: Option<RecordingSnapshot>,
+}
+
+/// Takes the snapshots for an event about to be published (installed by the switch).
+type SnapshotFn = dyn Fn(&str, &EventKind) -> Objects + Send + Sync;
+
+#[derive(Clone, Default)]
+struct Snapshotter(Arc<OnceLock<Box<SnapshotFn>>>);
+
+impl std::fmt::Debug for Snapshotter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(if self.0.get().is_some() {
+            "Snapshotter(installed)"
+        } else {
+            "Snapshotter(none)"
+        })
+    }
 }
 
 const CAPACITY: usize = 4096;
@@ -104,6 +136,7 @@ pub struct EventBus {
     /// Per-source queues, keyed by source id: a publish finds its source's subscribers
     /// in one lookup instead of every subscriber filtering the whole switch.
     sources: Arc<Mutex<HashMap<String, broadcast::Sender<Arc<Event>>>>>,
+    snapshotter: Snapshotter,
 }
 
 impl Default for EventBus {
@@ -113,6 +146,7 @@ impl Default for EventBus {
             tx,
             seq: Arc::new(AtomicU64::new(0)),
             sources: Arc::default(),
+            snapshotter: Snapshotter::default(),
         }
     }
 }
@@ -153,12 +187,29 @@ fn is_final(kind: &EventKind) -> bool {
 }
 
 impl EventBus {
+    /// Installs what fills every event's [`Objects`] (once; later calls are ignored).
+    pub(crate) fn set_snapshotter(
+        &self,
+        snapshot: impl Fn(&str, &EventKind) -> Objects + Send + Sync + 'static,
+    ) {
+        let _ = self.snapshotter.0.set(Box::new(snapshot));
+    }
+
+    /// Publishes an event with snapshots of its objects taken now; the caller holds no
+    /// lock of those objects.
     pub fn publish(&self, source: &str, kind: EventKind) {
+        let objects = self
+            .snapshotter
+            .0
+            .get()
+            .map(|snapshot| snapshot(source, &kind))
+            .unwrap_or_default();
         let event = Event {
             seq: self.seq.fetch_add(1, Ordering::Relaxed) + 1,
             timestamp: SystemTime::now(),
             source: source.to_owned(),
             kind,
+            objects,
         };
         tracing::debug!(seq = event.seq, source, kind = ?event.kind, "event");
         let last = is_final(&event.kind);

@@ -36,12 +36,12 @@ pub use cause::Cause;
 pub use channel::{CallerId, Channel, Direction, Status};
 pub use config::Config;
 pub use digits::{CollectDigits, CollectStatus, Collected, PlayAndCollect};
-pub use events::{ChannelEvent, ChannelEvents, Event, EventBus, EventKind};
+pub use events::{ChannelEvent, ChannelEvents, Event, EventBus, EventKind, Objects};
 pub use originate::{Originate, Then};
 pub use playback::{
     Play, Playback, PlaybackControl, PlaybackState, PlaybackTarget, DEFAULT_SKIP_MS,
 };
-pub use snapshot::ChannelSnapshot;
+pub use snapshot::{BridgeSnapshot, ChannelSnapshot, PlaybackSnapshot, RecordingSnapshot};
 pub use state::ChannelState;
 pub use switch::{parse_dialstring, ControlError, OriginateError, Switch};
 

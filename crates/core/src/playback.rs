@@ -337,7 +337,6 @@ impl Switch {
             }
             task.progress().state = PlaybackState::Complete;
             task.complete.send_replace(true);
-            switch.playback_registry().remove(&task.id);
             if task.announced {
                 switch.events().publish(
                     task.target.id(),
@@ -346,6 +345,8 @@ impl Switch {
                     },
                 );
             }
+            // Registered until PlaybackFinished is out, so it carries the snapshot.
+            switch.playback_registry().remove(&task.id);
         });
         Ok(playback)
     }

@@ -84,6 +84,9 @@ struct Inner {
     applications: crate::apps::Registry,
     recordings: Mutex<HashMap<String, Arc<LiveRecording>>>,
     bridges: Mutex<HashMap<String, Arc<Bridge>>>,
+    /// Bridges being destroyed: out of `bridges`, kept for the snapshots of their
+    /// last events until their BridgeDestroyed is out.
+    closing_bridges: Mutex<HashMap<String, Arc<Bridge>>>,
     playbacks: Mutex<HashMap<String, Arc<Playback>>>,
     config: Config,
     dialplan: Dialplan,
@@ -166,6 +169,7 @@ impl Switch {
                 channels: Mutex::default(),
                 playbacks: Mutex::default(),
                 bridges: Mutex::default(),
+                closing_bridges: Mutex::default(),
                 recordings: Mutex::default(),
                 apps: Mutex::default(),
                 applications: crate::apps::Registry::builtin(),
@@ -173,6 +177,13 @@ impl Switch {
                 counter: AtomicU64::new(0),
             }),
         };
+        // Weak: the bus lives in the switch it snapshots.
+        let weak = Arc::downgrade(&switch.inner);
+        switch.inner.events.set_snapshotter(move |source, kind| {
+            weak.upgrade()
+                .map(|inner| Switch { inner }.objects(source, kind))
+                .unwrap_or_default()
+        });
         switch.recover_recordings();
         tokio::spawn(switch.clone().accept_calls(incoming));
         Ok(switch)
@@ -836,12 +847,15 @@ impl Switch {
             let _ = self.remove_from_bridge(&bridge, &channel.id);
         }
         channel.leg.close();
-        self.registry().remove(&channel.id);
         let stasis = channel.data().stasis.take();
         if let Some((app, _)) = stasis {
             events.publish(&channel.id, EventKind::StasisEnd { app });
         }
+        // Registered until its last event is out, so the event carries its snapshot.
         events.publish(&channel.id, EventKind::ChannelDestroyed { cause });
+        self.registry().remove(&channel.id);
+        // A subscriber that came after ChannelDestroyed: its stream ends now.
+        events.forget(&channel.id);
     }
 
     fn cdr_for(&self, channel: &Channel, cause: Cause) -> Cdr {
@@ -889,6 +903,12 @@ impl Switch {
             .get(id)
             .cloned()
             .ok_or(ControlError::NotFound)
+    }
+
+    /// A bridge, or one being destroyed whose last events are not all out yet.
+    pub(crate) fn bridge_until_destroyed(&self, id: &str) -> Option<Arc<Bridge>> {
+        let live = self.bridge_registry().get(id).cloned();
+        live.or_else(|| crate::lock(&self.inner.closing_bridges).get(id).cloned())
     }
 
     /// A new bridge; `transient` ones go away when their last channel leaves.
@@ -1023,6 +1043,7 @@ impl Switch {
             .bridge_registry()
             .remove(bridge_id)
             .ok_or(ControlError::NotFound)?;
+        crate::lock(&self.inner.closing_bridges).insert(bridge_id.to_owned(), bridge.clone());
         if let Some(moh) = bridge.set_moh(None) {
             let _ = self.stop_playback(&moh);
         }
@@ -1038,6 +1059,7 @@ impl Switch {
         self.inner
             .events
             .publish(bridge_id, EventKind::BridgeDestroyed);
+        crate::lock(&self.inner.closing_bridges).remove(bridge_id);
         Ok(())
     }
 
