@@ -4,7 +4,10 @@
 use serde_json::{json, Value};
 use switchboard_core::mailbox::Mailbox;
 use switchboard_core::recording::{LiveRecording, StoredRecording};
-use switchboard_core::{time, Bridge, Channel, ChannelSnapshot, Playback};
+use switchboard_core::{
+    time, Bridge, BridgeSnapshot, Channel, ChannelSnapshot, Playback, PlaybackSnapshot,
+    RecordingSnapshot,
+};
 
 use crate::Ari;
 
@@ -55,35 +58,33 @@ pub fn gone_channel(id: &str) -> Value {
 
 /// The `Playback` model.
 pub fn playback(playback: &Playback) -> Value {
-    let mut value = json!({
-        "id": playback.id,
-        "media_uri": playback.media_uri(),
-        "target_uri": playback.target.uri(),
-        "language": playback.language,
-        "state": playback.state().as_str(),
-    });
-    if let Some(next) = playback.next_media_uri() {
-        value["next_media_uri"] = next.into();
-    }
-    value
+    playback_model(&PlaybackSnapshot::from(playback))
 }
 
-/// A playback that is already gone from the core; `target_uri` is `channel:<id>` or
-/// `bridge:<id>`.
-pub fn gone_playback(id: &str, target_uri: &str) -> Value {
-    json!({
-        "id": id,
-        "media_uri": "",
-        "target_uri": target_uri,
-        "language": "en",
-        "state": "complete",
-    })
+/// The `Playback` model of a core snapshot.
+pub fn playback_model(p: &PlaybackSnapshot) -> Value {
+    let mut value = json!({
+        "id": p.id,
+        "media_uri": p.media_uri,
+        "target_uri": p.target.uri(),
+        "language": p.language,
+        "state": p.state.as_str(),
+    });
+    if let Some(next) = &p.next_media_uri {
+        value["next_media_uri"] = next.clone().into();
+    }
+    value
 }
 
 /// The `Bridge` model: `bridge_class` `stasis` and `creator` `Stasis` for the bridges
 /// made through ARI, as Asterisk reports its Stasis bridges; the dialplan's bridges are
 /// `basic` (Dial) or `base` made by `ConfBridge`.
 pub fn bridge(bridge: &Bridge) -> Value {
+    bridge_model(&BridgeSnapshot::from(bridge))
+}
+
+/// The `Bridge` model of a core snapshot.
+pub fn bridge_model(bridge: &BridgeSnapshot) -> Value {
     let (class, creator) = if bridge.creator == crate::STASIS_CREATOR {
         ("stasis", "Stasis")
     } else if bridge.name.starts_with("confbridge-") {
@@ -93,28 +94,13 @@ pub fn bridge(bridge: &Bridge) -> Value {
     };
     json!({
         "id": bridge.id,
-        "technology": bridge.technology(),
+        "technology": bridge.technology,
         "bridge_type": bridge.kind.as_str(),
         "bridge_class": class,
         "creator": creator,
         "name": bridge.name,
-        "channels": bridge.channel_ids(),
+        "channels": bridge.channels,
         "creationtime": time::asterisk(bridge.created),
-        "video_mode": "none",
-    })
-}
-
-/// A bridge that is already gone from the core.
-pub fn gone_bridge(id: &str) -> Value {
-    json!({
-        "id": id,
-        "technology": "",
-        "bridge_type": "mixing",
-        "bridge_class": "stasis",
-        "creator": "",
-        "name": "",
-        "channels": [],
-        "creationtime": time::asterisk(std::time::SystemTime::now()),
         "video_mode": "none",
     })
 }
@@ -122,30 +108,24 @@ pub fn gone_bridge(id: &str) -> Value {
 /// The `LiveRecording` model (the seed's `name`, `format`, `state` with Asterisk's
 /// `target_uri`, durations and, once it failed, `cause`).
 pub fn live_recording(recording: &LiveRecording) -> Value {
-    let (duration, talking, silence) = recording.durations();
-    let mut value = json!({
-        "name": recording.name,
-        "format": recording.format,
-        "state": recording.state().as_str(),
-        "target_uri": recording.target.uri(),
-        "duration": duration,
-        "talking_duration": talking,
-        "silence_duration": silence,
-    });
-    if let Some(cause) = recording.cause() {
-        value["cause"] = cause.into();
-    }
-    value
+    recording_model(&RecordingSnapshot::from(recording))
 }
 
-/// A recording the core no longer knows (it ended before its event was read).
-pub fn gone_recording(name: &str, target_uri: &str) -> Value {
-    json!({
-        "name": name,
-        "format": "",
-        "state": "done",
-        "target_uri": target_uri,
-    })
+/// The `LiveRecording` model of a core snapshot.
+pub fn recording_model(r: &RecordingSnapshot) -> Value {
+    let mut value = json!({
+        "name": r.name,
+        "format": r.format,
+        "state": r.state.as_str(),
+        "target_uri": r.target.uri(),
+        "duration": r.duration,
+        "talking_duration": r.talking,
+        "silence_duration": r.silence,
+    });
+    if let Some(cause) = &r.cause {
+        value["cause"] = cause.clone().into();
+    }
+    value
 }
 
 /// The `StoredRecording` model: the seed's `id`, `formats`, `time`,

@@ -16,9 +16,7 @@ use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket};
 use axum::extract::Request;
 use axum::response::{IntoResponse, Response};
 use serde_json::{json, Map, Value};
-use switchboard_core::recording::{LiveRecording, RecordingState};
-use switchboard_core::MediaTarget;
-use switchboard_core::{time, Bridge, Channel, Event, EventKind, Playback};
+use switchboard_core::{time, Channel, ChannelSnapshot, Event, EventKind, MediaTarget};
 use tokio::sync::{broadcast, mpsc, Notify};
 
 use crate::decl::Operation;
@@ -126,20 +124,11 @@ impl App {
     }
 }
 
+/// What the hub keeps: its applications only; what events are about comes with them
+/// (the core's snapshots).
 #[derive(Default)]
 struct State {
     apps: BTreeMap<String, App>,
-    /// Channels seen, kept until their ChannelDestroyed so that the last events can
-    /// still describe them.
-    channels: HashMap<String, Arc<Channel>>,
-    /// Playbacks seen, kept until their PlaybackFinished.
-    playbacks: HashMap<String, Arc<Playback>>,
-    /// Bridges seen, kept until their BridgeDestroyed.
-    bridges: HashMap<String, Arc<Bridge>>,
-    /// `skipms` of the playbacks started through ARI (for forward / reverse).
-    skips: HashMap<String, i64>,
-    /// Recordings seen, kept until their RecordingFinished / RecordingFailed.
-    recordings: HashMap<String, Arc<LiveRecording>>,
 }
 
 /// The applications and the event dispatcher.
@@ -307,47 +296,13 @@ impl Hub {
     }
 
     /// An originated channel belongs to `app` from its creation.
-    pub fn add_channel(&self, app: &str, channel: &Arc<Channel>) {
-        let mut state = self.lock();
-        state.channels.insert(channel.id.clone(), channel.clone());
-        state
+    pub fn add_channel(&self, app: &str, channel: &Channel) {
+        self.lock()
             .apps
             .entry(app.to_owned())
             .or_insert_with(App::new)
             .channels
             .insert(channel.id.clone());
-    }
-
-    pub fn track_playback(&self, playback: &Arc<Playback>, skipms: i64) {
-        let mut state = self.lock();
-        state
-            .playbacks
-            .insert(playback.id.clone(), playback.clone());
-        state.skips.insert(playback.id.clone(), skipms);
-    }
-
-    /// A recording started through ARI, kept for its events (the core forgets it as
-    /// soon as it ends).
-    pub fn track_recording(&self, recording: &Arc<LiveRecording>) {
-        let mut state = self.lock();
-        // Those whose last event came before they were tracked.
-        state.recordings.retain(|_, r| !ended(r));
-        state
-            .recordings
-            .insert(recording.name.clone(), recording.clone());
-    }
-
-    /// Whether a recording of channel `id` (not of its bridge) is in progress.
-    pub fn channel_recording(&self, id: &str) -> bool {
-        self.lock()
-            .recordings
-            .values()
-            .any(|r| r.target == MediaTarget::Channel(id.to_owned()) && !ended(r))
-    }
-
-    /// The `skipms` a playback was started with (Asterisk's default 3000).
-    pub fn skipms(&self, playback: &str) -> i64 {
-        self.lock().skips.get(playback).copied().unwrap_or(3000)
     }
 
     /// `POST /events/user/{eventName}`: a ChannelUserevent to one application.
@@ -442,19 +397,11 @@ impl Hub {
 
     fn on_event(&self, ari: &Ari, event: &Event) {
         let id = event.source.as_str();
+        let objects = &event.objects;
         let mut state = self.lock();
-        let channel = match state.channels.get(id) {
-            Some(c) => Some(c.clone()),
-            None => {
-                let found = ari.switch().channel(id).ok();
-                if let Some(c) = &found {
-                    state.channels.insert(id.to_owned(), c.clone());
-                }
-                found
-            }
-        };
-        let snapshot = |channel: &Option<Arc<Channel>>| match channel {
-            Some(c) => json::channel(ari, c),
+        let channel = &objects.channel;
+        let snapshot = |channel: &Option<ChannelSnapshot>| match channel {
+            Some(c) => json::channel_model(c),
             None => json::gone_channel(id),
         };
         let mut fields = Map::new();
@@ -466,11 +413,11 @@ impl Hub {
         let mut bridge_event: Option<String> = None;
         let event_type = match &event.kind {
             EventKind::ChannelCreated => {
-                fields.insert("channel".into(), snapshot(&channel));
+                fields.insert("channel".into(), snapshot(channel));
                 "ChannelCreated"
             }
             EventKind::ChannelStateChange { state: new_state } => {
-                let mut value = snapshot(&channel);
+                let mut value = snapshot(channel);
                 value["state"] = new_state.ari().into();
                 fields.insert("channel".into(), value);
                 "ChannelStateChange"
@@ -478,147 +425,98 @@ impl Hub {
             EventKind::ChannelDtmfReceived { digit, duration_ms } => {
                 fields.insert("digit".into(), digit.to_string().into());
                 fields.insert("duration_ms".into(), (*duration_ms).into());
-                fields.insert("channel".into(), snapshot(&channel));
+                fields.insert("channel".into(), snapshot(channel));
                 "ChannelDtmfReceived"
             }
             EventKind::ChannelVarset { variable, value } => {
                 fields.insert("variable".into(), variable.clone().into());
                 fields.insert("value".into(), value.clone().into());
-                fields.insert("channel".into(), snapshot(&channel));
+                fields.insert("channel".into(), snapshot(channel));
                 "ChannelVarset"
             }
             EventKind::ChannelDialplan { app, data } => {
                 fields.insert("dialplan_app".into(), app.clone().into());
                 fields.insert("dialplan_app_data".into(), data.clone().into());
-                fields.insert("channel".into(), snapshot(&channel));
+                fields.insert("channel".into(), snapshot(channel));
                 "ChannelDialplan"
             }
             EventKind::ChannelHold => {
-                fields.insert("channel".into(), snapshot(&channel));
+                fields.insert("channel".into(), snapshot(channel));
                 "ChannelHold"
             }
             EventKind::ChannelUnhold => {
-                fields.insert("channel".into(), snapshot(&channel));
+                fields.insert("channel".into(), snapshot(channel));
                 "ChannelUnhold"
             }
             EventKind::ChannelConnectedLine => {
-                fields.insert("channel".into(), snapshot(&channel));
+                fields.insert("channel".into(), snapshot(channel));
                 "ChannelConnectedLine"
             }
             EventKind::ChannelDialBegin { peer, dialstring } => {
-                let peer_channel = state
-                    .channels
-                    .get(peer)
-                    .cloned()
-                    .or_else(|| ari.switch().channel(peer).ok());
-                if let Some(p) = &peer_channel {
-                    state.channels.insert(peer.clone(), p.clone());
-                }
-                fields.insert("caller".into(), snapshot(&channel));
-                fields.insert("peer".into(), peer_snapshot(ari, peer, &peer_channel));
+                fields.insert("caller".into(), snapshot(channel));
+                fields.insert("peer".into(), peer_model(peer, &objects.peer));
                 fields.insert("dialstring".into(), dialstring.clone().into());
                 fields.insert("dialstatus".into(), "".into());
                 also_peer = Some(peer.clone());
                 "Dial"
             }
             EventKind::ChannelDialEnd { peer, status } => {
-                let peer_channel = state
-                    .channels
-                    .get(peer)
-                    .cloned()
-                    .or_else(|| ari.switch().channel(peer).ok());
-                fields.insert("caller".into(), snapshot(&channel));
-                fields.insert("peer".into(), peer_snapshot(ari, peer, &peer_channel));
+                fields.insert("caller".into(), snapshot(channel));
+                fields.insert("peer".into(), peer_model(peer, &objects.peer));
                 fields.insert("dialstatus".into(), status.clone().into());
                 also_peer = Some(peer.clone());
                 "Dial"
             }
             EventKind::ChannelHangupRequest { cause } => {
                 fields.insert("cause".into(), cause.0.into());
-                fields.insert("channel".into(), snapshot(&channel));
+                fields.insert("channel".into(), snapshot(channel));
                 "ChannelHangupRequest"
             }
             EventKind::ChannelDestroyed { cause } => {
                 fields.insert("cause".into(), cause.0.into());
                 fields.insert("cause_txt".into(), cause.text().into());
-                fields.insert("channel".into(), snapshot(&channel));
+                fields.insert("channel".into(), snapshot(channel));
                 "ChannelDestroyed"
             }
-            EventKind::PlaybackStarted { playback } => {
-                let found = state
-                    .playbacks
-                    .get(playback)
-                    .cloned()
-                    .or_else(|| ari.switch().playback(playback).ok());
-                let target = media_target(ari, &state, id, found.as_ref().map(|p| &p.target));
-                let value = match &found {
-                    Some(p) => {
-                        state.playbacks.insert(playback.clone(), p.clone());
-                        json::playback(p)
-                    }
-                    None => json::gone_playback(playback, &target.uri()),
+            EventKind::PlaybackStarted { .. } | EventKind::PlaybackFinished { .. } => {
+                let Some(playback) = &objects.playback else {
+                    return missing(event);
                 };
-                fields.insert("playback".into(), value);
-                if matches!(target, MediaTarget::Bridge(_)) {
+                fields.insert("playback".into(), json::playback_model(playback));
+                if matches!(playback.target, MediaTarget::Bridge(_)) {
                     bridge_event = Some(id.to_owned());
                 }
-                "PlaybackStarted"
+                if matches!(event.kind, EventKind::PlaybackStarted { .. }) {
+                    "PlaybackStarted"
+                } else {
+                    "PlaybackFinished"
+                }
             }
-            EventKind::PlaybackFinished { playback } => {
-                state.skips.remove(playback);
-                let found = state.playbacks.remove(playback);
-                let target = media_target(ari, &state, id, found.as_ref().map(|p| &p.target));
-                let value = match &found {
-                    Some(p) => json::playback(p),
-                    None => json::gone_playback(playback, &target.uri()),
+            EventKind::RecordingStarted { .. }
+            | EventKind::RecordingFinished { .. }
+            | EventKind::RecordingFailed { .. } => {
+                let Some(recording) = &objects.recording else {
+                    return missing(event);
                 };
-                fields.insert("playback".into(), value);
-                if matches!(target, MediaTarget::Bridge(_)) {
+                fields.insert("recording".into(), json::recording_model(recording));
+                if matches!(recording.target, MediaTarget::Bridge(_)) {
                     bridge_event = Some(id.to_owned());
                 }
-                "PlaybackFinished"
-            }
-            EventKind::RecordingStarted { recording }
-            | EventKind::RecordingFinished { recording }
-            | EventKind::RecordingFailed { recording } => {
-                let found = state
-                    .recordings
-                    .get(recording)
-                    .cloned()
-                    .or_else(|| ari.switch().live_recording(recording).ok());
-                let target = media_target(ari, &state, id, found.as_ref().map(|r| &r.target));
-                let value = match &found {
-                    Some(r) => json::live_recording(r),
-                    None => json::gone_recording(recording, &target.uri()),
-                };
-                fields.insert("recording".into(), value);
-                if matches!(target, MediaTarget::Bridge(_)) {
-                    bridge_event = Some(id.to_owned());
-                }
-                match (&event.kind, found) {
-                    (EventKind::RecordingStarted { .. }, Some(r)) => {
-                        state.recordings.insert(recording.clone(), r);
-                        "RecordingStarted"
-                    }
-                    (EventKind::RecordingStarted { .. }, None) => "RecordingStarted",
-                    (EventKind::RecordingFinished { .. }, _) => {
-                        state.recordings.remove(recording);
-                        "RecordingFinished"
-                    }
-                    _ => {
-                        state.recordings.remove(recording);
-                        "RecordingFailed"
-                    }
+                match event.kind {
+                    EventKind::RecordingStarted { .. } => "RecordingStarted",
+                    EventKind::RecordingFinished { .. } => "RecordingFinished",
+                    _ => "RecordingFailed",
                 }
             }
             EventKind::BridgeCreated | EventKind::BridgeDestroyed => {
-                let found = bridge_of(ari, &mut state, id);
-                fields.insert("bridge".into(), found);
+                let Some(bridge) = &objects.bridge else {
+                    return missing(event);
+                };
+                fields.insert("bridge".into(), json::bridge_model(bridge));
                 bridge_event = Some(id.to_owned());
                 if matches!(event.kind, EventKind::BridgeCreated) {
                     "BridgeCreated"
                 } else {
-                    state.bridges.remove(id);
                     "BridgeDestroyed"
                 }
             }
@@ -632,9 +530,11 @@ impl Hub {
                         }
                     }
                 }
-                let found = bridge_of(ari, &mut state, bridge);
-                fields.insert("bridge".into(), found);
-                fields.insert("channel".into(), snapshot(&channel));
+                let Some(snapshot_of_bridge) = &objects.bridge else {
+                    return missing(event);
+                };
+                fields.insert("bridge".into(), json::bridge_model(snapshot_of_bridge));
+                fields.insert("channel".into(), snapshot(channel));
                 also_bridge = Some(bridge.clone());
                 if matches!(event.kind, EventKind::ChannelEnteredBridge { .. }) {
                     "ChannelEnteredBridge"
@@ -646,12 +546,12 @@ impl Hub {
                 let entry = state.apps.entry(app.clone()).or_insert_with(App::new);
                 entry.channels.insert(id.to_owned());
                 fields.insert("args".into(), args.clone().into());
-                fields.insert("channel".into(), snapshot(&channel));
+                fields.insert("channel".into(), snapshot(channel));
                 only = Some(app.clone());
                 "StasisStart"
             }
             EventKind::StasisEnd { app } => {
-                fields.insert("channel".into(), snapshot(&channel));
+                fields.insert("channel".into(), snapshot(channel));
                 only = Some(app.clone());
                 "StasisEnd"
             }
@@ -694,7 +594,10 @@ impl Hub {
             EventKind::StasisEnd { app } => {
                 // A channel leaving to the dialplan leaves the application; one that is
                 // hanging up stays until its ChannelDestroyed.
-                let hanging_up = channel.as_ref().is_none_or(|c| c.status().hangup.is_some());
+                let hanging_up = ari
+                    .switch()
+                    .channel(id)
+                    .map_or(true, |c| c.status().hangup.is_some());
                 if !hanging_up {
                     if let Some(entry) = state.apps.get_mut(app) {
                         entry.channels.remove(id);
@@ -720,7 +623,6 @@ impl Hub {
                 }
             }
             EventKind::ChannelDestroyed { .. } => {
-                state.channels.remove(id);
                 let source = format!("channel:{id}");
                 for app in state.apps.values_mut() {
                     app.channels.remove(id);
@@ -872,48 +774,18 @@ fn canonical_source(source: &str) -> String {
     }
 }
 
-/// A bridge's model, cached until it is destroyed.
-fn bridge_of(ari: &Ari, state: &mut State, id: &str) -> Value {
-    let found = state
-        .bridges
-        .get(id)
-        .cloned()
-        .or_else(|| ari.switch().bridge(id).ok());
-    match found {
-        Some(bridge) => {
-            state.bridges.insert(id.to_owned(), bridge.clone());
-            json::bridge(&bridge)
-        }
-        None => json::gone_bridge(id),
-    }
-}
-
-/// Whether a recording is over (done, failed or canceled).
-fn ended(recording: &LiveRecording) -> bool {
-    !matches!(
-        recording.state(),
-        RecordingState::Queued | RecordingState::Recording | RecordingState::Paused
-    )
-}
-
-/// Whether `id` names a bridge (live, or seen and not destroyed yet).
-/// What a playback or recording event is about: the object's own target when it is
-/// still known, else a bridge or channel by the event's source id.
-fn media_target(ari: &Ari, state: &State, id: &str, known: Option<&MediaTarget>) -> MediaTarget {
-    match known {
-        Some(target) => target.clone(),
-        None if state.bridges.contains_key(id) || ari.switch().bridge(id).is_ok() => {
-            MediaTarget::Bridge(id.to_owned())
-        }
-        None => MediaTarget::Channel(id.to_owned()),
-    }
-}
-
-fn peer_snapshot(ari: &Ari, id: &str, channel: &Option<Arc<Channel>>) -> Value {
-    match channel {
-        Some(c) => json::channel(ari, c),
+/// A dialled peer's model; a peer gone before the event is described by its id.
+fn peer_model(id: &str, peer: &Option<ChannelSnapshot>) -> Value {
+    match peer {
+        Some(p) => json::channel_model(p),
         None => json::gone_channel(id),
     }
+}
+
+/// An event whose object the core could not snapshot (gone before it was published,
+/// which the core avoids): it cannot be described, so it is not delivered.
+fn missing(event: &Event) {
+    tracing::warn!(seq = event.seq, source = %event.source, kind = ?event.kind, "event without a snapshot of its object; not delivered");
 }
 
 /// `GET /ari/events`: the WebSocket of one or more applications.

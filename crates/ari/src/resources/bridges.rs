@@ -304,7 +304,7 @@ async fn add_channel(ari: Ari, args: Args) -> Result<Reply, AriError> {
     let channels = stasis_channels(&ari, &args)?;
     for channel in &channels {
         // A channel recording on its own cannot join (Asterisk's 409).
-        if ari.hub().channel_recording(&channel.id) {
+        if ari.switch().channel_recording(&channel.id) {
             return Err(AriError::conflict(format!(
                 "Channel {} currently recording",
                 channel.id
@@ -421,7 +421,7 @@ async fn play(ari: Ari, args: Args) -> Result<Reply, AriError> {
         ControlError::Conflict(why) => AriError::conflict(why),
         other => AriError::new(500, other.to_string()),
     })?;
-    Ok(super::playbacks::created(&ari, &playback))
+    Ok(super::playbacks::created(&playback))
 }
 
 /// Records the bridge's mix.

@@ -845,7 +845,7 @@ async fn play(ari: Ari, args: Args) -> Result<Reply, AriError> {
         playback_id: args.str("playbackId").map(str::to_owned),
     };
     let playback = ari.switch().play(play).map_err(AriError::from_control)?;
-    Ok(super::playbacks::created(&ari, &playback))
+    Ok(super::playbacks::created(&playback))
 }
 
 async fn get_var(ari: Ari, args: Args) -> Result<Reply, AriError> {

@@ -6,12 +6,8 @@ use crate::params::Args;
 use crate::reply::Reply;
 use crate::{json, models, Ari};
 
-/// The 201 answer to a play request (channel or bridge): the playback, tracked with
-/// tracked for its events (its `skipms` is the core's `Playback::skip_ms`).
-pub(crate) fn created(ari: &Ari, playback: &std::sync::Arc<switchboard_core::Playback>) -> Reply {
-    if playback.state() != switchboard_core::PlaybackState::Complete {
-        ari.hub().track_playback(playback, playback.skip_ms);
-    }
+/// The 201 answer to a play request (channel or bridge): the playback.
+pub(crate) fn created(playback: &switchboard_core::Playback) -> Reply {
     Reply::Created {
         location: format!("/playbacks/{}", playback.id),
         body: json::playback(playback),

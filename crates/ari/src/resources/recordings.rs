@@ -157,7 +157,6 @@ pub(crate) fn start_recording(
         ControlError::WrongState(why) => AriError::conflict(why),
         ControlError::Failed(why) => AriError::new(500, why),
     })?;
-    ari.hub().track_recording(&recording);
     Ok(Reply::Created {
         location: format!("/recordings/live/{}", uri_encode(&recording.name)),
         body: json::live_recording(&recording),
