@@ -330,20 +330,7 @@ mod tests {
 
     #[tokio::test]
     async fn the_core_unmutes_a_member_when_it_leaves_and_owns_bridge_music() {
-        let dialplan = [(
-            "t".to_owned(),
-            [(
-                "1".to_owned(),
-                vec!["Answer()".to_owned(), "Wait(30)".to_owned()],
-            )]
-            .into(),
-        )]
-        .into();
-        let switch =
-            crate::testing::start_in(crate::testing::data_dir("bridge-mute"), dialplan).await;
-        let channel = switch
-            .create_channel("Local/1@t", crate::CallerId::default(), None, None)
-            .expect("a Local channel");
+        let (switch, channel) = crate::testing::switch_with_channel("bridge-mute").await;
         let stasis = NewBridge {
             transient: false,
             creator: "Stasis".into(),

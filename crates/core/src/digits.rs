@@ -556,24 +556,6 @@ mod tests {
         assert_eq!(start.elapsed(), s(6));
     }
 
-    /// A switch whose `t` context answers and waits, and a Local channel into it.
-    async fn switch_with_channel(name: &str) -> (Switch, std::sync::Arc<crate::Channel>) {
-        let dialplan = [(
-            "t".to_owned(),
-            [(
-                "1".to_owned(),
-                vec!["Answer()".to_owned(), "Wait(30)".to_owned()],
-            )]
-            .into(),
-        )]
-        .into();
-        let switch = crate::testing::start_in(crate::testing::data_dir(name), dialplan).await;
-        let channel = switch
-            .create_channel("Local/1@t", crate::CallerId::default(), None, None)
-            .expect("a Local channel");
-        (switch, channel)
-    }
-
     fn pin_request() -> PlayAndCollect {
         PlayAndCollect {
             prompt: vec!["silence:5000".into()],
@@ -591,7 +573,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_buffered_digit_cuts_the_prompt_and_bad_input_is_retried() {
-        let (switch, channel) = switch_with_channel("play-and-collect").await;
+        let (switch, channel) = crate::testing::switch_with_channel("play-and-collect").await;
         // Typed ahead, before the prompt: a wrong answer, then the right one.
         for d in "3#12#".chars() {
             channel.digits.push(&channel.id, d);
@@ -616,7 +598,7 @@ mod tests {
 
     #[tokio::test]
     async fn play_and_collect_gives_up_after_its_tries() {
-        let (switch, channel) = switch_with_channel("play-and-collect-fails").await;
+        let (switch, channel) = crate::testing::switch_with_channel("play-and-collect-fails").await;
         channel.digits.push(&channel.id, '9');
         channel.digits.push(&channel.id, '#');
         let request = PlayAndCollect {
@@ -642,7 +624,8 @@ mod tests {
 
     #[tokio::test]
     async fn a_dropped_play_and_collect_stops_its_prompt() {
-        let (switch, channel) = switch_with_channel("play-and-collect-dropped").await;
+        let (switch, channel) =
+            crate::testing::switch_with_channel("play-and-collect-dropped").await;
         let mut events = switch.channel_events(&channel.id).unwrap();
         let request = PlayAndCollect {
             prompt: vec!["tone:440/60000".into()],
@@ -667,7 +650,7 @@ mod tests {
 
     #[tokio::test]
     async fn collecting_ends_at_hangup_and_channel_events_end_with_the_channel() {
-        let (switch, channel) = switch_with_channel("collect-hangup").await;
+        let (switch, channel) = crate::testing::switch_with_channel("collect-hangup").await;
         let mut events = switch.channel_events(&channel.id).unwrap();
         let collecting = {
             let switch = switch.clone();

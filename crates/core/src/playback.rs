@@ -485,20 +485,7 @@ mod tests {
 
     #[tokio::test]
     async fn one_play_request_for_channels_and_bridges_keeps_its_skip() {
-        let dialplan = [(
-            "t".to_owned(),
-            [(
-                "1".to_owned(),
-                vec!["Answer()".to_owned(), "Wait(30)".to_owned()],
-            )]
-            .into(),
-        )]
-        .into();
-        let switch =
-            crate::testing::start_in(crate::testing::data_dir("play-request"), dialplan).await;
-        let channel = switch
-            .create_channel("Local/1@t", crate::CallerId::default(), None, None)
-            .expect("a Local channel");
+        let (switch, channel) = crate::testing::switch_with_channel("play-request").await;
         let playback = switch
             .play(Play {
                 skip_ms: 1234,

@@ -46,3 +46,18 @@ pub(crate) async fn start_in(
     };
     Switch::start(config).await.expect("the test switch starts")
 }
+
+/// A switch whose `t` context answers and waits, and a created (not yet dialled) Local
+/// channel into it.
+pub(crate) async fn switch_with_channel(name: &str) -> (Switch, std::sync::Arc<crate::Channel>) {
+    let wait = [(
+        "1".to_owned(),
+        vec!["Answer()".to_owned(), "Wait(30)".to_owned()],
+    )];
+    let dialplan = [("t".to_owned(), wait.into_iter().collect())];
+    let switch = start_in(data_dir(name), dialplan.into_iter().collect()).await;
+    let channel = switch
+        .create_channel("Local/1@t", crate::CallerId::default(), None, None)
+        .expect("a Local channel");
+    (switch, channel)
+}
