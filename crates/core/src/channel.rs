@@ -82,6 +82,8 @@ pub struct ChannelData {
     pub pending_dial: Option<Target>,
     /// For a created Local channel: the `;2` half whose dialplan starts at dial.
     pub pending_local: Option<String>,
+    /// The other half of a Local pair: digits sent to this half reach it.
+    pub local_peer: Option<String>,
 }
 
 impl ChannelData {
@@ -114,6 +116,7 @@ impl ChannelData {
             stasis: None,
             pending_dial: None,
             pending_local: None,
+            local_peer: None,
         }
     }
 }

@@ -572,6 +572,25 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn digits_sent_to_one_local_half_are_collected_on_the_other() {
+        let (switch, near) = crate::testing::switch_with_channel("local-dtmf").await;
+        let far = near
+            .data()
+            .local_peer
+            .clone()
+            .expect("a Local pair knows its other half");
+        switch
+            .send_dtmf(&near.id, "12#", 40, 10)
+            .await
+            .expect("digits sent");
+        let done = switch
+            .collect_digits(&far, request(5, "#"))
+            .await
+            .expect("the other half collects");
+        assert_eq!((done.digits.as_str(), done.terminator), ("12", Some('#')));
+    }
+
+    #[tokio::test]
     async fn a_buffered_digit_cuts_the_prompt_and_bad_input_is_retried() {
         let (switch, channel) = crate::testing::switch_with_channel("play-and-collect").await;
         // Typed ahead, before the prompt: a wrong answer, then the right one.

@@ -181,6 +181,8 @@ impl Switch {
         if let Some(parent) = parent {
             parent.data().children.push(near.id.clone());
         }
+        near.data().local_peer = Some(far.id.clone());
+        far.data().local_peer = Some(near.id.clone());
         self.register(near.clone(), None);
         self.register(far.clone(), None);
         tokio::spawn(self.clone().link_local(near.clone(), far.clone()));

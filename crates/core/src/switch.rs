@@ -607,11 +607,7 @@ impl Switch {
         loop {
             tokio::select! {
                 Some(MediaEvent::Dtmf(digit)) = recv_or_pending(&mut media) => {
-                    channel.digits.push(&channel.id, digit.digit);
-                    self.inner.events.publish(&channel.id, EventKind::ChannelDtmfReceived {
-                        digit: digit.digit,
-                        duration_ms: digit.duration_ms,
-                    });
+                    self.dtmf_received(&channel, digit.digit, digit.duration_ms);
                 }
                 changed = status.changed() => {
                     if changed.is_err() || status.borrow().hangup.is_some() {
@@ -657,13 +653,19 @@ impl Switch {
             CallEvent::Lost => self.hangup(&channel.id, Cause::RECOVERY_ON_TIMER_EXPIRE),
             CallEvent::Reinvite { sdp } => self.on_reinvite(channel, sdp.as_deref()),
             CallEvent::Dtmf { digit, duration_ms } => {
-                channel.digits.push(&channel.id, digit);
-                self.inner.events.publish(
-                    &channel.id,
-                    EventKind::ChannelDtmfReceived { digit, duration_ms },
-                );
+                self.dtmf_received(channel, digit, duration_ms);
             }
         }
+    }
+
+    /// A digit from the channel's far end (RFC 4733, in band, SIP INFO, or the other half
+    /// of a Local pair): into its digit buffer, and announced.
+    fn dtmf_received(&self, channel: &Channel, digit: char, duration_ms: u32) {
+        channel.digits.push(&channel.id, digit);
+        self.inner.events.publish(
+            &channel.id,
+            EventKind::ChannelDtmfReceived { digit, duration_ms },
+        );
     }
 
     /// Applies the peer's SDP answer to our offer; false when it names nothing we offered.
@@ -1264,6 +1266,17 @@ impl Switch {
             return Err(ControlError::Invalid(format!(
                 "{bad:?} is not a DTMF digit"
             )));
+        }
+        // A Local half sends its digits to the other half as digits, as Asterisk's Local
+        // channels pass DTMF frames: virtual legs run no detector.
+        let local_peer = channel.data().local_peer.clone();
+        if let Some(peer) = local_peer {
+            for digit in digits.chars() {
+                let peer = self.channel(&peer)?;
+                self.dtmf_received(&peer, digit, duration_ms);
+                tokio::time::sleep(Duration::from_millis(u64::from(duration_ms + gap_ms))).await;
+            }
+            return Ok(());
         }
         let info = self.peer_settings(channel.origin.as_ref()).1 == DtmfMode::Info;
         let rfc4733 = channel
