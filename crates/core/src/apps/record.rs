@@ -46,9 +46,12 @@ fn split_format(file: &str) -> (String, String) {
 }
 
 /// Ends a recording when dropped: an interrupted Record keeps what it has (as a
-/// `#` would), nothing goes on recording.
+/// `#` would), nothing goes on recording. The digits typed while recording (the
+/// terminator among them) were Record's, as FreeSWITCH's record consumes them: they
+/// are dropped, so a following Read does not end on the `#` at once.
 struct StopRecording<'a> {
     switch: &'a Switch,
+    channel: &'a Channel,
     name: String,
 }
 
@@ -58,6 +61,7 @@ impl Drop for StopRecording<'_> {
         let _ = self
             .switch
             .control_recording(&self.name, RecordingCommand::Stop);
+        self.channel.digits.flush();
     }
 }
 
@@ -99,6 +103,7 @@ async fn record(switch: Switch, channel: Arc<Channel>, args: String) -> Next {
         Ok(recording) => {
             let _stop = StopRecording {
                 switch: &switch,
+                channel: &channel,
                 name: recording.name.clone(),
             };
             match recording.finished().await {

@@ -499,3 +499,69 @@ async fn a_transferred_dial_hangs_up_the_channel_it_rang() {
     assert!(switch.channel(&id).is_ok(), "the caller stays up");
     switch.shutdown().await;
 }
+
+/// A digit from the far end of channel `id`, as the driver delivers it.
+fn press(switch: &Switch, id: &str, digit: char) {
+    let channel = switch.channel(id).expect("up");
+    channel.digits.push(id, digit);
+    switch.events().publish(
+        id,
+        EventKind::ChannelDtmfReceived {
+            digit,
+            duration_ms: 100,
+        },
+    );
+}
+
+/// The `READSTATUS` and `GOT` that `Read(GOT,,1,,1,1)` on `id` sets.
+async fn read_result(rx: &mut broadcast::Receiver<Arc<Event>>, id: &str) -> (String, String) {
+    let mut got = None;
+    loop {
+        let set = next_event(rx, "Read's variables", |e| {
+            e.source == id && matches!(e.kind, EventKind::ChannelVarset { .. })
+        })
+        .await;
+        let EventKind::ChannelVarset { variable, value } = &set.kind else {
+            unreachable!()
+        };
+        match variable.as_str() {
+            "GOT" => got = Some(value.clone()),
+            "READSTATUS" => return (value.clone(), got.unwrap_or_default()),
+            _ => {}
+        }
+    }
+}
+
+#[tokio::test]
+async fn the_digit_that_ends_a_record_is_not_read_again() {
+    let (switch, _) = switch_with(
+        "apps-record-digits",
+        &[(
+            "1",
+            &[
+                "Record(record-digits.wav,,,q)",
+                "Read(GOT,,1,,1,1)",
+                "Wait(30)",
+            ],
+        )],
+    )
+    .await;
+    let mut rx = switch.events().subscribe();
+    call(&switch, "1").await;
+    let id = dialplan_channel(&mut rx).await;
+    next_event(&mut rx, "RecordingStarted", |e| {
+        e.source == id && matches!(e.kind, EventKind::RecordingStarted { .. })
+    })
+    .await;
+    press(&switch, &id, '#');
+    next_event(&mut rx, "Read", |e| {
+        e.source == id && runs(e, "Read", "GOT,,1,,1,1")
+    })
+    .await;
+    assert_eq!(
+        read_result(&mut rx, &id).await,
+        ("TIMEOUT".to_owned(), String::new()),
+        "Record's # was Record's"
+    );
+    switch.shutdown().await;
+}
