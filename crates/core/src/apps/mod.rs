@@ -209,7 +209,8 @@ impl Switch {
 
     /// Stops what the channel runs and continues its dialplan at the target
     /// (FreeSWITCH `uuid_transfer`). A channel in Stasis leaves it (StasisEnd); one in
-    /// Stasis with no dialplan behind it (originated into an application) starts one.
+    /// Stasis with no dialplan behind it (originated into an application) starts one, as
+    /// does a parked channel.
     pub fn transfer(&self, id: &str, transfer: Transfer) -> Result<(), ControlError> {
         let channel = self.channel(id)?;
         if transfer.exten.is_empty() {
@@ -222,13 +223,17 @@ impl Switch {
             channel.interrupts.post(Interrupt::Transfer(transfer));
             return Ok(());
         }
+        // Answered, in no bridge and running nothing (originated to `Then::Park`): the
+        // transfer starts its dialplan, as FreeSWITCH's uuid_transfer of a parked call.
+        let answered = channel.status().state == crate::ChannelState::Up;
         let app = {
             let mut data = channel.data();
-            let Some((app, _)) = data.stasis.take() else {
+            let app = data.stasis.take().map(|(app, _)| app);
+            if app.is_none() && !(answered && data.bridge.is_none()) {
                 return Err(ControlError::WrongState(
                     "channel runs neither the dialplan nor a Stasis application",
                 ));
-            };
+            }
             if let Next::Goto {
                 context,
                 exten,
@@ -241,7 +246,11 @@ impl Switch {
             }
             app
         };
-        self.events().publish(id, EventKind::StasisEnd { app });
+        // As when Stasis() ends: its digits were the application's.
+        channel.digits.flush();
+        if let Some(app) = app {
+            self.events().publish(id, EventKind::StasisEnd { app });
+        }
         tokio::spawn(run_dialplan(self.clone(), channel));
         Ok(())
     }

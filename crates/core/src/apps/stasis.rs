@@ -38,6 +38,9 @@ struct LeaveStasis<'a> {
 
 impl Drop for LeaveStasis<'_> {
     fn drop(&mut self) {
+        // The digits typed in Stasis went to the application (ChannelDtmfReceived), as
+        // in Asterisk, which buffers none: the dialplan after it does not read them again.
+        self.channel.digits.flush();
         // A hung-up channel's StasisEnd comes from its teardown, after the hangup events.
         if self.channel.status().hangup.is_some() {
             return;

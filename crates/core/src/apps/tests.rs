@@ -565,3 +565,51 @@ async fn the_digit_that_ends_a_record_is_not_read_again() {
     );
     switch.shutdown().await;
 }
+
+#[tokio::test]
+async fn digits_typed_in_stasis_are_not_read_by_the_dialplan_after_it() {
+    let (switch, _) = switch_with(
+        "apps-stasis-digits",
+        &[("1", &["Parker(app)", "Read(GOT,,1,,1,1)", "Wait(30)"])],
+    )
+    .await;
+    switch.register_application(parker()).expect("registered");
+    let mut rx = switch.events().subscribe();
+    call(&switch, "1").await;
+    let id = dialplan_channel(&mut rx).await;
+    next_event(&mut rx, "StasisStart", |e| {
+        e.source == id && matches!(e.kind, EventKind::StasisStart { .. })
+    })
+    .await;
+    press(&switch, &id, '5');
+    switch
+        .continue_in_dialplan(&id, None, None, None)
+        .expect("continued");
+    assert_eq!(
+        read_result(&mut rx, &id).await,
+        ("TIMEOUT".to_owned(), String::new()),
+        "the application had the 5"
+    );
+    // Typed after Stasis, a digit is read.
+    call(&switch, "1").await;
+    let first = id;
+    let id = next_event(&mut rx, "the second StasisStart", |e| {
+        e.source != first && matches!(e.kind, EventKind::StasisStart { .. })
+    })
+    .await
+    .source
+    .clone();
+    switch
+        .continue_in_dialplan(&id, None, None, None)
+        .expect("continued");
+    next_event(&mut rx, "Read", |e| {
+        e.source == id && runs(e, "Read", "GOT,,1,,1,1")
+    })
+    .await;
+    press(&switch, &id, '7');
+    assert_eq!(
+        read_result(&mut rx, &id).await,
+        ("OK".to_owned(), "7".to_owned())
+    );
+    switch.shutdown().await;
+}
