@@ -15,7 +15,10 @@ pub mod events;
 pub mod features;
 mod globals;
 pub mod header_value;
+pub mod io;
 pub mod mailbox;
+#[cfg(test)]
+mod memory_tests;
 pub mod originate;
 pub mod playback;
 pub mod recording;
@@ -37,6 +40,7 @@ pub use channel::{CallerId, Channel, Direction, Status};
 pub use config::Config;
 pub use digits::{CollectDigits, CollectStatus, Collected, PlayAndCollect};
 pub use events::{ChannelEvent, ChannelEvents, Event, EventBus, EventKind, Objects};
+pub use io::{Io, SipIo, StoreIo};
 pub use originate::{Originate, Then};
 pub use playback::{
     Play, Playback, PlaybackControl, PlaybackState, PlaybackTarget, DEFAULT_SKIP_MS,

@@ -118,6 +118,11 @@ fn parse_listen(spec: &str) -> Result<(String, SocketAddr), CoreError> {
 impl Switch {
     /// Starts SIP, media and storage from a validated config.
     pub async fn start(config: Config) -> Result<Self, CoreError> {
+        Self::start_with(config, crate::io::Io::default()).await
+    }
+
+    /// [`Switch::start`] with SIP and storage on `io` (a test's memory wire and store).
+    pub async fn start_with(config: Config, io: crate::io::Io) -> Result<Self, CoreError> {
         let dialplan = Dialplan::from_config(&config.dialplan).map_err(CoreError::Config)?;
         let mut udp = None;
         let mut tcp = None;
@@ -145,17 +150,27 @@ impl Switch {
             trunks.push((trunk.name.clone(), addr));
         }
         let stack_config = stack_config(&config, udp, tcp, trunks);
-        let (sip, incoming) = SipStack::start(stack_config)
-            .await
-            .map_err(|e| CoreError::Io(format!("SIP listener {udp}: {e}")))?;
+        let (sip, incoming) = match io.sip {
+            crate::io::SipIo::Bind => SipStack::start(stack_config)
+                .await
+                .map_err(|e| CoreError::Io(format!("SIP listener {udp}: {e}")))?,
+            crate::io::SipIo::Wire { wire, inbound } => {
+                SipStack::start_on(stack_config, wire, inbound)
+            }
+        };
         let media = MediaEngine::start(EngineConfig {
             ip: sip.local_ip(),
             ports: (config.rtp.ports[0], config.rtp.ports[1]),
             threads: 0,
         })
         .map_err(|e| CoreError::Io(e.to_string()))?;
-        let store = Store::open(&config.general.data_dir.join("switchboard.db"))
-            .map_err(|e| CoreError::Io(e.to_string()))?;
+        let store = match io.store {
+            crate::io::StoreIo::DataDir => {
+                Store::open(&config.general.data_dir.join("switchboard.db"))
+            }
+            crate::io::StoreIo::Memory => Store::in_memory(),
+        }
+        .map_err(|e| CoreError::Io(e.to_string()))?;
         let shared = SharedState::load(&store);
         let switch = Self {
             inner: Arc::new(Inner {

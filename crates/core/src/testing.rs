@@ -1,4 +1,5 @@
-//! A switch for unit tests: SIP on an ephemeral loopback port, its own data directory.
+//! Switches for unit tests: SIP on an ephemeral loopback port and its own data directory,
+//! or SIP on a memory wire ([`phone`]) and an in-memory store.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -61,3 +62,37 @@ pub(crate) async fn switch_with_channel(name: &str) -> (Switch, std::sync::Arc<c
         .expect("a Local channel");
     (switch, channel)
 }
+
+/// A running switch with no SIP socket and an in-memory store, and the SIP network it
+/// talks to: phones there answer its calls (RTP legs still bind loopback ports in the
+/// media engine).
+pub(crate) async fn memory_switch(
+    name: &str,
+    dialplan: BTreeMap<String, BTreeMap<String, Vec<String>>>,
+) -> (Switch, phone::Network) {
+    let config = Config {
+        general: General {
+            data_dir: data_dir(name),
+            ..General::default()
+        },
+        sip: Sip {
+            listen: vec![format!("udp:{}", phone::SWITCH)],
+            ..Sip::default()
+        },
+        rtp: Rtp::default(),
+        ari: None,
+        sessions_api: None,
+        security: Default::default(),
+        endpoint: Vec::new(),
+        trunk: Vec::new(),
+        musiconhold: BTreeMap::new(),
+        dialplan,
+    };
+    let (network, io) = phone::Network::new();
+    let switch = Switch::start_with(config, io)
+        .await
+        .expect("the memory switch starts");
+    (switch, network)
+}
+
+pub(crate) mod phone;

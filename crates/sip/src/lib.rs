@@ -14,9 +14,11 @@ mod timers;
 pub mod transport;
 mod ua;
 pub mod validate;
+pub mod wire;
 
 pub use stack::{
     CallEvent, CallHandle, CallInfo, EndpointAuth, IncomingCall, InviteError, Origin, SipStack,
     StackConfig, Target,
 };
-pub use transport::{Flow, Transport, TransportLimits};
+pub use transport::{Flow, Inbound, Transport, TransportLimits};
+pub use wire::{MemoryWire, Wire};

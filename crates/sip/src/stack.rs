@@ -5,6 +5,7 @@
 
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use tokio::sync::{mpsc, oneshot};
@@ -14,6 +15,7 @@ use crate::guard::GuardConfig;
 use crate::msg;
 use crate::transport::{Inbound, Transport, TransportLimits, Transports};
 use crate::ua::{LocalAddrs, NewCall, Output, UserAgent};
+use crate::wire::Wire;
 
 const INCOMING_QUEUE: usize = 1024;
 
@@ -248,29 +250,40 @@ pub struct SipStack {
 }
 
 impl SipStack {
+    /// Binds the configured UDP (and TCP) sockets and starts the stack on them.
     pub async fn start(
         config: StackConfig,
     ) -> std::io::Result<(Self, mpsc::Receiver<IncomingCall>)> {
         let (transports, inbound) =
             Transports::bind(config.udp, config.tcp, config.limits.clone()).await?;
+        Ok(Self::start_on(config, Arc::new(transports), inbound))
+    }
+
+    /// Starts the stack on any wire: `inbound` is what arrives, `wire` sends. The
+    /// configured listen addresses are not bound; the wire says where it listens.
+    pub fn start_on(
+        config: StackConfig,
+        wire: Arc<dyn Wire>,
+        inbound: mpsc::Receiver<Inbound>,
+    ) -> (Self, mpsc::Receiver<IncomingCall>) {
         let (commands, command_rx) = mpsc::unbounded_channel();
         let (incoming, incoming_rx) = mpsc::channel(INCOMING_QUEUE);
-        let local = transports.local(Transport::Udp);
+        let local = wire.local(Transport::Udp);
         let addrs = LocalAddrs {
             udp: local,
-            tcp: config.tcp.map(|_| transports.local(Transport::Tcp)),
+            tcp: config.tcp.map(|_| wire.local(Transport::Tcp)),
         };
         let secret = uuid::Uuid::new_v4().simple().to_string();
-        let ua = UserAgent::new(config, addrs, &secret, Instant::now(), msg::unix_now());
+        let ua = UserAgent::new(config, addrs, &secret, now(), msg::unix_now());
         let shell = Shell {
             ua,
-            transports,
+            wire,
             incoming,
             commands: commands.clone(),
             events: HashMap::new(),
         };
         tokio::spawn(shell.run(inbound, command_rx));
-        Ok((Self { commands, local }, incoming_rx))
+        (Self { commands, local }, incoming_rx)
     }
 
     /// The address SDP and Contact headers advertise.
@@ -319,10 +332,16 @@ impl SipStack {
     }
 }
 
-/// The task around the user agent: sockets, clock and channels.
+/// The clock the user agent is fed: tokio's, so a test with paused time drives the SIP
+/// timers too.
+fn now() -> Instant {
+    tokio::time::Instant::now().into_std()
+}
+
+/// The task around the user agent: wire, clock and channels.
 struct Shell {
     ua: UserAgent,
-    transports: Transports,
+    wire: Arc<dyn Wire>,
     incoming: mpsc::Sender<IncomingCall>,
     commands: mpsc::UnboundedSender<Command>,
     /// Each live call's event queue to the core.
@@ -339,14 +358,14 @@ impl Shell {
             let deadline = self
                 .ua
                 .next_deadline()
-                .unwrap_or_else(|| Instant::now() + Duration::from_secs(3600));
+                .unwrap_or_else(|| now() + Duration::from_secs(3600));
             tokio::select! {
                 item = inbound.recv() => match item {
                     Some(Inbound::Message(message, flow)) => {
-                        self.ua.on_message(*message, flow, Instant::now());
+                        self.ua.on_message(*message, flow, now());
                     }
                     Some(Inbound::Malformed(raw, flow)) => {
-                        self.ua.on_malformed(&raw, flow, Instant::now());
+                        self.ua.on_malformed(&raw, flow, now());
                     }
                     None => return,
                 },
@@ -354,7 +373,7 @@ impl Shell {
                     Some(command) => self.on_command(command),
                     None => return,
                 },
-                () = tokio::time::sleep_until(deadline.into()) => self.ua.on_timeout(Instant::now()),
+                () = tokio::time::sleep_until(deadline.into()) => self.ua.on_timeout(now()),
             }
             self.drain();
         }
@@ -363,7 +382,7 @@ impl Shell {
     fn drain(&mut self) {
         while let Some(output) = self.ua.poll_output() {
             match output {
-                Output::Send(flow, message) => self.transports.send(flow, &message),
+                Output::Send(flow, message) => self.wire.send(flow, &message),
                 Output::Event(id, event) => {
                     if let Some(events) = self.events.get(&id) {
                         // A call whose owner is gone has nobody to tell.
@@ -402,12 +421,12 @@ impl Shell {
         };
         if self.incoming.try_send(incoming).is_err() {
             tracing::warn!("core not keeping up with new calls; answering 503");
-            self.ua.hangup(id, 503, Instant::now());
+            self.ua.hangup(id, 503, now());
         }
     }
 
     fn on_command(&mut self, command: Command) {
-        let now = Instant::now();
+        let now = now();
         match command {
             Command::Respond { call, code, sdp } => self.ua.respond(call, code, sdp, now),
             Command::Hangup { call, code } => self.ua.hangup(call, code, now),

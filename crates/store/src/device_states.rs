@@ -92,4 +92,16 @@ mod tests {
         drop(store);
         let _ = std::fs::remove_dir_all(dir);
     }
+
+    #[test]
+    fn in_memory_stores_read_their_writes_and_share_nothing() {
+        let store = Store::in_memory().unwrap();
+        let other = Store::in_memory().unwrap();
+        store.put_device_state_blocking("Stasis:a", "BUSY").unwrap();
+        assert_eq!(
+            store.device_state("Stasis:a").unwrap().as_deref(),
+            Some("BUSY")
+        );
+        assert_eq!(other.device_states().unwrap(), vec![]);
+    }
 }

@@ -11,6 +11,7 @@ mod mailboxes;
 mod recordings;
 
 use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{mpsc, Mutex};
 use std::thread;
 
@@ -71,8 +72,30 @@ impl Store {
         // WAL + FULL: a committed row survives a crash of the process or the machine.
         conn.pragma_update(None, "journal_mode", "WAL")?;
         conn.pragma_update(None, "synchronous", "FULL")?;
-        conn.execute_batch(SCHEMA)?;
         let reader = Connection::open(path)?;
+        Self::start(conn, reader)
+    }
+
+    /// A fresh database in memory, gone with the store (for tests): a shared-cache
+    /// in-memory database, so the writer and the reader see the same tables.
+    pub fn in_memory() -> Result<Self, StoreError> {
+        static NEXT: AtomicU64 = AtomicU64::new(0);
+        let n = NEXT.fetch_add(1, Ordering::Relaxed);
+        let uri = format!(
+            "file:switchboard-{}-{n}?mode=memory&cache=shared",
+            std::process::id()
+        );
+        let conn = Connection::open(&uri)?;
+        let reader = Connection::open(&uri)?;
+        // In a shared cache readers take table locks that would make the writer fail
+        // with SQLITE_LOCKED; uncommitted reads take none (WAL gives files the same).
+        reader.pragma_update(None, "read_uncommitted", true)?;
+        Self::start(conn, reader)
+    }
+
+    /// Creates the schema and starts the writer thread on `conn`.
+    fn start(conn: Connection, reader: Connection) -> Result<Self, StoreError> {
+        conn.execute_batch(SCHEMA)?;
         let (jobs, rx) = mpsc::channel::<(WriteFn, Ack)>();
         thread::Builder::new()
             .name("store-writer".into())
@@ -86,7 +109,7 @@ impl Store {
                 }
             })
             .map_err(|source| StoreError::Io {
-                path: path.display().to_string(),
+                path: "store-writer thread".into(),
                 source,
             })?;
         Ok(Self {

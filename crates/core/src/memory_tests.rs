@@ -1,0 +1,177 @@
+//! A whole switch without SIP sockets or a database file: its SIP goes through a memory
+//! wire to phones the test plays, its store is in memory, and time is tokio's paused
+//! clock (SIP timers included). The media engine still binds loopback RTP ports.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use crate::testing::{memory_switch, phone::header};
+use crate::{
+    ChannelEvent, ChannelEvents, ChannelState, CollectStatus, EventKind, Originate, PlayAndCollect,
+    Then, Transfer,
+};
+
+/// The next event of a channel that `wanted` accepts.
+async fn next(
+    events: &mut ChannelEvents,
+    what: &str,
+    wanted: impl Fn(&EventKind) -> bool,
+) -> EventKind {
+    let found = tokio::time::timeout(Duration::from_secs(60), async {
+        while let Some(event) = events.recv().await {
+            match event {
+                ChannelEvent::Event(e) if wanted(&e.kind) => return Some(e.kind.clone()),
+                ChannelEvent::Event(_) => {}
+                ChannelEvent::Lagged(n) => panic!("lagged by {n} waiting for {what}"),
+            }
+        }
+        None
+    })
+    .await;
+    found.ok().flatten().unwrap_or_else(|| panic!("no {what}"))
+}
+
+async fn up(channel: &crate::Channel) {
+    let mut status = channel.subscribe();
+    let up = status.wait_for(|s| s.state == ChannelState::Up || s.hangup.is_some());
+    let state = up.await.map(|s| s.state);
+    assert_eq!(
+        state.ok(),
+        Some(ChannelState::Up),
+        "{} answered",
+        channel.name
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn originate_collect_transfer_and_bridge_without_sockets() {
+    let started = std::time::Instant::now();
+    let landed = [(
+        "2".to_owned(),
+        vec!["Set(LANDED=yes)".to_owned(), "Wait(30)".to_owned()],
+    )];
+    let dialplan: BTreeMap<_, _> = [("t".to_owned(), landed.into_iter().collect())].into();
+    let (switch, mut net) = memory_switch("memory-io", dialplan).await;
+
+    // Originate to a phone: the INVITE goes out on the wire, the phone answers.
+    let bob = switch
+        .originate(Originate::new("SIP/sip:bob@192.0.2.10:5060", Then::Park))
+        .await
+        .expect("originated");
+    let mut events = switch.channel_events(&bob.id).expect("bob's events");
+    let mut call = net.answer("192.0.2.10:5060").await;
+    up(&bob).await;
+
+    // Digits as SIP INFO, typed ahead: they cut the prompt and are collected.
+    net.send_info_digits(&mut call, "12#").await;
+    for want in ['1', '2', '#'] {
+        let digit = next(&mut events, "a digit", |k| {
+            matches!(k, EventKind::ChannelDtmfReceived { .. })
+        })
+        .await;
+        assert!(
+            matches!(digit, EventKind::ChannelDtmfReceived { digit, .. } if digit == want),
+            "{digit:?}"
+        );
+    }
+    let request = PlayAndCollect {
+        prompt: vec!["silence:5000".into()],
+        invalid: None,
+        min: 1,
+        max: 4,
+        tries: 1,
+        timeout: Duration::from_secs(3),
+        terminators: "#".into(),
+        regex: Some("^12$".into()),
+        variable: Some("PIN".into()),
+        digit_timeout: None,
+    };
+    let got = switch
+        .play_and_collect(&bob.id, request)
+        .await
+        .expect("collected");
+    assert_eq!(
+        (got.digits.as_str(), got.status, got.terminator),
+        ("12", CollectStatus::Ok, Some('#'))
+    );
+    assert_eq!(bob.var("PIN").as_deref(), Some("12"));
+
+    // The parked channel goes into the dialplan.
+    let transfer = Transfer {
+        exten: "2".into(),
+        context: Some("t".into()),
+        priority: None,
+    };
+    switch.transfer(&bob.id, transfer).expect("transferred");
+    let step = next(&mut events, "the target extension", |k| {
+        matches!(k, EventKind::ChannelDialplan { .. })
+    })
+    .await;
+    assert!(
+        matches!(&step, EventKind::ChannelDialplan { app, data } if app == "Set" && data == "LANDED=yes"),
+        "{step:?}"
+    );
+    assert_eq!(bob.var("LANDED").as_deref(), Some("yes"));
+
+    // Two more phones, bridged.
+    let mut legs = Vec::new();
+    for host in ["192.0.2.11:5060", "192.0.2.12:5060"] {
+        let channel = switch
+            .originate(Originate::new(format!("SIP/sip:carol@{host}"), Then::Park))
+            .await
+            .expect("originated");
+        let events = switch.channel_events(&channel.id).expect("events");
+        net.answer(host).await;
+        up(&channel).await;
+        legs.push((channel, events));
+    }
+    let bridge = switch
+        .connect(&legs[0].0.id, &legs[1].0.id)
+        .expect("bridged");
+    for (channel, events) in &mut legs {
+        let entered = next(events, "ChannelEnteredBridge", |k| {
+            matches!(k, EventKind::ChannelEnteredBridge { .. })
+        })
+        .await;
+        assert!(
+            matches!(&entered, EventKind::ChannelEnteredBridge { bridge: b } if *b == bridge.id),
+            "{entered:?}"
+        );
+        assert_eq!(channel.data().bridge.as_deref(), Some(bridge.id.as_str()));
+    }
+    // A bridged channel is not parked: it has no dialplan to transfer within.
+    let to_2 = Transfer {
+        exten: "2".into(),
+        context: Some("t".into()),
+        priority: None,
+    };
+    assert!(matches!(
+        switch.transfer(&legs[0].0.id, to_2),
+        Err(crate::ControlError::WrongState(_))
+    ));
+    let mut ids = bridge.channel_ids();
+    ids.sort();
+    let mut want = vec![legs[0].0.id.clone(), legs[1].0.id.clone()];
+    want.sort();
+    assert_eq!(ids, want);
+
+    // Hanging up sends BYE to the phone.
+    let carol = legs[0].0.id.clone();
+    switch.hangup(&carol, crate::Cause::NORMAL_CLEARING);
+    let remote = "192.0.2.11:5060".parse().expect("an address");
+    let (_, bye) = net
+        .expect("a BYE", |f, t| f.remote == remote && t.starts_with("BYE "))
+        .await;
+    assert!(header(&bye, "Call-ID").is_some());
+    let (channel, events) = &mut legs[0];
+    next(events, "ChannelDestroyed", |k| {
+        matches!(k, EventKind::ChannelDestroyed { .. })
+    })
+    .await;
+    assert!(channel.status().hangup.is_some());
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "took {:?}",
+        started.elapsed()
+    );
+}
