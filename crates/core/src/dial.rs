@@ -124,7 +124,7 @@ pub(crate) async fn dial(switch: &Switch, caller: &Arc<Channel>, args: &[String]
     Next::Continue
 }
 
-fn dial_end(switch: &Switch, caller: &Channel, callee: &Channel, status: &str) {
+pub(crate) fn dial_end(switch: &Switch, caller: &Channel, callee: &Channel, status: &str) {
     switch.events().publish(
         &caller.id,
         EventKind::ChannelDialEnd {

@@ -7,6 +7,7 @@ use super::{Application, Next};
 use crate::cause::Cause;
 use crate::channel::Channel;
 use crate::dialplan::split_args;
+use crate::state::ChannelState;
 use crate::switch::Switch;
 
 pub(super) fn applications() -> Vec<Application> {
@@ -50,6 +51,12 @@ impl Drop for Interrupted<'_> {
             (data.children.clone(), data.bridge.clone())
         };
         for child in children {
+            // A leg still ringing ends its Dial with CANCEL, as Asterisk reports it.
+            if let Ok(leg) = self.switch.channel(&child) {
+                if leg.state() != ChannelState::Up {
+                    crate::dial::dial_end(self.switch, self.caller, &leg, "CANCEL");
+                }
+            }
             self.switch.hangup(&child, Cause::NORMAL_CLEARING);
         }
         if let Some(bridge) = bridge {

@@ -484,18 +484,23 @@ async fn a_transferred_dial_hangs_up_the_channel_it_rang() {
         priority: None,
     };
     switch.transfer(&id, transfer).expect("transferred");
+    let cancelled = |e: &Event| {
+        e.source == id
+            && matches!(&e.kind, EventKind::ChannelDialEnd { peer: p, status } if p == peer && status == "CANCEL")
+    };
     let gone =
         |e: &Event| &e.source == peer && matches!(e.kind, EventKind::ChannelDestroyed { .. });
     let target = |e: &Event| e.source == id && matches!(e.kind, EventKind::ChannelDialplan { .. });
     let seen = all_events(
         &mut rx,
         &[
+            ("the Dial's end, CANCEL", &cancelled),
             ("the dialled channel's end", &gone),
             ("the target", &target),
         ],
     )
     .await;
-    assert!(runs(&seen[1], "Set", "LANDED=yes"), "{seen:?}");
+    assert!(runs(&seen[2], "Set", "LANDED=yes"), "{seen:?}");
     assert!(switch.channel(&id).is_ok(), "the caller stays up");
     switch.shutdown().await;
 }
