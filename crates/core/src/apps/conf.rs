@@ -30,6 +30,7 @@ async fn conf_bridge(switch: Switch, channel: Arc<Channel>, args: String) -> Nex
                 channel: &channel,
                 bridge: bridge.id.clone(),
             };
+            let _digits = super::FlushDigitsOnDrop(&channel);
             channel.hung_up().await;
         }
     }

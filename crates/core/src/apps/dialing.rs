@@ -21,6 +21,7 @@ pub(super) fn applications() -> Vec<Application> {
 }
 
 async fn dial(switch: Switch, channel: Arc<Channel>, args: String) -> Next {
+    let _digits = super::FlushDigitsOnDrop(&channel);
     let mut guard = Interrupted {
         switch: &switch,
         caller: &channel,

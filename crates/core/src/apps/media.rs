@@ -160,6 +160,7 @@ async fn echo(switch: Switch, channel: Arc<Channel>, _args: String) -> Next {
     if switch.echo(&channel.id).is_ok() {
         // Interrupted, the channel stops hearing itself.
         let _echo = EchoGuard(&channel);
+        let _digits = super::FlushDigitsOnDrop(&channel);
         channel.hung_up().await;
     }
     Next::Continue

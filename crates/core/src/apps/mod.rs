@@ -269,6 +269,17 @@ impl Switch {
     }
 }
 
+/// Drops the digits a channel's far end pressed while an application handed them to
+/// someone else (Dial's callee, a conference, Echo's own ear), however it ends: they are
+/// not for the next application, as FreeSWITCH's bridge consumes them.
+pub(super) struct FlushDigitsOnDrop<'a>(pub(super) &'a Channel);
+
+impl Drop for FlushDigitsOnDrop<'_> {
+    fn drop(&mut self) {
+        self.0.digits.flush();
+    }
+}
+
 pub(crate) async fn run_dialplan(switch: Switch, channel: Arc<Channel>) {
     let _runner = channel.interrupts.runner();
     let cause = tokio::select! {

@@ -618,3 +618,32 @@ async fn digits_typed_in_stasis_are_not_read_by_the_dialplan_after_it() {
     );
     switch.shutdown().await;
 }
+
+#[tokio::test]
+async fn digits_pressed_during_echo_are_not_read_after_it() {
+    let (switch, _) = switch_with(
+        "apps-echo-digits",
+        &[
+            ("1", &["Answer()", "Echo()"]),
+            ("2", &["Read(GOT,,1,,1,1)", "Wait(30)"]),
+        ],
+    )
+    .await;
+    let mut rx = switch.events().subscribe();
+    call(&switch, "1").await;
+    let id = dialplan_channel(&mut rx).await;
+    next_event(&mut rx, "Echo", |e| e.source == id && runs(e, "Echo", "")).await;
+    press(&switch, &id, '7');
+    let transfer = Transfer {
+        exten: "2".into(),
+        context: None,
+        priority: None,
+    };
+    switch.transfer(&id, transfer).expect("transferred");
+    assert_eq!(
+        read_result(&mut rx, &id).await,
+        ("TIMEOUT".to_owned(), String::new()),
+        "the 7 was pressed for Echo"
+    );
+    switch.shutdown().await;
+}
