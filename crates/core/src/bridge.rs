@@ -329,6 +329,28 @@ mod tests {
     use super::*;
 
     #[tokio::test]
+    async fn an_event_about_a_bridge_destroyed_meanwhile_still_describes_it() {
+        let (switch, channel) = crate::testing::switch_with_channel("bridge-gone").await;
+        let bridge = switch
+            .create_bridge(NewBridge::transient("gone"))
+            .expect("a bridge");
+        switch.destroy_bridge(&bridge.id).expect("destroyed");
+        let mut rx = switch.events().subscribe();
+        // What a channel leaving just after the other leaver destroyed the bridge sends.
+        switch.events().publish_about(
+            &channel.id,
+            crate::EventKind::ChannelLeftBridge {
+                bridge: bridge.id.clone(),
+            },
+            &bridge,
+        );
+        let event = rx.recv().await.expect("the event");
+        let snapshot = event.objects.bridge.as_ref().expect("a bridge snapshot");
+        assert_eq!(snapshot.id, bridge.id);
+        switch.shutdown().await;
+    }
+
+    #[tokio::test]
     async fn the_core_unmutes_a_member_when_it_leaves_and_owns_bridge_music() {
         let (switch, channel) = crate::testing::switch_with_channel("bridge-mute").await;
         let stasis = NewBridge {

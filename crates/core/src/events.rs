@@ -8,6 +8,7 @@ use std::time::SystemTime;
 
 use tokio::sync::broadcast;
 
+use crate::bridge::Bridge;
 use crate::cause::Cause;
 use crate::snapshot::{BridgeSnapshot, ChannelSnapshot, PlaybackSnapshot, RecordingSnapshot};
 use crate::state::ChannelState;
@@ -198,12 +199,30 @@ impl EventBus {
     /// Publishes an event with snapshots of its objects taken now; the caller holds no
     /// lock of those objects.
     pub fn publish(&self, source: &str, kind: EventKind) {
-        let objects = self
-            .snapshotter
+        let objects = self.objects(source, &kind);
+        self.publish_objects(source, kind, objects);
+    }
+
+    /// [`EventBus::publish`] for an event about `bridge`, which the caller holds: its
+    /// snapshot is taken from it when the switch no longer finds it (another channel's
+    /// leaving has destroyed it meanwhile).
+    pub(crate) fn publish_about(&self, source: &str, kind: EventKind, bridge: &Bridge) {
+        let mut objects = self.objects(source, &kind);
+        objects
+            .bridge
+            .get_or_insert_with(|| BridgeSnapshot::from(bridge));
+        self.publish_objects(source, kind, objects);
+    }
+
+    fn objects(&self, source: &str, kind: &EventKind) -> Objects {
+        self.snapshotter
             .0
             .get()
-            .map(|snapshot| snapshot(source, &kind))
-            .unwrap_or_default();
+            .map(|snapshot| snapshot(source, kind))
+            .unwrap_or_default()
+    }
+
+    fn publish_objects(&self, source: &str, kind: EventKind, objects: Objects) {
         let event = Event {
             seq: self.seq.fetch_add(1, Ordering::Relaxed) + 1,
             timestamp: SystemTime::now(),

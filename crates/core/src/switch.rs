@@ -1034,14 +1034,18 @@ impl Switch {
             // A recording or snoop on it goes on outside the bridge.
             self.keep_audio_flowing(&channel);
         }
-        self.inner.events.publish(
+        // The bridge is passed along: a channel leaving at the same moment may have
+        // emptied and destroyed it already, and this event still describes it.
+        self.inner.events.publish_about(
             channel_id,
             EventKind::ChannelLeftBridge {
                 bridge: bridge.id.clone(),
             },
+            &bridge,
         );
         if bridge.transient && bridge.is_empty() {
-            self.destroy_bridge(bridge_id)?;
+            // NotFound: the other leaver destroyed it first.
+            let _ = self.destroy_bridge(bridge_id);
         }
         Ok(())
     }
