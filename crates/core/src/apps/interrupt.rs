@@ -3,7 +3,6 @@
 //! channel and its dialplan task picks it up at its next await point, dropping the
 //! running application (whose guards stop its media and dialled legs).
 
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
 
 use tokio::sync::Notify;
@@ -56,36 +55,68 @@ impl Interrupt {
 /// A channel's interrupt mailbox: the latest request wins.
 #[derive(Debug, Default)]
 pub(crate) struct Interrupts {
-    pending: Mutex<Option<Interrupt>>,
+    state: Mutex<Mailbox>,
     notify: Notify,
+}
+
+#[derive(Debug, Default)]
+struct Mailbox {
+    pending: Option<Interrupt>,
     /// Dialplan tasks running on the channel (0 or 1).
-    runners: AtomicUsize,
+    runners: usize,
+    /// A dialplan task has been spawned for the channel and has not started yet.
+    starting: bool,
 }
 
 impl Interrupts {
-    pub(crate) fn post(&self, interrupt: Interrupt) {
-        *crate::lock(&self.pending) = Some(interrupt);
+    /// Hands `interrupt` to the running (or starting) task; gives it back when there is
+    /// none, for the caller to start one. One decision under one lock, so two requests
+    /// at once never start two tasks, and none is dropped by a task that is ending.
+    pub(crate) fn post_or_start(&self, interrupt: Interrupt) -> Option<Interrupt> {
+        let mut mailbox = crate::lock(&self.state);
+        if mailbox.runners == 0 && !mailbox.starting {
+            mailbox.starting = true;
+            return Some(interrupt);
+        }
+        mailbox.pending = Some(interrupt);
+        drop(mailbox);
         self.notify.notify_one();
+        None
+    }
+
+    /// Posts `interrupt` to a running task; false when none runs.
+    pub(crate) fn post(&self, interrupt: Interrupt) -> bool {
+        let mut mailbox = crate::lock(&self.state);
+        if mailbox.runners == 0 && !mailbox.starting {
+            return false;
+        }
+        mailbox.pending = Some(interrupt);
+        drop(mailbox);
+        self.notify.notify_one();
+        true
+    }
+
+    /// A start claimed with [`Interrupts::post_or_start`] that did not happen after all.
+    pub(crate) fn abandon_start(&self) {
+        crate::lock(&self.state).starting = false;
     }
 
     /// Resolves with the next request posted.
     pub(crate) async fn recv(&self) -> Interrupt {
         loop {
             let notified = self.notify.notified();
-            if let Some(interrupt) = crate::lock(&self.pending).take() {
+            if let Some(interrupt) = crate::lock(&self.state).pending.take() {
                 return interrupt;
             }
             notified.await;
         }
     }
 
-    pub(crate) fn has_runner(&self) -> bool {
-        self.runners.load(Ordering::SeqCst) > 0
-    }
-
     /// Marks a dialplan task running until the returned guard drops.
     pub(crate) fn runner(&self) -> Runner<'_> {
-        self.runners.fetch_add(1, Ordering::SeqCst);
+        let mut mailbox = crate::lock(&self.state);
+        mailbox.runners += 1;
+        mailbox.starting = false;
         Runner(self)
     }
 }
@@ -94,8 +125,9 @@ pub(crate) struct Runner<'a>(&'a Interrupts);
 
 impl Drop for Runner<'_> {
     fn drop(&mut self) {
-        self.0.runners.fetch_sub(1, Ordering::SeqCst);
+        let mut mailbox = crate::lock(&self.0.state);
+        mailbox.runners = mailbox.runners.saturating_sub(1);
         // A request nobody took must not interrupt a later task.
-        crate::lock(&self.0.pending).take();
+        mailbox.pending = None;
     }
 }

@@ -25,7 +25,7 @@ use std::sync::{Arc, RwLock};
 
 use crate::cause::Cause;
 use crate::channel::Channel;
-use crate::dialplan::{expand, Step};
+use crate::dialplan::Step;
 use crate::events::EventKind;
 use crate::switch::{ControlError, Switch};
 
@@ -219,10 +219,12 @@ impl Switch {
         if channel.status().hangup.is_some() {
             return Err(ControlError::WrongState("channel is hanging up"));
         }
-        if channel.interrupts.has_runner() {
-            channel.interrupts.post(Interrupt::Transfer(transfer));
+        let Some(transfer) = channel
+            .interrupts
+            .post_or_start(Interrupt::Transfer(transfer))
+        else {
             return Ok(());
-        }
+        };
         // Answered, in no bridge and running nothing (originated to `Then::Park`): the
         // transfer starts its dialplan, as FreeSWITCH's uuid_transfer of a parked call.
         let answered = channel.status().state == crate::ChannelState::Up;
@@ -230,6 +232,8 @@ impl Switch {
             let mut data = channel.data();
             let app = data.stasis.take().map(|(app, _)| app);
             if app.is_none() && !(answered && data.bridge.is_none()) {
+                drop(data);
+                channel.interrupts.abandon_start();
                 return Err(ControlError::WrongState(
                     "channel runs neither the dialplan nor a Stasis application",
                 ));
@@ -238,7 +242,7 @@ impl Switch {
                 context,
                 exten,
                 priority,
-            } = Interrupt::Transfer(transfer).next_with(&data.context)
+            } = transfer.next_with(&data.context)
             {
                 data.context = context;
                 data.exten = exten;
@@ -259,12 +263,11 @@ impl Switch {
     /// dialplan at the next priority (FreeSWITCH `uuid_break`).
     pub fn break_(&self, id: &str) -> Result<(), ControlError> {
         let channel = self.channel(id)?;
-        if !channel.interrupts.has_runner() {
+        if !channel.interrupts.post(Interrupt::Break) {
             return Err(ControlError::WrongState(
                 "channel is not running the dialplan",
             ));
         }
-        channel.interrupts.post(Interrupt::Break);
         Ok(())
     }
 }
@@ -307,7 +310,8 @@ async fn execute(switch: &Switch, channel: &Arc<Channel>) -> Cause {
             }
             break;
         };
-        let args = expand(&step.args, &|name| channel.var(name));
+        // Channel variables first, then globals (Asterisk's lookup).
+        let args = switch.expand(channel, &step.args);
         switch.events().publish(
             &channel.id,
             EventKind::ChannelDialplan {

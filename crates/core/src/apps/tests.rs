@@ -647,3 +647,56 @@ async fn digits_pressed_during_echo_are_not_read_after_it() {
     );
     switch.shutdown().await;
 }
+
+#[tokio::test]
+async fn two_transfers_at_once_start_one_dialplan_on_a_parked_channel() {
+    let (switch, _) = switch_with(
+        "apps-two-transfers",
+        &[
+            ("1", &["Answer()", "Wait(30)"]),
+            ("2", &["Set(LANDED=first)", "Wait(30)"]),
+            ("3", &["Set(LANDED=second)", "Wait(30)"]),
+        ],
+    )
+    .await;
+    let parked = switch
+        .originate(Originate::new("Local/1@t", Then::Park))
+        .await
+        .expect("Local channel");
+    let mut status = parked.subscribe();
+    status
+        .wait_for(|s| s.state == crate::ChannelState::Up)
+        .await
+        .expect("answered");
+    let mut rx = switch.events().subscribe();
+    for exten in ["2", "3"] {
+        let transfer = Transfer {
+            exten: exten.into(),
+            context: None,
+            priority: None,
+        };
+        switch.transfer(&parked.id, transfer).expect("transferred");
+    }
+    // The second transfer is handed to the task the first one started: it lands at 3.
+    let landed = next_event(&mut rx, "Wait", |e| {
+        e.source == parked.id && runs(e, "Wait", "30")
+    })
+    .await;
+    assert_eq!(
+        parked.var("LANDED").as_deref(),
+        Some("second"),
+        "{landed:?}"
+    );
+    let second = tokio::time::timeout(Duration::from_millis(500), async {
+        loop {
+            if let Ok(e) = rx.recv().await {
+                if e.source == parked.id && runs(&e, "Wait", "30") {
+                    return e;
+                }
+            }
+        }
+    })
+    .await;
+    assert!(second.is_err(), "a second dialplan task runs: {second:?}");
+    switch.shutdown().await;
+}
