@@ -27,13 +27,23 @@ pub(crate) async fn start_in(
     data_dir: PathBuf,
     dialplan: BTreeMap<String, BTreeMap<String, Vec<String>>>,
 ) -> Switch {
-    let config = Config {
+    let config = config(data_dir, "udp:127.0.0.1:0".into(), dialplan);
+    Switch::start(config).await.expect("the test switch starts")
+}
+
+/// A test config: SIP on `listen`, no ARI, no endpoints, this dialplan.
+fn config(
+    data_dir: PathBuf,
+    listen: String,
+    dialplan: BTreeMap<String, BTreeMap<String, Vec<String>>>,
+) -> Config {
+    Config {
         general: General {
             data_dir,
             ..General::default()
         },
         sip: Sip {
-            listen: vec!["udp:127.0.0.1:0".into()],
+            listen: vec![listen],
             ..Sip::default()
         },
         rtp: Rtp::default(),
@@ -44,8 +54,7 @@ pub(crate) async fn start_in(
         trunk: Vec::new(),
         musiconhold: BTreeMap::new(),
         dialplan,
-    };
-    Switch::start(config).await.expect("the test switch starts")
+    }
 }
 
 /// A switch whose `t` context answers and waits, and a created (not yet dialled) Local
@@ -70,24 +79,7 @@ pub(crate) async fn memory_switch(
     name: &str,
     dialplan: BTreeMap<String, BTreeMap<String, Vec<String>>>,
 ) -> (Switch, phone::Network) {
-    let config = Config {
-        general: General {
-            data_dir: data_dir(name),
-            ..General::default()
-        },
-        sip: Sip {
-            listen: vec![format!("udp:{}", phone::SWITCH)],
-            ..Sip::default()
-        },
-        rtp: Rtp::default(),
-        ari: None,
-        sessions_api: None,
-        security: Default::default(),
-        endpoint: Vec::new(),
-        trunk: Vec::new(),
-        musiconhold: BTreeMap::new(),
-        dialplan,
-    };
+    let config = config(data_dir(name), format!("udp:{}", phone::SWITCH), dialplan);
     let (network, io) = phone::Network::new();
     let switch = Switch::start_with(config, io)
         .await
