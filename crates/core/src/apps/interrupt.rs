@@ -20,6 +20,17 @@ pub struct Transfer {
     pub priority: Option<usize>,
 }
 
+impl Transfer {
+    /// To `exten`, priority 1, in the channel's current context.
+    pub fn to(exten: impl Into<String>) -> Self {
+        Self {
+            exten: exten.into(),
+            context: None,
+            priority: None,
+        }
+    }
+}
+
 /// A request to the channel's running task.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum Interrupt {

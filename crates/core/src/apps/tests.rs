@@ -252,11 +252,7 @@ async fn a_transfer_stops_a_playback_and_runs_the_target() {
         unreachable!()
     };
     let asked = tokio::time::Instant::now();
-    let transfer = Transfer {
-        exten: "2".into(),
-        context: None,
-        priority: None,
-    };
+    let transfer = Transfer::to("2");
     switch.transfer(&id, transfer).expect("transferred");
     let finished =
         |e: &Event| matches!(&e.kind, EventKind::PlaybackFinished { playback: p } if p == playback);
@@ -410,11 +406,7 @@ async fn a_transfer_takes_a_channel_out_of_stasis_into_the_dialplan() {
         e.source == id && matches!(e.kind, EventKind::StasisStart { .. })
     })
     .await;
-    let to_2 = || Transfer {
-        exten: "2".into(),
-        context: None,
-        priority: None,
-    };
+    let to_2 = || Transfer::to("2");
     switch.transfer(&id, to_2()).expect("transferred");
     let end = next_event(&mut rx, "StasisEnd", |e| {
         e.source == id && matches!(e.kind, EventKind::StasisEnd { .. })
@@ -478,11 +470,7 @@ async fn a_transferred_dial_hangs_up_the_channel_it_rang() {
     let EventKind::ChannelDialBegin { peer, .. } = &begin.kind else {
         unreachable!()
     };
-    let transfer = Transfer {
-        exten: "2".into(),
-        context: None,
-        priority: None,
-    };
+    let transfer = Transfer::to("2");
     switch.transfer(&id, transfer).expect("transferred");
     let cancelled = |e: &Event| {
         e.source == id
@@ -634,11 +622,7 @@ async fn digits_pressed_during_echo_are_not_read_after_it() {
     let id = dialplan_channel(&mut rx).await;
     next_event(&mut rx, "Echo", |e| e.source == id && runs(e, "Echo", "")).await;
     press(&switch, &id, '7');
-    let transfer = Transfer {
-        exten: "2".into(),
-        context: None,
-        priority: None,
-    };
+    let transfer = Transfer::to("2");
     switch.transfer(&id, transfer).expect("transferred");
     assert_eq!(
         read_result(&mut rx, &id).await,
@@ -670,11 +654,7 @@ async fn two_transfers_at_once_start_one_dialplan_on_a_parked_channel() {
         .expect("answered");
     let mut rx = switch.events().subscribe();
     for exten in ["2", "3"] {
-        let transfer = Transfer {
-            exten: exten.into(),
-            context: None,
-            priority: None,
-        };
+        let transfer = Transfer::to(exten);
         switch.transfer(&parked.id, transfer).expect("transferred");
     }
     // The second transfer is handed to the task the first one started: it lands at 3.

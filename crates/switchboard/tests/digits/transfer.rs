@@ -84,11 +84,7 @@ fn transfer_during(name: &str, extension: &str) -> (Received, Instant) {
         .expect("the prompt starts");
         tokio::time::sleep(INTO_PROMPT).await;
         let at = Instant::now();
-        let to = Transfer {
-            exten: "700".into(),
-            context: None,
-            priority: None,
-        };
+        let to = Transfer::to("700");
         switch.transfer(&id, to).expect("transfer");
         at
     });
