@@ -1,19 +1,32 @@
 //! Where a switch does its I/O. [`Switch::start`](crate::Switch::start) binds the
 //! configured SIP sockets and opens the database in the data directory;
 //! [`Switch::start_with`](crate::Switch::start_with) can take a SIP wire without sockets
-//! and an in-memory store instead, so a test runs a whole switch on simulated time.
-//! (The media engine still binds its RTP sockets on the SIP address.)
+//! and an in-memory store instead, and RTP on a network in memory, so a test runs a
+//! whole switch on simulated time.
 
 use std::sync::Arc;
 
+use switchboard_media::engine::MemoryNet;
 use switchboard_sip::{Inbound, Wire};
 use tokio::sync::mpsc;
 
-/// The switch's I/O: SIP and storage.
+/// The switch's I/O: SIP, RTP and storage.
 #[derive(Default)]
 pub struct Io {
     pub sip: SipIo,
+    pub rtp: RtpIo,
     pub store: StoreIo,
+}
+
+/// Where media legs send and receive RTP.
+#[derive(Debug, Default, Clone)]
+pub enum RtpIo {
+    /// UDP ports from `rtp.ports` on the SIP address, on the media engine's own threads.
+    #[default]
+    Udp,
+    /// Addresses from the same range on this network, with the media engine on the
+    /// caller's runtime (so paused test time drives the media clock).
+    Memory(MemoryNet),
 }
 
 /// Where SIP messages come from and go to.

@@ -40,7 +40,7 @@ pub use channel::{CallerId, Channel, Direction, Status};
 pub use config::Config;
 pub use digits::{CollectDigits, CollectStatus, Collected, PlayAndCollect};
 pub use events::{ChannelEvent, ChannelEvents, Event, EventBus, EventKind, Objects};
-pub use io::{Io, SipIo, StoreIo};
+pub use io::{Io, RtpIo, SipIo, StoreIo};
 pub use originate::{Originate, Then};
 pub use playback::{
     Play, Playback, PlaybackControl, PlaybackState, PlaybackTarget, DEFAULT_SKIP_MS,

@@ -1,11 +1,12 @@
-//! A whole switch without SIP sockets or a database file: its SIP goes through a memory
-//! wire to phones the test plays, its store is in memory, and time is tokio's paused
-//! clock (SIP timers included). The media engine still binds loopback RTP ports.
+//! A whole switch without sockets or a database file: its SIP goes through a memory
+//! wire and its RTP through a memory network to phones the test plays, its store is in
+//! memory, and time is tokio's paused clock (SIP timers and the media clock included).
 
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use crate::testing::{memory_switch, phone::header};
+use crate::testing::memory_switch;
+use crate::testing::phone::{header, rtp::frames_of};
 use crate::{
     ChannelEvent, ChannelEvents, ChannelState, CollectStatus, EventKind, Originate, PlayAndCollect,
     Then, Transfer,
@@ -96,6 +97,33 @@ async fn originate_collect_transfer_and_bridge_without_sockets() {
     );
     assert_eq!(bob.var("PIN").as_deref(), Some("12"));
 
+    // A tone prompt reaches the phone as RTP; a digit then ends the collection.
+    let request = PlayAndCollect {
+        prompt: vec!["tone:440/60000".into()],
+        invalid: None,
+        min: 1,
+        max: 1,
+        tries: 1,
+        timeout: Duration::from_secs(3),
+        terminators: "#".into(),
+        regex: None,
+        variable: None,
+        digit_timeout: None,
+    };
+    let phone = async {
+        let heard = call.receive_audio(Duration::from_millis(500)).await;
+        net.send_info_digits(&mut call, "7").await;
+        heard
+    };
+    let (got, heard) = tokio::join!(switch.play_and_collect(&bob.id, request), phone);
+    let got = got.expect("collected");
+    assert_eq!((got.digits.as_str(), got.status), ("7", CollectStatus::Ok));
+    let prompt_frames = frames_of(&heard, 440.0, &[440.0, 1000.0]);
+    assert!(
+        prompt_frames >= 15,
+        "{prompt_frames} frames of the prompt tone"
+    );
+
     // The parked channel goes into the dialplan.
     let transfer = Transfer {
         exten: "2".into(),
@@ -115,15 +143,17 @@ async fn originate_collect_transfer_and_bridge_without_sockets() {
 
     // Two more phones, bridged.
     let mut legs = Vec::new();
+    let mut phones = Vec::new();
     for host in ["192.0.2.11:5060", "192.0.2.12:5060"] {
         let channel = switch
             .originate(Originate::new(format!("SIP/sip:carol@{host}"), Then::Park))
             .await
             .expect("originated");
         let events = switch.channel_events(&channel.id).expect("events");
-        net.answer(host).await;
+        let call = net.answer(host).await;
         up(&channel).await;
         legs.push((channel, events));
+        phones.push(call);
     }
     let bridge = switch
         .connect(&legs[0].0.id, &legs[1].0.id)
@@ -139,6 +169,20 @@ async fn originate_collect_transfer_and_bridge_without_sockets() {
         );
         assert_eq!(channel.data().bridge.as_deref(), Some(bridge.id.as_str()));
     }
+    // Audio one phone sends reaches the other, both ways.
+    for (from, to, freq) in [(0, 1, 1000.0), (1, 0, 440.0)] {
+        let (_, heard) = tokio::join!(
+            phones[from].send_tone(freq, Duration::from_millis(400)),
+            phones[to].receive_audio(Duration::from_millis(600)),
+        );
+        let frames = frames_of(&heard, freq, &[440.0, 1000.0]);
+        assert!(
+            frames >= 15,
+            "{frames} frames of {freq} Hz from phone {from}"
+        );
+    }
+    // Same codec on both legs: relayed without decoding.
+    assert!(switch.media().counters().relayed >= 40);
     // A bridged channel is not parked: it has no dialplan to transfer within.
     let to_2 = Transfer {
         exten: "2".into(),

@@ -162,6 +162,10 @@ impl Switch {
             ip: sip.local_ip(),
             ports: (config.rtp.ports[0], config.rtp.ports[1]),
             threads: 0,
+            net: match io.rtp {
+                crate::io::RtpIo::Udp => None,
+                crate::io::RtpIo::Memory(net) => Some(net),
+            },
         })
         .map_err(|e| CoreError::Io(e.to_string()))?;
         let store = match io.store {

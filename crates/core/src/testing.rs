@@ -72,9 +72,9 @@ pub(crate) async fn switch_with_channel(name: &str) -> (Switch, std::sync::Arc<c
     (switch, channel)
 }
 
-/// A running switch with no SIP socket and an in-memory store, and the SIP network it
-/// talks to: phones there answer its calls (RTP legs still bind loopback ports in the
-/// media engine).
+/// A running switch with no SIP or RTP socket and an in-memory store, and the network
+/// it talks to: phones there answer its calls and exchange RTP with it. The media
+/// engine runs on the caller's runtime, so paused time drives it too.
 pub(crate) async fn memory_switch(
     name: &str,
     dialplan: BTreeMap<String, BTreeMap<String, Vec<String>>>,

@@ -58,6 +58,7 @@ fn main() {
         ip,
         ports: (30_000, 40_000),
         threads: env_or("RELAY_THREADS", 0) as usize,
+        net: None,
     })
     .expect("media engine");
 

@@ -3,13 +3,20 @@
 //! a phone sends them, and parsed by the same parser the real transports use.
 
 use std::collections::VecDeque;
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
+use switchboard_media::engine::{MemoryNet, MemorySocket};
 use switchboard_sip::{Flow, Inbound, MemoryWire, Transport};
 use tokio::sync::mpsc;
 
-use crate::io::{Io, SipIo, StoreIo};
+use crate::io::{Io, RtpIo, SipIo, StoreIo};
+
+pub(crate) mod rtp;
+
+/// The RTP port a phone answers with (on its SIP host's address).
+const PHONE_RTP_PORT: u16 = 4000;
 
 /// Where the switch says it listens.
 pub(crate) const SWITCH: &str = "127.0.0.1:5060";
@@ -17,6 +24,8 @@ pub(crate) const SWITCH: &str = "127.0.0.1:5060";
 pub(crate) struct Network {
     inbound: mpsc::Sender<Inbound>,
     sent: mpsc::UnboundedReceiver<(Flow, sipx_sip::Message)>,
+    /// Where the switch's and the phones' RTP goes.
+    rtp: MemoryNet,
     /// Sent by the switch but not yet asked for.
     pending: VecDeque<(Flow, String)>,
 }
@@ -27,6 +36,10 @@ pub(crate) struct Call {
     /// The INVITE as sent.
     invite: String,
     cseq: u32,
+    /// The phone's RTP socket, which its answer advertises.
+    pub(crate) rtp: MemorySocket,
+    /// Where the switch's offer says to send RTP.
+    pub(crate) switch_rtp: SocketAddr,
 }
 
 impl Network {
@@ -34,16 +47,19 @@ impl Network {
     pub(crate) fn new() -> (Self, Io) {
         let (wire, sent) = MemoryWire::new(SWITCH.parse().expect("a socket address"));
         let (inbound, inbound_rx) = mpsc::channel(64);
+        let rtp = MemoryNet::new();
         let io = Io {
             sip: SipIo::Wire {
                 wire: Arc::new(wire),
                 inbound: inbound_rx,
             },
+            rtp: RtpIo::Memory(rtp.clone()),
             store: StoreIo::Memory,
         };
         let network = Self {
             inbound,
             sent,
+            rtp,
             pending: VecDeque::new(),
         };
         (network, io)
@@ -84,26 +100,36 @@ impl Network {
             .expect("the SIP stack runs");
     }
 
-    /// Waits for the INVITE to `host`, answers it (100, 200 with SDP) and waits for
-    /// the ACK.
+    /// Waits for the INVITE to `host`, answers it (100, 200 with SDP for PCMU at an
+    /// RTP socket on the host's address) and waits for the ACK.
     pub(crate) async fn answer(&mut self, host: &str) -> Call {
-        let remote = host.parse().expect("a socket address");
+        let remote: SocketAddr = host.parse().expect("a socket address");
         let (flow, invite) = self
             .expect("an INVITE", |f, t| {
                 f.remote == remote && t.starts_with("INVITE ")
             })
             .await;
         assert_eq!(flow.transport, Transport::Udp);
+        let rtp = self
+            .rtp
+            .bind(SocketAddr::new(remote.ip(), PHONE_RTP_PORT))
+            .expect("a free phone RTP address");
+        let switch_rtp = rtp::offered_address(&invite);
         let call = Call {
             flow,
             invite,
             cseq: 1,
+            rtp,
+            switch_rtp,
         };
         self.deliver(flow, &call.response(100, "Trying", "")).await;
-        let sdp = "v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n\
-                   m=audio 9 RTP/AVP 0 101\r\na=rtpmap:0 PCMU/8000\r\n\
-                   a=rtpmap:101 telephone-event/8000\r\na=fmtp:101 0-16\r\na=sendrecv\r\n";
-        self.deliver(flow, &call.response(200, "OK", sdp)).await;
+        let ip = remote.ip();
+        let sdp = format!(
+            "v=0\r\no=- 1 1 IN IP4 {ip}\r\ns=-\r\nc=IN IP4 {ip}\r\nt=0 0\r\n\
+             m=audio {PHONE_RTP_PORT} RTP/AVP 0 101\r\na=rtpmap:0 PCMU/8000\r\n\
+             a=rtpmap:101 telephone-event/8000\r\na=fmtp:101 0-16\r\na=sendrecv\r\n"
+        );
+        self.deliver(flow, &call.response(200, "OK", &sdp)).await;
         let call_id = call.header("Call-ID").to_owned();
         self.expect("the ACK", |f, t| {
             f == flow && t.starts_with("ACK ") && header(t, "Call-ID") == Some(&call_id)

@@ -4,12 +4,13 @@
 use std::net::SocketAddr;
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex, MutexGuard, Weak};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use tokio::net::UdpSocket;
 use tokio::sync::mpsc;
 
 use super::bridge::BridgeShared;
+use super::net::LegSocket;
 use super::playback::{self, Playback, Source};
 use super::EngineInner;
 use crate::codec::{Codec, Decoder, Encoder};
@@ -117,11 +118,12 @@ pub(super) struct Shared {
     pub(super) engine: Arc<EngineInner>,
     /// RTP and RTCP sockets; `None` for a virtual leg (snoop, AudioSocket), whose
     /// audio comes in through [`Leg::feed`] and goes out through its `Out` taps.
-    sockets: Option<(UdpSocket, UdpSocket)>,
+    sockets: Option<(LegSocket, LegSocket)>,
     port: u16,
     state: Mutex<State>,
     events: mpsc::UnboundedSender<MediaEvent>,
-    started: Instant,
+    /// tokio's clock, so a test on paused time sees consistent arrival times.
+    started: tokio::time::Instant,
 }
 
 impl Shared {
@@ -270,13 +272,27 @@ impl std::fmt::Debug for Leg {
 
 impl Leg {
     pub(super) fn open(engine: Arc<EngineInner>, name: &str) -> Result<Self, MediaError> {
-        let (rtp_std, rtcp_std) = engine.ports.bind_pair(engine.ip)?;
-        let port = rtp_std.local_addr()?.port();
-        let _guard = engine.runtime.enter();
-        let sockets = (
-            UdpSocket::from_std(rtp_std)?,
-            UdpSocket::from_std(rtcp_std)?,
-        );
+        let (sockets, port) = match &engine.net {
+            None => {
+                let (rtp_std, rtcp_std) = engine.ports.bind_pair(engine.ip)?;
+                let port = rtp_std.local_addr()?.port();
+                let _guard = engine.runtime.enter();
+                let sockets = (
+                    LegSocket::Udp(UdpSocket::from_std(rtp_std)?),
+                    LegSocket::Udp(UdpSocket::from_std(rtcp_std)?),
+                );
+                (sockets, port)
+            }
+            Some(net) => {
+                let (rtp, rtcp) = engine.ports.take_pair(|port| {
+                    let rtp = net.bind(SocketAddr::new(engine.ip, port)).ok()?;
+                    let rtcp = net.bind(SocketAddr::new(engine.ip, port + 1)).ok()?;
+                    Some((rtp, rtcp))
+                })?;
+                let port = rtp.local_addr().port();
+                ((LegSocket::Memory(rtp), LegSocket::Memory(rtcp)), port)
+            }
+        };
         let leg = Self::build(engine.clone(), name, Some(sockets), port);
         let task = engine.runtime.spawn(run(leg.shared.clone())).abort_handle();
         if let Ok(mut slot) = leg.task.lock() {
@@ -302,7 +318,7 @@ impl Leg {
     fn build(
         engine: Arc<EngineInner>,
         name: &str,
-        sockets: Option<(UdpSocket, UdpSocket)>,
+        sockets: Option<(LegSocket, LegSocket)>,
         port: u16,
     ) -> Self {
         let (events, events_rx) = mpsc::unbounded_channel();
@@ -313,7 +329,7 @@ impl Leg {
             sockets,
             port,
             events,
-            started: Instant::now(),
+            started: tokio::time::Instant::now(),
             state: Mutex::new(State {
                 remote: None,
                 latched: false,

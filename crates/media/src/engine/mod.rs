@@ -12,6 +12,7 @@
 
 mod bridge;
 mod leg;
+mod net;
 mod playback;
 mod ports;
 
@@ -21,6 +22,7 @@ use std::sync::Arc;
 
 pub use bridge::MixBridge;
 pub use leg::{Leg, MediaEvent, Remote, TapDirection};
+pub use net::{MemoryNet, MemorySocket};
 pub use playback::{Control, Playback, PlaybackEnd, Source};
 
 use crate::MediaError;
@@ -34,6 +36,10 @@ pub struct EngineConfig {
     pub ports: (u16, u16),
     /// Media worker threads (legs and bridges are spread over them); 0 = one per core.
     pub threads: usize,
+    /// Legs send and receive on this network in memory instead of binding UDP ports,
+    /// and the engine runs on the caller's tokio runtime (`threads` is unused), so a
+    /// test on paused time drives the media clock too.
+    pub net: Option<MemoryNet>,
 }
 
 /// Packet counters that prove which path audio took.
@@ -54,6 +60,7 @@ pub struct CounterSnapshot {
 struct EngineInner {
     ip: IpAddr,
     ports: PortPool,
+    net: Option<MemoryNet>,
     runtime: tokio::runtime::Handle,
     counters: Counters,
 }
@@ -72,9 +79,28 @@ impl std::fmt::Debug for MediaEngine {
 }
 
 impl MediaEngine {
-    /// Starts the media threads.
+    /// Starts the media threads (or, with a memory network, uses the current runtime:
+    /// call it from within one).
     pub fn start(config: EngineConfig) -> Result<Self, MediaError> {
-        let threads = match config.threads {
+        let runtime = match config.net {
+            Some(_) => tokio::runtime::Handle::try_current()
+                .map_err(|e| MediaError::Engine(e.to_string()))?,
+            None => Self::own_runtime(config.threads)?,
+        };
+        Ok(Self {
+            inner: Arc::new(EngineInner {
+                ip: config.ip,
+                ports: PortPool::new(config.ports.0, config.ports.1),
+                net: config.net,
+                runtime,
+                counters: Counters::default(),
+            }),
+        })
+    }
+
+    /// A multi-threaded runtime on threads of its own.
+    fn own_runtime(threads: usize) -> Result<tokio::runtime::Handle, MediaError> {
+        let threads = match threads {
             0 => std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get),
             n => n,
         };
@@ -99,17 +125,9 @@ impl MediaEngine {
                 let _ = tx.send(Ok(runtime.handle().clone()));
                 runtime.block_on(std::future::pending::<()>());
             })?;
-        let runtime = rx
+        Ok(rx
             .recv()
-            .map_err(|_| MediaError::Engine("media thread did not start".into()))??;
-        Ok(Self {
-            inner: Arc::new(EngineInner {
-                ip: config.ip,
-                ports: PortPool::new(config.ports.0, config.ports.1),
-                runtime,
-                counters: Counters::default(),
-            }),
-        })
+            .map_err(|_| MediaError::Engine("media thread did not start".into()))??)
     }
 
     pub fn ip(&self) -> IpAddr {

@@ -26,6 +26,21 @@ impl PortPool {
     /// Binds the next free pair, walking the range round-robin so a just-released port
     /// is not reused at once (late packets of the old call would land in the new one).
     pub fn bind_pair(&self, ip: IpAddr) -> Result<(UdpSocket, UdpSocket), MediaError> {
+        self.take_pair(|port| {
+            let rtp = UdpSocket::bind(SocketAddr::new(ip, port)).ok()?;
+            let rtcp = UdpSocket::bind(SocketAddr::new(ip, port + 1)).ok()?;
+            Some((rtp, rtcp))
+        })
+        .and_then(|(rtp, rtcp)| {
+            rtp.set_nonblocking(true)?;
+            rtcp.set_nonblocking(true)?;
+            Ok((rtp, rtcp))
+        })
+    }
+
+    /// The first pair `bind` manages to bind (given the RTP port), in the same
+    /// round-robin order as [`PortPool::bind_pair`].
+    pub fn take_pair<T>(&self, mut bind: impl FnMut(u16) -> Option<T>) -> Result<T, MediaError> {
         for _ in 0..self.pairs {
             let index = {
                 let mut next = self
@@ -36,16 +51,9 @@ impl PortPool {
                 *next = (*next + 1) % self.pairs;
                 index
             };
-            let port = self.first + index * 2;
-            let Ok(rtp) = UdpSocket::bind(SocketAddr::new(ip, port)) else {
-                continue;
-            };
-            let Ok(rtcp) = UdpSocket::bind(SocketAddr::new(ip, port + 1)) else {
-                continue;
-            };
-            rtp.set_nonblocking(true)?;
-            rtcp.set_nonblocking(true)?;
-            return Ok((rtp, rtcp));
+            if let Some(pair) = bind(self.first + index * 2) {
+                return Ok(pair);
+            }
         }
         Err(MediaError::Engine(
             "no free RTP port in the configured range".into(),
