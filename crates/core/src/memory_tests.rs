@@ -219,3 +219,5 @@ async fn originate_collect_transfer_and_bridge_without_sockets() {
         started.elapsed()
     );
 }
+
+mod requests;
