@@ -58,6 +58,8 @@ causes! {
     RECOVERY_ON_TIMER_EXPIRE = 102, "RECOVERY_ON_TIMER_EXPIRE", "Recovery on timer expiry";
     INTERWORKING = 127, "INTERWORKING", "Interworking, unspecified";
     ORIGINATOR_CANCEL = 487, "ORIGINATOR_CANCEL", "Originator cancel";
+    // FreeSWITCH's own cause for a hangup by API (`hupall`'s default).
+    MANAGER_REQUEST = 503, "MANAGER_REQUEST", "Manager request";
 }
 
 impl Cause {

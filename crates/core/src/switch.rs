@@ -97,6 +97,8 @@ struct Inner {
     shared: SharedState,
     channels: Mutex<HashMap<String, Arc<Channel>>>,
     counter: AtomicU64,
+    /// For FreeSWITCH's `uptime` and `status`.
+    started: std::time::Instant,
 }
 
 /// A cheap, cloneable handle on the running switch.
@@ -194,6 +196,7 @@ impl Switch {
                 applications: crate::apps::Registry::builtin(),
                 moh_epochs: Mutex::default(),
                 counter: AtomicU64::new(0),
+                started: std::time::Instant::now(),
             }),
         };
         // Weak: the bus lives in the switch it snapshots.
@@ -266,6 +269,11 @@ impl Switch {
         &self,
     ) -> std::sync::MutexGuard<'_, HashMap<String, Arc<LiveRecording>>> {
         crate::lock(&self.inner.recordings)
+    }
+
+    /// How long the switch has been running.
+    pub fn uptime(&self) -> Duration {
+        self.inner.started.elapsed()
     }
 
     pub fn channels(&self) -> Vec<Arc<Channel>> {

@@ -1,0 +1,164 @@
+//! The commands this crate has: name, syntax and description (what `show api` and
+//! `help` list, as FreeSWITCH registers them) and the function that runs each.
+
+use switchboard_core::Switch;
+
+use crate::{show, system, util, uuid, Reply};
+
+pub type Handler = fn(&Switch, &str) -> Reply;
+
+#[derive(Debug, Clone, Copy)]
+pub struct Command {
+    pub name: &'static str,
+    pub syntax: &'static str,
+    pub description: &'static str,
+    pub handler: Handler,
+}
+
+const fn command(
+    name: &'static str,
+    description: &'static str,
+    syntax: &'static str,
+    handler: Handler,
+) -> Command {
+    Command {
+        name,
+        syntax,
+        description,
+        handler,
+    }
+}
+
+/// Sorted by name, as `show api` lists them.
+const COMMANDS: &[Command] = &[
+    command(
+        "create_uuid",
+        "Create a uuid",
+        "<uuid> <other_uuid>",
+        util::create_uuid,
+    ),
+    command("echo", "Echo", "<data>", util::echo),
+    command(
+        "global_getvar",
+        "Get global var",
+        "<var>",
+        system::global_getvar,
+    ),
+    command(
+        "global_setvar",
+        "Set global var",
+        "<var>=<value> [=<value2>]",
+        system::global_setvar,
+    ),
+    command("help", "Show help for all the api commands", "", show::help),
+    command(
+        "hostname",
+        "Return the system hostname",
+        "",
+        system::hostname,
+    ),
+    command(
+        "hupall",
+        "hupall",
+        "<cause> [<var> <value>] [<var2> <value2>]",
+        uuid::hupall,
+    ),
+    command("md5", "Return md5 hash", "<data>", util::md5),
+    command("show", "Show various reports", show::SYNTAX, show::show),
+    command("status", "Show current status", "", system::status),
+    command(
+        "switchname",
+        "Return the switch name",
+        "",
+        system::switchname,
+    ),
+    command(
+        "uptime",
+        "Show uptime",
+        system::UPTIME_SYNTAX,
+        system::uptime,
+    ),
+    command(
+        "url_decode",
+        "Url decode a string",
+        "<string>",
+        util::url_decode,
+    ),
+    command(
+        "url_encode",
+        "Url encode a string",
+        "<string>",
+        util::url_encode,
+    ),
+    command("uuid_answer", "answer", "<uuid>", uuid::answer),
+    command(
+        "uuid_break",
+        "Break out of media sent to channel",
+        "<uuid> [all]",
+        uuid::break_,
+    ),
+    command(
+        "uuid_exists",
+        "Check if a uuid exists",
+        "<uuid>",
+        uuid::exists,
+    ),
+    command(
+        "uuid_flush_dtmf",
+        "Flush dtmf on a given uuid",
+        "<uuid>",
+        uuid::flush_dtmf,
+    ),
+    command(
+        "uuid_getvar",
+        "Get a variable from a channel",
+        uuid::GETVAR_SYNTAX,
+        uuid::getvar,
+    ),
+    command("uuid_kill", "Kill channel", uuid::KILL_SYNTAX, uuid::kill),
+    command(
+        "uuid_setvar",
+        "Set a variable",
+        uuid::SETVAR_SYNTAX,
+        uuid::setvar,
+    ),
+    command(
+        "uuid_setvar_multi",
+        "Set multiple variables",
+        uuid::SETVAR_MULTI_SYNTAX,
+        uuid::setvar_multi,
+    ),
+    command(
+        "uuid_transfer",
+        "Transfer a session",
+        uuid::TRANSFER_SYNTAX,
+        uuid::transfer,
+    ),
+    command("version", "Version", "[short]", system::version),
+];
+
+/// Every command, sorted by name.
+pub fn commands() -> &'static [Command] {
+    COMMANDS
+}
+
+/// A command by name (case-insensitive, as FreeSWITCH's API lookup).
+pub(crate) fn find(name: &str) -> Option<&'static Command> {
+    COMMANDS.iter().find(|c| c.name.eq_ignore_ascii_case(name))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sorted_and_unique() {
+        let names: Vec<_> = COMMANDS.iter().map(|c| c.name).collect();
+        let mut sorted = names.clone();
+        sorted.sort_unstable();
+        sorted.dedup();
+        assert_eq!(names, sorted);
+        assert!(find("UUID_KILL").is_some());
+        assert!(find("uuid_bogus").is_none());
+    }
+}

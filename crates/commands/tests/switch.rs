@@ -1,0 +1,219 @@
+//! The commands against a running switch: a Local channel parked on its `;1` half while
+//! its `;2` half runs `Answer(),Wait(30)`.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use switchboard_commands::execute;
+use switchboard_core::config::{General, Rtp, Sip};
+use switchboard_core::{Channel, ChannelState, Config, EventKind, Originate, Switch, Then};
+
+/// A switch on loopback port 0 whose `t` context answers and waits at `1` and `2`.
+async fn switch(name: &str) -> Switch {
+    let data_dir = std::env::temp_dir().join(format!(
+        "switchboard-commands-{name}-{}",
+        std::process::id()
+    ));
+    let _ = std::fs::remove_dir_all(&data_dir);
+    let wait = vec!["Answer()".to_owned(), "Wait(30)".to_owned()];
+    let t: BTreeMap<_, _> = [("1".to_owned(), wait.clone()), ("2".to_owned(), wait)].into();
+    let config = Config {
+        general: General {
+            data_dir,
+            ..General::default()
+        },
+        sip: Sip {
+            listen: vec!["udp:127.0.0.1:0".into()],
+            ..Sip::default()
+        },
+        rtp: Rtp::default(),
+        ari: None,
+        sessions_api: None,
+        security: Default::default(),
+        endpoint: Vec::new(),
+        trunk: Vec::new(),
+        musiconhold: BTreeMap::new(),
+        dialplan: [("t".to_owned(), t)].into(),
+    };
+    Switch::start(config).await.expect("the test switch starts")
+}
+
+/// Originates `Local/1@t` parked and waits until it is up.
+async fn parked_call(switch: &Switch) -> Arc<Channel> {
+    let channel = switch
+        .originate(Originate::new("Local/1@t", Then::Park))
+        .await
+        .expect("originate");
+    let mut status = channel.subscribe();
+    tokio::time::timeout(
+        Duration::from_secs(5),
+        status.wait_for(|s| s.state == ChannelState::Up),
+    )
+    .await
+    .expect("answered in time")
+    .expect("channel alive");
+    channel
+}
+
+#[tokio::test]
+async fn channel_commands() {
+    let switch = switch("channels").await;
+    let channel = parked_call(&switch).await;
+    let id = channel.id.clone();
+
+    let shown = execute(&switch, "show channels").await;
+    assert!(shown.ok);
+    let lines: Vec<&str> = shown.text.lines().collect();
+    assert!(lines[0].starts_with("uuid,direction,created,created_epoch,name,state,cid_name"));
+    assert!(lines[0].ends_with("initial_dest,initial_dialplan,initial_context"));
+    let row = lines
+        .iter()
+        .find(|l| l.starts_with(&format!("{id},")))
+        .expect("a row for the channel");
+    let fields: Vec<&str> = row.split(',').collect();
+    assert_eq!(fields.len(), 38);
+    assert_eq!(fields[5], "CS_EXECUTE");
+    assert_eq!(fields[25], "ACTIVE");
+    assert!(shown.text.ends_with("\n\n2 total.\n"), "{}", shown.text);
+    assert_eq!(
+        execute(&switch, "show channels count").await.text,
+        "\n2 total.\n"
+    );
+    let json = execute(&switch, "show channels as json").await.text;
+    assert!(
+        json.starts_with("{\"row_count\":2,\"rows\":[{\"uuid\":"),
+        "{json}"
+    );
+
+    let set = execute(&switch, &format!("uuid_setvar {id} colour dark blue")).await;
+    assert_eq!(set.text, "+OK\n");
+    let got = execute(&switch, &format!("uuid_getvar {id} colour")).await;
+    assert_eq!(got.text, "dark blue");
+    let multi = execute(&switch, &format!("uuid_setvar_multi {id} a=1;b=2")).await;
+    assert_eq!(multi.text, "+OK\n");
+    assert_eq!(
+        execute(&switch, &format!("uuid_getvar {id} b")).await.text,
+        "2"
+    );
+    assert_eq!(
+        execute(&switch, &format!("uuid_getvar {id} nope"))
+            .await
+            .text,
+        "_undef_"
+    );
+
+    let mut events = switch.events().subscribe();
+    let moved = execute(&switch, &format!("uuid_transfer {id} 2 XML t")).await;
+    assert_eq!(moved.text, "+OK\n");
+    let dialplan = tokio::time::timeout(Duration::from_secs(5), async {
+        loop {
+            let event = events.recv().await.expect("events");
+            if event.source == id {
+                if let EventKind::ChannelDialplan { app, .. } = &event.kind {
+                    return app.clone();
+                }
+            }
+        }
+    })
+    .await
+    .expect("the transferred channel runs the dialplan");
+    assert_eq!(dialplan, "Answer");
+    let snapshot = switch.snapshot(&channel);
+    assert_eq!(
+        (snapshot.context.as_str(), snapshot.exten.as_str()),
+        ("t", "2")
+    );
+
+    assert_eq!(
+        execute(&switch, &format!("uuid_exists {id}")).await.text,
+        "true"
+    );
+    let kill = execute(&switch, &format!("uuid_kill {id} USER_BUSY")).await;
+    assert_eq!(kill.text, "+OK\n");
+    let cause = tokio::time::timeout(Duration::from_secs(5), channel.hung_up())
+        .await
+        .expect("hung up in time");
+    assert_eq!(cause.name(), "USER_BUSY");
+    tokio::time::timeout(Duration::from_secs(5), async {
+        while execute(&switch, &format!("uuid_exists {id}")).await.text != "false" {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    })
+    .await
+    .expect("uuid_exists says false after the kill");
+    let gone = execute(&switch, &format!("uuid_kill {id}")).await;
+    assert_eq!(
+        (gone.text.as_str(), gone.ok),
+        ("-ERR No such channel!\n", false)
+    );
+    switch.shutdown().await;
+}
+
+#[tokio::test]
+async fn switch_commands() {
+    let switch = switch("system").await;
+    let unknown = execute(&switch, "bogus 1 2").await;
+    assert_eq!(
+        (unknown.text.as_str(), unknown.ok),
+        ("-ERR bogus Command not found!\n", false)
+    );
+    assert_eq!(execute(&switch, "show channels").await.text, "\n0 total.\n");
+    assert_eq!(
+        execute(&switch, "uuid_kill").await.text,
+        "-USAGE: <uuid> [cause]\n"
+    );
+    assert_eq!(
+        execute(&switch, "uuid_transfer x").await.text,
+        "-USAGE: <uuid> [-bleg|-both] <dest-exten> [<dialplan>] [<context>]\n"
+    );
+    assert_eq!(execute(&switch, "uuid_exists nope").await.text, "false");
+    assert_eq!(execute(&switch, "uuid_answer nope").await.text, "-ERROR\n");
+    assert_eq!(
+        execute(&switch, "uuid_flush_dtmf nope").await.text,
+        "-ERR No such session\n"
+    );
+    assert_eq!(execute(&switch, "global_setvar g1=v1").await.text, "+OK");
+    assert_eq!(execute(&switch, "global_getvar g1").await.text, "v1");
+    assert_eq!(
+        execute(&switch, "global_setvar g1=v2=other").await.text,
+        "+OK"
+    );
+    assert_eq!(execute(&switch, "global_getvar g1").await.text, "v1");
+    assert_eq!(execute(&switch, "global_setvar g1=v2=v1").await.text, "+OK");
+    assert_eq!(execute(&switch, "global_getvar g1").await.text, "v2");
+    assert_eq!(
+        execute(&switch, "hupall").await.text,
+        "+OK hangup all channels with cause MANAGER_REQUEST\n"
+    );
+    assert_eq!(
+        execute(&switch, "echo hello  world").await.text,
+        "hello  world"
+    );
+    assert_eq!(
+        execute(&switch, "md5 hello").await.text,
+        "5d41402abc4b2a76b9719d911017c592"
+    );
+    assert_eq!(execute(&switch, "url_encode a b").await.text, "a%20b");
+    assert_eq!(execute(&switch, "create_uuid").await.text.len(), 36);
+    let status = execute(&switch, "status").await.text;
+    assert!(
+        status.starts_with("UP 0 years, 0 days, 0 hours, 0 minutes, "),
+        "{status}"
+    );
+    assert_eq!(execute(&switch, "uptime").await.text, "0\n");
+    assert_eq!(
+        execute(&switch, "uptime fortnights").await.text,
+        "-USAGE: [us|ms|s|m|h|d|microseconds|milliseconds|seconds|minutes|hours|days]\n"
+    );
+
+    let api = execute(&switch, "show api").await.text;
+    assert!(api.starts_with("name,description,syntax,ikey\ncreate_uuid,Create a uuid,"));
+    assert!(api.contains("\nuuid_kill,Kill channel,<uuid> [cause],mod_commands\n"));
+    let apps = execute(&switch, "show application").await.text;
+    assert!(apps.starts_with("name,description,syntax,ikey\n"), "{apps}");
+    assert!(apps.lines().any(|l| l.starts_with("Answer,")), "{apps}");
+    let help = execute(&switch, "help uuid_kill").await.text;
+    assert_eq!(help, "uuid_kill,<uuid> [cause],Kill channel,mod_commands\n");
+    switch.shutdown().await;
+}
