@@ -70,14 +70,21 @@ pub(crate) fn getvar(switch: &Switch, args: &str) -> Reply {
 pub(crate) fn setvar(switch: &Switch, args: &str) -> Reply {
     let parts = separate(args, 3);
     let (id, name, value) = match parts[..] {
-        [id, name] => (id, name, ""),
-        [id, name, value] => (id, name, value),
+        [id, name] => (id, name, None),
+        [id, name, value] => (id, name, Some(value)),
         _ => return Reply::usage(SETVAR_SYNTAX),
     };
     if !exists_id(switch, id) {
         return Reply::err(NO_SUCH_CHANNEL);
     }
-    set(switch, id, name, value)
+    match value {
+        Some(value) => set(switch, id, name, value),
+        // Without a value FreeSWITCH unsets the variable.
+        None => match switch.unset_var(id, name) {
+            Ok(()) => Reply::ok("+OK\n"),
+            Err(e) => Reply::err(format!("-ERR {e}\n")),
+        },
+    }
 }
 
 fn set(switch: &Switch, id: &str, name: &str, value: &str) -> Reply {

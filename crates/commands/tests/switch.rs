@@ -102,6 +102,13 @@ async fn channel_commands() {
             .text,
         "_undef_"
     );
+    // Without a value, uuid_setvar unsets.
+    let unset = execute(&switch, &format!("uuid_setvar {id} b")).await;
+    assert!(unset.ok, "{}", unset.text);
+    assert_eq!(
+        execute(&switch, &format!("uuid_getvar {id} b")).await.text,
+        "_undef_"
+    );
 
     let mut events = switch.events().subscribe();
     let moved = execute(&switch, &format!("uuid_transfer {id} 2 XML t")).await;

@@ -1248,6 +1248,22 @@ impl Switch {
         Ok(())
     }
 
+    /// Removes a channel variable (FreeSWITCH's `uuid_setvar` without a value); announced
+    /// as a ChannelVarset with an empty value, as FreeSWITCH announces an unset.
+    pub fn unset_var(&self, id: &str, name: &str) -> Result<(), ControlError> {
+        let channel = self.channel(id)?;
+        if channel.data().vars.remove(name).is_some() {
+            self.inner.events.publish(
+                id,
+                EventKind::ChannelVarset {
+                    variable: name.to_owned(),
+                    value: String::new(),
+                },
+            );
+        }
+        Ok(())
+    }
+
     /// The file for a sound name: `sounds_dir/<lang>/<name>.wav`, then
     /// `sounds_dir/<name>.wav`; a path is taken as it is.
     pub fn find_sound(&self, name: &str, language: &str) -> Option<PathBuf> {
