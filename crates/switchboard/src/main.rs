@@ -1,5 +1,8 @@
 //! `switchboard`: the softswitch binary — config loading, startup, signals, shutdown.
 
+mod cli;
+mod control;
+
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -12,6 +15,13 @@ const HELP: &str = "switchboard — a SIP softswitch with ARI, Lua and a Session
 
 Usage:
   switchboard [--config FILE]     run the server (built-in config without --config)
+  switchboard [--config FILE] cli [-x COMMAND]
+                                  run API commands (`show channels`, `uuid_kill UUID`,
+                                  `help`…) on the server started with that config,
+                                  through its socket <data_dir>/switchboard.ctl:
+                                  COMMAND once (exit 0 on success, 1 on an error
+                                  reply, 2 when the server cannot be reached), or a
+                                  prompt reading commands from stdin (exit/quit/EOF)
   switchboard --check-config FILE parse and validate FILE, then exit
   switchboard --print-default-config
   switchboard --help | --version
@@ -21,14 +31,17 @@ Logging: RUST_LOG (e.g. RUST_LOG=debug, RUST_LOG=switchboard_sip=trace).
 
 enum Mode {
     Run(Option<PathBuf>),
+    /// The config of the server, and the command to run (none: a prompt).
+    Cli(Option<PathBuf>, Option<String>),
     Check(PathBuf),
     PrintDefault,
     Help,
     Version,
 }
 
-fn parse_args() -> Result<Mode, String> {
-    let mut args = std::env::args().skip(1);
+/// Parses the arguments after the program name.
+fn parse_args(args: impl IntoIterator<Item = String>) -> Result<Mode, String> {
+    let mut args = args.into_iter();
     let mut mode = Mode::Run(None);
     while let Some(arg) = args.next() {
         mode = match arg.as_str() {
@@ -36,8 +49,22 @@ fn parse_args() -> Result<Mode, String> {
             "-V" | "--version" => Mode::Version,
             "--print-default-config" => Mode::PrintDefault,
             "-c" | "--config" => {
-                Mode::Run(Some(args.next().ok_or("--config needs a FILE")?.into()))
+                let config = Some(args.next().ok_or("--config needs a FILE")?.into());
+                match mode {
+                    Mode::Cli(_, command) => Mode::Cli(config, command),
+                    _ => Mode::Run(config),
+                }
             }
+            "cli" => match mode {
+                Mode::Run(config) => Mode::Cli(config, None),
+                _ => return Err("cli cannot be combined with that option".into()),
+            },
+            "-x" => match mode {
+                Mode::Cli(config, _) => {
+                    Mode::Cli(config, Some(args.next().ok_or("-x needs a COMMAND")?))
+                }
+                _ => return Err("-x goes after cli (see --help)".into()),
+            },
             "--check-config" => {
                 Mode::Check(args.next().ok_or("--check-config needs a FILE")?.into())
             }
@@ -141,7 +168,7 @@ fn validate_security(security: &switchboard_core::config::Security) -> Result<()
 }
 
 fn main() -> ExitCode {
-    let mode = match parse_args() {
+    let mode = match parse_args(std::env::args().skip(1)) {
         Ok(mode) => mode,
         Err(e) => {
             eprintln!("switchboard: {e}");
@@ -167,6 +194,18 @@ fn main() -> ExitCode {
                     println!("{}: OK", path.display());
                     ExitCode::SUCCESS
                 }
+                Err(e) => {
+                    eprintln!("switchboard: {e}");
+                    ExitCode::from(2)
+                }
+            };
+        }
+        Mode::Cli(path, command) => {
+            return match load_config(path.as_ref()) {
+                Ok(config) => cli::run(
+                    &control::socket_path(&config.general.data_dir),
+                    command.as_deref(),
+                ),
                 Err(e) => {
                     eprintln!("switchboard: {e}");
                     ExitCode::from(2)
@@ -216,6 +255,7 @@ async fn run(config: Config) -> ExitCode {
         }
     };
     let listen = config.sip.listen.join(", ");
+    let socket = control::socket_path(&config.general.data_dir);
     let switch = match Switch::start(config).await {
         Ok(switch) => switch,
         Err(e) => {
@@ -230,9 +270,19 @@ async fn run(config: Config) -> ExitCode {
             return ExitCode::FAILURE;
         }
     }
-    tracing::info!(%listen, "switchboard ready");
+    let control = match control::serve(switch.clone(), socket.clone()) {
+        Ok(control) => control,
+        Err(e) => {
+            eprintln!("switchboard: control socket {}: {e}", socket.display());
+            switch.shutdown().await;
+            return ExitCode::FAILURE;
+        }
+    };
+    tracing::info!(%listen, control = %socket.display(), "switchboard ready");
     wait_for_signal().await;
     tracing::info!("shutting down: hanging up calls, flushing CDRs");
+    // No commands while the calls are hung up; the socket file goes with it.
+    drop(control);
     switch.shutdown().await;
     ExitCode::SUCCESS
 }
@@ -249,5 +299,46 @@ async fn wait_for_signal() {
         Err(_) => {
             let _ = tokio::signal::ctrl_c().await;
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(args: &[&str]) -> Result<Mode, String> {
+        parse_args(args.iter().map(|a| a.to_string()))
+    }
+
+    #[test]
+    fn cli_takes_the_config_before_or_after_it_and_an_optional_command() {
+        let cli = |args: &[&str]| match parse(args) {
+            Ok(Mode::Cli(config, command)) => (config, command),
+            _ => panic!("{args:?} should parse as cli"),
+        };
+        let config = Some(PathBuf::from("s.toml"));
+        let show = Some("show channels".to_owned());
+        assert_eq!(
+            cli(&["--config", "s.toml", "cli", "-x", "show channels"]),
+            (config.clone(), show.clone())
+        );
+        assert_eq!(
+            cli(&["cli", "-x", "show channels", "-c", "s.toml"]),
+            (config.clone(), show)
+        );
+        assert_eq!(cli(&["-c", "s.toml", "cli"]), (config, None));
+        assert_eq!(cli(&["cli"]), (None, None));
+    }
+
+    #[test]
+    fn cli_arguments_out_of_place_are_refused() {
+        for args in [
+            &["-x", "status"][..],
+            &["cli", "-x"],
+            &["--check-config", "s.toml", "cli"],
+        ] {
+            assert!(parse(args).is_err(), "{args:?} should be refused");
+        }
+        assert!(matches!(parse(&["-c", "s.toml"]), Ok(Mode::Run(Some(_)))));
     }
 }

@@ -4,6 +4,7 @@
 //! threads (`scripts/test` uses nextest with 2).
 
 mod ari;
+mod cli;
 mod digits;
 mod registration;
 mod security;

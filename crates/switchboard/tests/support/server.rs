@@ -357,6 +357,11 @@ impl Server {
         &self.dir
     }
 
+    /// The config file the server runs with.
+    pub fn config_path(&self) -> PathBuf {
+        self.dir.join(CONFIG_FILE)
+    }
+
     /// The CDR database.
     pub fn db_path(&self) -> PathBuf {
         self.dir.join("data").join("switchboard.db")
@@ -461,7 +466,7 @@ impl Drop for Server {
 
 /// The binary under test: `$SWITCHBOARD_E2E_BIN` if set (e.g. a release
 /// build), else the package's own `switchboard`.
-fn binary() -> PathBuf {
+pub fn binary() -> PathBuf {
     std::env::var_os("SWITCHBOARD_E2E_BIN")
         .map(PathBuf::from)
         .unwrap_or_else(|| PathBuf::from(env!("CARGO_BIN_EXE_switchboard")))
