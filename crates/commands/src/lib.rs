@@ -2,6 +2,7 @@
 //! `uuid_kill <uuid> USER_BUSY` run against the switch, answered with the text
 //! FreeSWITCH prints. The faces (fs_cli-style CLI, Lua `api:execute`) call [`execute`].
 
+mod control;
 mod registry;
 mod show;
 mod system;

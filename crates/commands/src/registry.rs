@@ -3,7 +3,7 @@
 
 use switchboard_core::Switch;
 
-use crate::{show, system, util, uuid, Reply};
+use crate::{control, show, system, util, uuid, Reply};
 
 pub type Handler = fn(&Switch, &str) -> Reply;
 
@@ -98,6 +98,13 @@ const COMMANDS: &[Command] = &[
         uuid::break_,
     ),
     command(
+        "uuid_bridge",
+        "Bridge call legs",
+        // Registered without a syntax in FreeSWITCH; its usage message has one.
+        "",
+        control::bridge,
+    ),
+    command(
         "uuid_exists",
         "Check if a uuid exists",
         "<uuid>",
@@ -115,7 +122,19 @@ const COMMANDS: &[Command] = &[
         uuid::GETVAR_SYNTAX,
         uuid::getvar,
     ),
+    command(
+        "uuid_hold",
+        "Place call on hold",
+        control::HOLD_SYNTAX,
+        control::hold,
+    ),
     command("uuid_kill", "Kill channel", uuid::KILL_SYNTAX, uuid::kill),
+    command(
+        "uuid_send_dtmf",
+        "Send dtmf digits",
+        control::SEND_DTMF_SYNTAX,
+        control::send_dtmf,
+    ),
     command(
         "uuid_setvar",
         "Set a variable",

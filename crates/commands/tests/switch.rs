@@ -7,7 +7,9 @@ use std::time::Duration;
 
 use switchboard_commands::execute;
 use switchboard_core::config::{General, Rtp, Sip};
-use switchboard_core::{Channel, ChannelState, Config, EventKind, Originate, Switch, Then};
+use switchboard_core::{
+    Channel, ChannelState, CollectDigits, Config, Event, EventKind, Originate, Switch, Then,
+};
 
 /// A switch on loopback port 0 whose `t` context answers and waits at `1` and `2`.
 async fn switch(name: &str) -> Switch {
@@ -153,6 +155,129 @@ async fn channel_commands() {
     assert_eq!(
         (gone.text.as_str(), gone.ok),
         ("-ERR No such channel!\n", false)
+    );
+    switch.shutdown().await;
+}
+
+/// Waits for the first event from `source` that `pick` accepts.
+async fn next_event<T>(
+    events: &mut tokio::sync::broadcast::Receiver<Arc<Event>>,
+    source: &str,
+    pick: impl Fn(&EventKind) -> Option<T>,
+) -> T {
+    tokio::time::timeout(Duration::from_secs(5), async {
+        loop {
+            let event = events.recv().await.expect("events");
+            if event.source == source {
+                if let Some(found) = pick(&event.kind) {
+                    return found;
+                }
+            }
+        }
+    })
+    .await
+    .expect("the event in time")
+}
+
+/// The other half of a Local channel.
+fn other_half(switch: &Switch, channel: &Channel) -> String {
+    let prefix = channel.name.trim_end_matches(char::is_numeric);
+    switch
+        .channels()
+        .into_iter()
+        .find(|c| c.id != channel.id && c.name.starts_with(prefix))
+        .expect("the other half")
+        .id
+        .clone()
+}
+
+#[tokio::test]
+async fn call_control_commands() {
+    let switch = switch("control").await;
+    let channel = parked_call(&switch).await;
+    let id = channel.id.clone();
+    let mut events = switch.events().subscribe();
+
+    assert_eq!(
+        execute(&switch, "uuid_hold").await.text,
+        "-USAGE: [off|toggle] <uuid> [<display>]\n"
+    );
+    assert_eq!(
+        execute(&switch, &format!("uuid_hold {id}")).await.text,
+        "+OK Success\n"
+    );
+    next_event(&mut events, &id, |k| {
+        (*k == EventKind::ChannelHold).then_some(())
+    })
+    .await;
+    assert!(channel.is_held());
+    assert_eq!(
+        execute(&switch, &format!("uuid_hold toggle {id}"))
+            .await
+            .text,
+        "+OK Success\n"
+    );
+    next_event(&mut events, &id, |k| {
+        (*k == EventKind::ChannelUnhold).then_some(())
+    })
+    .await;
+    assert!(!channel.is_held());
+    execute(&switch, &format!("uuid_hold toggle {id}")).await;
+    assert!(channel.is_held());
+    assert_eq!(
+        execute(&switch, &format!("uuid_hold off {id}")).await.text,
+        "+OK Success\n"
+    );
+    assert!(!channel.is_held());
+    assert_eq!(
+        execute(&switch, "uuid_hold off nope").await.text,
+        "-ERR Operation failed\n"
+    );
+
+    // Digits sent on one Local half arrive at the other.
+    let other = other_half(&switch, &channel);
+    let sent = execute(&switch, &format!("uuid_send_dtmf {id} 12#")).await;
+    assert_eq!(sent.text, format!("+OK {id} sent DTMF 12#.\n"));
+    let collect = CollectDigits {
+        max: 3,
+        first_timeout: Some(Duration::from_secs(5)),
+        ..CollectDigits::default()
+    };
+    let got = switch
+        .collect_digits(&other, collect)
+        .await
+        .expect("collect");
+    assert_eq!(got.digits, "12#");
+    assert_eq!(
+        execute(&switch, "uuid_send_dtmf nope 1").await.text,
+        "-ERR Cannot locate session!\n"
+    );
+    assert_eq!(
+        execute(&switch, "uuid_send_dtmf x").await.text,
+        "-USAGE: <uuid> <dtmf_data>\n"
+    );
+
+    // Two parked calls bridged by their uuids.
+    let second = parked_call(&switch).await;
+    let second_id = second.id.clone();
+    let bridged = execute(&switch, &format!("uuid_bridge {id} {second_id}")).await;
+    assert_eq!(bridged.text, format!("+OK {second_id}\n"));
+    let entered = |k: &EventKind| match k {
+        EventKind::ChannelEnteredBridge { bridge } => Some(bridge.clone()),
+        _ => None,
+    };
+    let a = next_event(&mut events, &id, entered).await;
+    let b = next_event(&mut events, &second_id, entered).await;
+    assert_eq!(a, b);
+    assert_eq!(
+        execute(&switch, &format!("uuid_bridge {id} nope"))
+            .await
+            .text,
+        "-ERR Invalid uuid\n"
+    );
+    assert_eq!(
+        execute(&switch, "uuid_bridge x").await.text,
+        "-USAGE: <uuid> <other_uuid>\n"
     );
     switch.shutdown().await;
 }

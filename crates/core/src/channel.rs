@@ -194,6 +194,11 @@ impl Channel {
         }
     }
 
+    /// Whether the channel is on hold (FreeSWITCH's `uuid_hold toggle` asks).
+    pub fn is_held(&self) -> bool {
+        self.data().held
+    }
+
     pub(crate) fn data(&self) -> MutexGuard<'_, ChannelData> {
         crate::lock(&self.data)
     }
