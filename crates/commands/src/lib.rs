@@ -3,6 +3,8 @@
 //! FreeSWITCH prints. The faces (fs_cli-style CLI, Lua `api:execute`) call [`execute`].
 
 mod control;
+mod dialstring;
+mod originate;
 mod registry;
 mod show;
 mod system;
@@ -11,7 +13,7 @@ mod uuid;
 
 use switchboard_core::Switch;
 
-pub use registry::{commands, Command};
+pub use registry::{commands, Command, Handler, ReplyFuture};
 
 /// What a command printed, and whether it succeeded (its text is not `-ERR`/`-USAGE`).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -49,7 +51,7 @@ pub async fn execute(switch: &Switch, line: &str) -> Reply {
         None => (line, ""),
     };
     match registry::find(name) {
-        Some(command) => (command.handler)(switch, args),
+        Some(command) => command.handler.run(switch, args).await,
         // mod_event_socket's answer to an API command nobody registered.
         None => Reply::err(format!("-ERR {name} Command not found!\n")),
     }

@@ -1,11 +1,32 @@
 //! The commands this crate has: name, syntax and description (what `show api` and
 //! `help` list, as FreeSWITCH registers them) and the function that runs each.
 
+use std::future::Future;
+use std::pin::Pin;
+
 use switchboard_core::Switch;
 
-use crate::{control, show, system, util, uuid, Reply};
+use crate::{control, originate, show, system, util, uuid, Reply};
 
-pub type Handler = fn(&Switch, &str) -> Reply;
+/// A command's reply, once it comes.
+pub type ReplyFuture = Pin<Box<dyn Future<Output = Reply> + Send>>;
+
+/// How a command runs: at once, or (for one that waits on calls, as `originate`) as a
+/// future on the runtime.
+#[derive(Debug, Clone, Copy)]
+pub enum Handler {
+    Now(fn(&Switch, &str) -> Reply),
+    Later(fn(Switch, String) -> ReplyFuture),
+}
+
+impl Handler {
+    pub(crate) async fn run(self, switch: &Switch, args: &str) -> Reply {
+        match self {
+            Self::Now(handler) => handler(switch, args),
+            Self::Later(handler) => handler(switch.clone(), args.to_owned()).await,
+        }
+    }
+}
 
 #[derive(Debug, Clone, Copy)]
 pub struct Command {
@@ -19,13 +40,13 @@ const fn command(
     name: &'static str,
     description: &'static str,
     syntax: &'static str,
-    handler: Handler,
+    handler: fn(&Switch, &str) -> Reply,
 ) -> Command {
     Command {
         name,
         syntax,
         description,
-        handler,
+        handler: Handler::Now(handler),
     }
 }
 
@@ -64,6 +85,12 @@ const COMMANDS: &[Command] = &[
         uuid::hupall,
     ),
     command("md5", "Return md5 hash", "<data>", util::md5),
+    Command {
+        name: "originate",
+        description: "Originate a call",
+        syntax: originate::SYNTAX,
+        handler: Handler::Later(|switch, args| Box::pin(originate::originate(switch, args))),
+    },
     command("show", "Show various reports", show::SYNTAX, show::show),
     command("status", "Show current status", "", system::status),
     command(

@@ -282,6 +282,79 @@ async fn call_control_commands() {
     switch.shutdown().await;
 }
 
+/// The uuid in an `+OK <uuid>` reply.
+fn ok_uuid(reply: &switchboard_commands::Reply) -> String {
+    assert!(reply.ok, "{}", reply.text);
+    reply
+        .text
+        .strip_prefix("+OK ")
+        .and_then(|rest| rest.strip_suffix('\n'))
+        .expect("+OK <uuid>")
+        .to_owned()
+}
+
+#[tokio::test]
+async fn originate_command() {
+    let switch = switch("originate").await;
+    let mut events = switch.events().subscribe();
+
+    // `&park()`: answered, running nothing; variables of the dial string are set.
+    let parked = execute(&switch, "originate {colour=red,x=1}loopback/1/t &park()").await;
+    let id = ok_uuid(&parked);
+    let channel = switch.channel(&id).expect("the channel lives");
+    assert_eq!(channel.status().state, ChannelState::Up);
+    assert_eq!(
+        execute(&switch, &format!("uuid_getvar {id} colour"))
+            .await
+            .text,
+        "red"
+    );
+    // Parked, so uuid_transfer starts its dialplan.
+    assert_eq!(
+        execute(&switch, &format!("uuid_transfer {id} 2 XML t"))
+            .await
+            .text,
+        "+OK\n"
+    );
+    let app = next_event(&mut events, &id, |k| match k {
+        EventKind::ChannelDialplan { app, .. } => Some(app.clone()),
+        _ => None,
+    })
+    .await;
+    assert_eq!(app, "Answer");
+
+    // An extension: the answered channel runs it, with the caller id given.
+    let dialled = execute(&switch, "originate loopback/2/t 1 XML t Alice 1234 10").await;
+    let id = ok_uuid(&dialled);
+    let app = next_event(&mut events, &id, |k| match k {
+        EventKind::ChannelDialplan { app, .. } => Some(app.clone()),
+        _ => None,
+    })
+    .await;
+    assert_eq!(app, "Answer");
+    let snapshot = switch.snapshot(&switch.channel(&id).expect("lives"));
+    assert_eq!(
+        (snapshot.context.as_str(), snapshot.exten.as_str()),
+        ("t", "1")
+    );
+
+    let failed = execute(&switch, "originate loopback/9/t &park()").await;
+    // No extension 9 in `t`: the Local half's dialplan finds none, and the call fails.
+    assert_eq!(
+        (failed.text.as_str(), failed.ok),
+        ("-ERR UNALLOCATED_NUMBER\n", false)
+    );
+    assert_eq!(
+        execute(&switch, "originate loopback/1/t").await.text,
+        format!("-USAGE: {}\n", "<call url> <exten>|&<application_name>(<app_args>) [<dialplan>] [<context>] [<cid_name>] [<cid_num>] [<timeout_sec>]")
+    );
+    assert!(execute(&switch, "show api")
+        .await
+        .text
+        .contains("\noriginate,Originate a call,<call url> "));
+    switch.shutdown().await;
+}
+
 #[tokio::test]
 async fn switch_commands() {
     let switch = switch("system").await;
