@@ -156,6 +156,7 @@ const COMMANDS: &[Command] = &[
         control::hold,
     ),
     command("uuid_kill", "Kill channel", uuid::KILL_SYNTAX, uuid::kill),
+    command("uuid_park", "Park channel", "<uuid>", uuid::park),
     command(
         "uuid_send_dtmf",
         "Send dtmf digits",

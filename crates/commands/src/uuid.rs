@@ -191,6 +191,16 @@ pub(crate) fn break_(switch: &Switch, args: &str) -> Reply {
     Reply::ok("+OK\n")
 }
 
+pub(crate) fn park(switch: &Switch, args: &str) -> Reply {
+    if args.is_empty() {
+        return Reply::usage("<uuid>");
+    }
+    match switch.park(args) {
+        Ok(()) => Reply::ok("+OK\n"),
+        Err(_) => Reply::err(NO_SUCH_CHANNEL),
+    }
+}
+
 pub(crate) fn flush_dtmf(switch: &Switch, args: &str) -> Reply {
     match switch.flush_digits(args) {
         Ok(()) if !args.is_empty() => Reply::ok("+OK\n"),

@@ -356,6 +356,70 @@ async fn originate_command() {
 }
 
 #[tokio::test]
+async fn park_command() {
+    let switch = switch("park").await;
+    let mut events = switch.events().subscribe();
+    let dialplan = |k: &EventKind| match k {
+        EventKind::ChannelDialplan { app, .. } => Some(app.clone()),
+        _ => None,
+    };
+    // A channel running `Answer(),Wait(30)`.
+    let channel = switch
+        .originate(Originate::new(
+            "Local/2@t",
+            Then::Dialplan {
+                context: "t".into(),
+                exten: "1".into(),
+                priority: 1,
+            },
+        ))
+        .await
+        .expect("originate");
+    let id = channel.id.clone();
+    assert_eq!(next_event(&mut events, &id, dialplan).await, "Answer");
+    assert_eq!(next_event(&mut events, &id, dialplan).await, "Wait");
+
+    assert_eq!(
+        execute(&switch, &format!("uuid_park {id}")).await.text,
+        "+OK\n"
+    );
+    // The dialplan stops (nothing is left to break) and the channel stays up.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(switch.break_(&id).is_err(), "no dialplan runs");
+    assert_eq!(channel.status().state, ChannelState::Up);
+    assert!(channel.status().hangup.is_none());
+    // Parked, a transfer starts its dialplan again.
+    assert_eq!(
+        execute(&switch, &format!("uuid_transfer {id} 2 XML t"))
+            .await
+            .text,
+        "+OK\n"
+    );
+    assert_eq!(next_event(&mut events, &id, dialplan).await, "Answer");
+
+    // A bridged channel leaves its bridge.
+    let other = parked_call(&switch).await;
+    let bridged = execute(&switch, &format!("uuid_bridge {id} {}", other.id)).await;
+    assert!(bridged.ok, "{}", bridged.text);
+    assert_eq!(
+        execute(&switch, &format!("uuid_park {}", other.id))
+            .await
+            .text,
+        "+OK\n"
+    );
+    next_event(&mut events, &other.id, |k| {
+        matches!(k, EventKind::ChannelLeftBridge { .. }).then_some(())
+    })
+    .await;
+    assert_eq!(
+        execute(&switch, "uuid_park nope").await.text,
+        "-ERR No such channel!\n"
+    );
+    assert_eq!(execute(&switch, "uuid_park").await.text, "-USAGE: <uuid>\n");
+    switch.shutdown().await;
+}
+
+#[tokio::test]
 async fn switch_commands() {
     let switch = switch("system").await;
     let unknown = execute(&switch, "bogus 1 2").await;

@@ -37,6 +37,9 @@ pub(crate) enum Interrupt {
     /// Stop the running application and go on at the next priority.
     Break,
     Transfer(Transfer),
+    /// Stop the application and the dialplan; the channel stays up running nothing
+    /// (FreeSWITCH `uuid_park`).
+    Park,
 }
 
 impl Interrupt {
@@ -49,7 +52,8 @@ impl Interrupt {
     /// [`Interrupt::next`] for a channel now in `context`.
     pub(crate) fn next_with(self, context_now: &str) -> Next {
         match self {
-            Self::Break => Next::Continue,
+            // A face running one application (ARI continue, Lua) gets the channel back.
+            Self::Break | Self::Park => Next::Continue,
             Self::Transfer(Transfer {
                 exten,
                 context,

@@ -259,6 +259,25 @@ impl Switch {
         Ok(())
     }
 
+    /// Stops what the channel runs (its application and dialplan, its bridge) and keeps
+    /// it up running nothing, answered, until a transfer or a hangup (FreeSWITCH
+    /// `uuid_park`).
+    pub fn park(&self, id: &str) -> Result<(), ControlError> {
+        let channel = self.channel(id)?;
+        if channel.status().hangup.is_some() {
+            return Err(ControlError::WrongState("channel is hanging up"));
+        }
+        if let Some(bridge) = channel.bridge_id() {
+            self.remove_from_bridge(&bridge, id)?;
+        }
+        // Nothing running is fine: the channel is parked already.
+        channel.interrupts.post(Interrupt::Park);
+        if channel.status().state != crate::ChannelState::Up {
+            self.answer(id)?;
+        }
+        Ok(())
+    }
+
     /// Stops the running application (its media, its dialled legs) and continues the
     /// dialplan at the next priority (FreeSWITCH `uuid_break`).
     pub fn break_(&self, id: &str) -> Result<(), ControlError> {
@@ -289,10 +308,13 @@ pub(crate) async fn run_dialplan(switch: Switch, channel: Arc<Channel>) {
         cause = execute(&switch, &channel) => cause,
         _ = channel.hung_up() => return,
     };
-    switch.hangup(&channel.id, cause);
+    // `None`: parked, so the channel stays up.
+    if let Some(cause) = cause {
+        switch.hangup(&channel.id, cause);
+    }
 }
 
-async fn execute(switch: &Switch, channel: &Arc<Channel>) -> Cause {
+async fn execute(switch: &Switch, channel: &Arc<Channel>) -> Option<Cause> {
     // Bounded, so a `Goto` loop with no waiting in it cannot spin forever.
     for _ in 0..10_000 {
         let (context, exten, priority) = {
@@ -306,7 +328,7 @@ async fn execute(switch: &Switch, channel: &Arc<Channel>) -> Cause {
         let Some(step) = step else {
             if priority == 1 {
                 tracing::info!(channel = %channel.name, %context, %exten, "no such extension");
-                return Cause::UNALLOCATED;
+                return Some(Cause::UNALLOCATED);
             }
             break;
         };
@@ -322,13 +344,16 @@ async fn execute(switch: &Switch, channel: &Arc<Channel>) -> Cause {
         tracing::debug!(channel = %channel.name, %exten, priority, app = %step.app, %args, "executing");
         let Some(app) = switch.application(&step.app) else {
             tracing::warn!(channel = %channel.name, app = %step.app, "no such application; hanging up");
-            return Cause::NORMAL_CLEARING;
+            return Some(Cause::NORMAL_CLEARING);
         };
         // An interrupt drops the application's future: its guards clean up.
         let next = tokio::select! {
             biased;
             interrupt = channel.interrupts.recv() => {
                 tracing::info!(channel = %channel.name, app = %step.app, ?interrupt, "interrupted");
+                if interrupt == Interrupt::Park {
+                    return None;
+                }
                 interrupt.next(channel)
             }
             next = (app.handler)(switch.clone(), channel.clone(), args) => next,
@@ -345,9 +370,9 @@ async fn execute(switch: &Switch, channel: &Arc<Channel>) -> Cause {
                 d.exten = exten;
                 d.priority = priority;
             }
-            Next::Hangup(cause) => return cause,
+            Next::Hangup(cause) => return Some(cause),
         }
     }
     let pending = channel.data().pending_cause;
-    pending.unwrap_or(Cause::NORMAL_CLEARING)
+    Some(pending.unwrap_or(Cause::NORMAL_CLEARING))
 }
