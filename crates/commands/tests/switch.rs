@@ -338,6 +338,16 @@ async fn originate_command() {
         ("t", "1")
     );
 
+    // Another application runs on the answered channel, which hangs up after it.
+    let waited = execute(&switch, "originate loopback/1/t &Wait(0.2)").await;
+    let id = ok_uuid(&waited);
+    let app = switch.channel(&id).expect("lives");
+    assert_eq!(app.status().state, ChannelState::Up);
+    let cause = tokio::time::timeout(Duration::from_secs(5), app.hung_up())
+        .await
+        .expect("hangs up when Wait ends");
+    assert_eq!(cause.name(), "NORMAL_CLEARING");
+
     let failed = execute(&switch, "originate loopback/9/t &park()").await;
     // No extension 9 in `t`: the Local half's dialplan finds none, and the call fails.
     assert_eq!(
