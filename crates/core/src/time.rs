@@ -43,6 +43,12 @@ pub fn asterisk(time: SystemTime) -> String {
     format!("{y:04}-{mo:02}-{d:02}T{h:02}:{mi:02}:{s:02}.{ms:03}+0000")
 }
 
+/// `2026-11-25 13:33:14` (UTC), as FreeSWITCH's `show channels` prints `created`.
+pub fn freeswitch(time: SystemTime) -> String {
+    let (y, mo, d, h, mi, s, _) = civil(time);
+    format!("{y:04}-{mo:02}-{d:02} {h:02}:{mi:02}:{s:02}")
+}
+
 /// Whole seconds from `from` to `to`, rounded to nearest, never negative.
 pub fn seconds_between(from: SystemTime, to: SystemTime) -> i64 {
     let millis = to.duration_since(from).map(|d| d.as_millis()).unwrap_or(0);
