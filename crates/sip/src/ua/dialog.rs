@@ -18,6 +18,17 @@ use crate::stack::{CallEvent, CallInfo, InviteError, Origin, Target};
 use crate::transport::{Flow, Transport};
 
 impl UserAgent {
+    /// Numbers a new call and makes it findable by its dialog and its INVITE transaction.
+    fn add_call(&mut self, call: Call) -> CallId {
+        let id = self.next_call;
+        self.next_call += 1;
+        self.dialogs
+            .insert((call.call_id.clone(), call.local_tag.clone()), id);
+        self.invites.insert(call.invite_key.clone(), id);
+        self.calls.insert(id, call);
+        id
+    }
+
     pub(super) fn on_invite(
         &mut self,
         key: &TransactionKey,
@@ -40,8 +51,6 @@ impl UserAgent {
                 }
             }
         };
-        let id = self.next_call;
-        self.next_call += 1;
         let local_tag = msg::new_tag();
         let call_id = msg::call_id(&request);
         let (caller, caller_name) = msg::party(&request.headers, &HeaderName::From);
@@ -62,7 +71,7 @@ impl UserAgent {
             remote_header: header(&request.headers, &HeaderName::From).unwrap_or_default(),
             remote_target: msg::contact_uri(&request.headers)
                 .unwrap_or_else(|| request.uri.to_string()),
-            local_tag: local_tag.clone(),
+            local_tag,
             local_cseq: 1,
             phase: Phase::Early,
             provisional_seen: false,
@@ -73,9 +82,7 @@ impl UserAgent {
         };
         let response = msg::response(&request, 100, None, &[], None);
         self.reply(key, response, now);
-        self.calls.insert(id, call);
-        self.dialogs.insert((call_id.clone(), local_tag), id);
-        self.invites.insert(key.clone(), id);
+        let id = self.add_call(call);
         let info = CallInfo {
             origin,
             caller,
@@ -432,30 +439,23 @@ impl UserAgent {
         let request = builder.build();
         let key = TransactionKey::from_sent_request(&request)
             .ok_or_else(|| InviteError::BadUri(request_uri.clone()))?;
-        let id = self.next_call;
-        self.next_call += 1;
-        self.calls.insert(
-            id,
-            Call {
-                outgoing: true,
-                invite: request.clone(),
-                invite_key: key.clone(),
-                flow,
-                call_id: call_id.clone(),
-                local_tag: local_tag.clone(),
-                local_header: from,
-                remote_header: to,
-                remote_target: request_uri,
-                local_cseq: 1,
-                phase: Phase::Early,
-                provisional_seen: false,
-                last_2xx: None,
-                ack: None,
-                reinvite: None,
-            },
-        );
-        self.dialogs.insert((call_id, local_tag), id);
-        self.invites.insert(key, id);
+        let id = self.add_call(Call {
+            outgoing: true,
+            invite: request.clone(),
+            invite_key: key,
+            flow,
+            call_id,
+            local_tag,
+            local_header: from,
+            remote_header: to,
+            remote_target: request_uri,
+            local_cseq: 1,
+            phase: Phase::Early,
+            provisional_seen: false,
+            last_2xx: None,
+            ack: None,
+            reinvite: None,
+        });
         self.send_request(flow, request, now);
         Ok(id)
     }
