@@ -13,7 +13,7 @@ mod uuid;
 
 use switchboard_core::Switch;
 
-pub use registry::{commands, Command, Handler, ReplyFuture};
+pub use registry::{commands, register, Command, Handler, ReplyFuture};
 
 /// What a command printed, and whether it succeeded (its text is not `-ERR`/`-USAGE`).
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -3,6 +3,7 @@
 
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::RwLock;
 
 use switchboard_core::Switch;
 
@@ -184,14 +185,38 @@ const COMMANDS: &[Command] = &[
     command("version", "Version", "[short]", system::version),
 ];
 
+/// Commands other crates add (the Lua face's `lua` and `luarun`), as FreeSWITCH
+/// modules add theirs at load: for the process, since a handler gets its switch.
+static ADDED: RwLock<Vec<Command>> = RwLock::new(Vec::new());
+
+/// Adds a command from another crate, replacing one of the same name.
+pub fn register(command: Command) {
+    let mut added = ADDED.write().unwrap_or_else(|e| e.into_inner());
+    added.retain(|c| !c.name.eq_ignore_ascii_case(command.name));
+    added.push(command);
+}
+
 /// Every command, sorted by name.
-pub fn commands() -> &'static [Command] {
-    COMMANDS
+pub fn commands() -> Vec<Command> {
+    let added = ADDED.read().unwrap_or_else(|e| e.into_inner());
+    let mut all: Vec<Command> = COMMANDS
+        .iter()
+        .filter(|c| !added.iter().any(|a| a.name.eq_ignore_ascii_case(c.name)))
+        .chain(added.iter())
+        .copied()
+        .collect();
+    all.sort_unstable_by_key(|c| c.name);
+    all
 }
 
 /// A command by name (case-insensitive, as FreeSWITCH's API lookup).
-pub(crate) fn find(name: &str) -> Option<&'static Command> {
-    COMMANDS.iter().find(|c| c.name.eq_ignore_ascii_case(name))
+pub(crate) fn find(name: &str) -> Option<Command> {
+    let added = ADDED.read().unwrap_or_else(|e| e.into_inner());
+    added
+        .iter()
+        .chain(COMMANDS)
+        .find(|c| c.name.eq_ignore_ascii_case(name))
+        .copied()
 }
 
 #[cfg(test)]
