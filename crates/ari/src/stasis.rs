@@ -555,6 +555,8 @@ impl Hub {
                 only = Some(app.clone());
                 "StasisEnd"
             }
+            // A FreeSWITCH-style event from a script: ARI has no model for it.
+            EventKind::Custom { .. } => return,
         };
         let recipients: Vec<String> = match &only {
             Some(app) => vec![app.clone()],

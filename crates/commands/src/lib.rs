@@ -3,7 +3,9 @@
 //! FreeSWITCH prints. The faces (fs_cli-style CLI, Lua `api:execute`) call [`execute`].
 
 mod control;
-mod dialstring;
+pub mod dial;
+pub mod dialstring;
+pub mod event;
 mod originate;
 mod registry;
 mod show;

@@ -4,9 +4,9 @@
 
 use std::time::Duration;
 
-use switchboard_core::{CallerId, Cause, ChannelState, Next, Originate, Switch, Then, Transfer};
+use switchboard_core::{CallerId, Cause, Next, Switch, Transfer};
 
-use crate::{dialstring, Reply};
+use crate::{dial, Reply};
 
 pub(crate) const SYNTAX: &str = "<call url> <exten>|&<application_name>(<app_args>) [<dialplan>] [<context>] [<cid_name>] [<cid_num>] [<timeout_sec>]";
 
@@ -69,56 +69,36 @@ pub(crate) async fn originate(switch: Switch, args: String) -> Reply {
     let Some(args) = parse(&args) else {
         return Reply::usage(SYNTAX);
     };
-    let Ok(leg) = dialstring::parse(args.url) else {
-        return Reply::err(format!("-ERR {}\n", Cause::INVALID_NUMBER_FORMAT.name()));
+    let caller_id = CallerId {
+        name: args.cid_name.unwrap_or_default().to_owned(),
+        number: args.cid_num.unwrap_or_default().to_owned(),
     };
-    let then = match args.target {
-        Target::Exten { exten, context } => Then::Dialplan {
-            context: context.to_owned(),
-            exten: exten.to_owned(),
-            priority: 1,
-        },
-        Target::App { .. } => Then::Park,
-    };
-    let request = Originate {
-        caller_id: CallerId {
-            name: args.cid_name.unwrap_or_default().to_owned(),
-            number: args.cid_num.unwrap_or_default().to_owned(),
-        },
-        variables: leg.variables,
-        timeout: (args.timeout > 0).then(|| Duration::from_secs(args.timeout)),
-        ..Originate::new(leg.endpoint, then)
-    };
-    let channel = match switch.originate(request).await {
+    let timeout = (args.timeout > 0).then(|| Duration::from_secs(args.timeout));
+    let channel = match dial::call(&switch, args.url, caller_id, timeout).await {
         Ok(channel) => channel,
-        Err(e) => return Reply::err(format!("-ERR {}\n", e.cause().name())),
+        Err(cause) => return Reply::err(format!("-ERR {}\n", cause.name())),
     };
-    // FreeSWITCH's originate answers once the call is answered or has failed.
-    let mut status = channel.subscribe();
-    let cause = tokio::select! {
-        up = status.wait_for(|s| s.state == ChannelState::Up) => {
-            up.err().map(|_| Cause::NORMAL_CLEARING)
+    let id = channel.id.clone();
+    match args.target {
+        Target::Exten { exten, context } => {
+            let to = Transfer {
+                context: Some(context.to_owned()),
+                ..Transfer::to(exten)
+            };
+            if let Err(e) = switch.transfer(&id, to) {
+                tracing::info!(channel = %id, "originate to {exten}@{context}: {e}");
+                switch.hangup(&id, Cause::NORMAL_CLEARING);
+                return Reply::err(format!("-ERR {}\n", Cause::NORMAL_CLEARING.name()));
+            }
         }
-        cause = channel.hung_up() => Some(cause),
-    };
-    if let Some(cause) = cause {
-        return Reply::err(format!("-ERR {}\n", cause.name()));
-    }
-    if let Target::App { name, args } = args.target {
-        if !name.eq_ignore_ascii_case("park") {
-            tokio::spawn(run_app(
-                switch,
-                channel.id.clone(),
-                name.to_owned(),
-                args.to_owned(),
-            ));
+        Target::App { name, .. } if name.eq_ignore_ascii_case("park") => {}
+        Target::App { name, args } => {
+            tokio::spawn(run_app(switch, id.clone(), name.to_owned(), args.to_owned()));
         }
     }
-    Reply::ok(format!("+OK {}\n", channel.id))
+    Reply::ok(format!("+OK {id}\n"))
 }
 
-/// Runs the application on the answered channel; the call ends with it, as a FreeSWITCH
-/// `&app` extension has nothing after it, unless it was transferred away.
 async fn run_app(switch: Switch, id: String, name: String, args: String) {
     let next = switch.execute_application(&id, &name, &args).await;
     match next {

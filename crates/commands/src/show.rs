@@ -152,7 +152,7 @@ pub(crate) fn channel_row(s: &ChannelSnapshot, direction: &str, host: &str) -> V
         &created(s.created),
         &epoch.to_string(),
         &s.name,
-        s.state.freeswitch(),
+        s.freeswitch_state,
         &s.caller.name,
         &s.caller.number,
         "",

@@ -75,7 +75,8 @@ async fn channel_commands() {
         .expect("a row for the channel");
     let fields: Vec<&str> = row.split(',').collect();
     assert_eq!(fields.len(), 38);
-    assert_eq!(fields[5], "CS_EXECUTE");
+    // Parked (originated to `Then::Park`), as FreeSWITCH shows `&park()`.
+    assert_eq!(fields[5], "CS_PARK");
     assert_eq!(fields[25], "ACTIVE");
     assert!(shown.text.ends_with("\n\n2 total.\n"), "{}", shown.text);
     assert_eq!(

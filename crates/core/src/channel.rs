@@ -315,7 +315,61 @@ impl Channel {
                 .duration_since(SystemTime::UNIX_EPOCH)
                 .map(|d| d.as_secs().to_string())
                 .unwrap_or_default(),
+            // FreeSWITCH's names for the same facts (switch_channel.c).
+            "uuid" => self.id.clone(),
+            "caller_id_name" => data.caller.name.clone(),
+            "caller_id_number" | "ani" => data.caller.number.clone(),
+            "destination_number" => data.exten.clone(),
+            "context" => data.context.clone(),
+            "chan_name" | "channel_name" => self.name.clone(),
+            "direction" => match self.direction {
+                Direction::Inbound => "inbound".into(),
+                Direction::Outbound => "outbound".into(),
+            },
+            "source" => if self.sip.get().is_some() {
+                "mod_sofia"
+            } else {
+                "mod_loopback"
+            }
+            .into(),
+            "language" | "default_language" => data.language.clone(),
+            "hold_music" => "moh:default".into(),
+            "state" => {
+                drop(data);
+                self.freeswitch_state().into()
+            }
+            "answer_state" => {
+                let status = self.status();
+                match (status.hangup, status.state) {
+                    (Some(_), _) => "hangup",
+                    (None, ChannelState::Up) => "answered",
+                    (None, _) if status.early_media => "early",
+                    (None, _) => "ringing",
+                }
+                .into()
+            }
+            "hangup_cause" => self.status().hangup?.name().into(),
             _ => return None,
         })
+    }
+
+    /// FreeSWITCH's channel state (`CS_*`, what `session:getState()` and `show
+    /// channels` report) from the one state model: hanging up, bridged, dialled and not
+    /// yet answered, parked, or executing (an application runs, answered or not).
+    pub fn freeswitch_state(&self) -> &'static str {
+        let status = self.status();
+        if status.hangup.is_some() {
+            return "CS_HANGUP";
+        }
+        if self.data().bridge.is_some() {
+            return "CS_EXCHANGE_MEDIA";
+        }
+        match status.state {
+            ChannelState::Down => "CS_NEW",
+            ChannelState::Ringing => "CS_CONSUME_MEDIA",
+            ChannelState::Busy => "CS_HANGUP",
+            ChannelState::Up | ChannelState::Ring if !self.interrupts.running() => "CS_PARK",
+            ChannelState::Up | ChannelState::Ring => "CS_EXECUTE",
+        }
     }
 }

@@ -84,6 +84,15 @@ pub enum EventKind {
     StasisEnd {
         app: String,
     },
+    /// An event a script made (FreeSWITCH's `event:fire()`, `session:sendEvent`): its
+    /// name (`CUSTOM` with a subclass, or another FreeSWITCH event name), headers in
+    /// order, and body. Source is the channel it concerns, or empty.
+    Custom {
+        name: String,
+        subclass: Option<String>,
+        headers: Vec<(String, String)>,
+        body: Option<String>,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq)]

@@ -18,6 +18,8 @@ pub struct ChannelSnapshot {
     pub id: String,
     pub name: String,
     pub state: ChannelState,
+    /// FreeSWITCH's view of the same state (`CS_*`), see [`Channel::freeswitch_state`].
+    pub freeswitch_state: &'static str,
     pub created: SystemTime,
     pub caller: CallerId,
     pub connected: CallerId,
@@ -126,6 +128,7 @@ impl Switch {
             id: channel.id.clone(),
             name: channel.name.clone(),
             state: channel.state(),
+            freeswitch_state: channel.freeswitch_state(),
             created: channel.created,
             caller: d.caller,
             connected: d.connected,

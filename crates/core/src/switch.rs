@@ -441,6 +441,12 @@ impl Switch {
             number: call.info.caller,
         };
         let mut data = ChannelData::new(caller, context, call.info.callee);
+        let source = call.info.source;
+        data.vars.extend([
+            ("network_addr".to_owned(), source.ip().to_string()),
+            ("sip_network_ip".to_owned(), source.ip().to_string()),
+            ("sip_network_port".to_owned(), source.port().to_string()),
+        ]);
         data.local_sdp = Some(local_sdp);
         data.awaiting_answer = awaiting_answer;
         let parts = Parts {

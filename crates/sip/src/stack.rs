@@ -75,6 +75,8 @@ pub struct CallInfo {
     pub call_id: String,
     /// SDP offer, or `None` for a late-offer INVITE (the answer then comes in the ACK).
     pub offer: Option<String>,
+    /// Where the INVITE came from (FreeSWITCH's `network_addr`).
+    pub source: std::net::SocketAddr,
 }
 
 /// What happens to a call, reported to its owner in the core.

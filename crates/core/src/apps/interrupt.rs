@@ -127,6 +127,12 @@ impl Interrupts {
         }
     }
 
+    /// Whether a dialplan task runs on the channel.
+    pub(crate) fn running(&self) -> bool {
+        let mailbox = crate::lock(&self.state);
+        mailbox.runners > 0 || mailbox.starting
+    }
+
     /// Marks a dialplan task running until the returned guard drops.
     pub(crate) fn runner(&self) -> Runner<'_> {
         let mut mailbox = crate::lock(&self.state);

@@ -90,6 +90,7 @@ impl UserAgent {
             callee,
             call_id,
             offer,
+            source: flow.remote,
         };
         self.out.push_back(Output::Incoming(NewCall { id, info }));
     }
