@@ -22,6 +22,8 @@ pub struct Config {
     #[serde(default)]
     pub security: Security,
     #[serde(default)]
+    pub lua: Lua,
+    #[serde(default)]
     pub endpoint: Vec<Endpoint>,
     #[serde(default)]
     pub trunk: Vec<Trunk>,
@@ -64,6 +66,31 @@ impl Default for General {
             data_dir: default_data_dir(),
             sounds_dirs: default_sounds_dirs(),
             scripts_dir: default_scripts_dir(),
+        }
+    }
+}
+
+/// Lua scripting (`[lua]`): scripts are found in `general.scripts_dir`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Lua {
+    /// Scripts run in the background when the switch starts (FreeSWITCH's
+    /// `startup-script`), with their arguments: `["init.lua arg1"]`.
+    pub startup_scripts: Vec<String>,
+    /// Lua instructions a script may run without yielding (a session call, a sleep)
+    /// before it is stopped: a loop that never waits must not hold a worker thread.
+    pub max_instructions: u64,
+    /// The command `session:speak` runs to make speech: `{text}` and `{file}` (a WAV
+    /// to write) are replaced, e.g. `espeak-ng -w {file} {text}`. None: speak fails.
+    pub tts_command: Option<String>,
+}
+
+impl Default for Lua {
+    fn default() -> Self {
+        Self {
+            startup_scripts: Vec::new(),
+            max_instructions: 100_000_000,
+            tts_command: None,
         }
     }
 }

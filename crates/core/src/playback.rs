@@ -412,6 +412,15 @@ impl Switch {
             "number" => rest.trim().parse().ok().map(say::number),
             "digits" => Some(say::digits(rest)),
             "characters" => Some(say::characters(rest)),
+            // Seconds since the epoch, said as a date, a time, or both.
+            "date" | "time" | "datetime" => rest.trim().parse().ok().map(|secs: u64| {
+                let at = std::time::UNIX_EPOCH + std::time::Duration::from_secs(secs);
+                match scheme {
+                    "date" => say::date(at),
+                    "time" => say::time_of_day(at),
+                    _ => [say::date(at), say::time_of_day(at)].concat(),
+                }
+            }),
             _ => None,
         };
         match spoken {

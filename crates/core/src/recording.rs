@@ -152,6 +152,9 @@ pub struct RecordOptions {
     pub max_duration_seconds: u32,
     /// 0: no limit.
     pub max_silence_seconds: u32,
+    /// The level (RMS of 16-bit samples) below which a frame counts as silence;
+    /// `None`: about -44 dBFS. FreeSWITCH's `silence_threshold`.
+    pub silence_level: Option<u32>,
     pub if_exists: IfExists,
     pub beep: bool,
     pub terminate_on: TerminateOn,
@@ -568,6 +571,7 @@ impl Switch {
         let frame_ms = 20;
         let max_ms = u64::from(options.max_duration_seconds) * 1000;
         let max_silence_ms = u64::from(options.max_silence_seconds) * 1000;
+        let silence_level = options.silence_level.map_or(SILENCE_RMS, f64::from);
         let (mut paused, mut muted) = (false, false);
         let mut silent_run_ms = 0u64;
         let hung_up = async {
@@ -596,7 +600,7 @@ impl Switch {
                         self.events().publish(&target_id, EventKind::RecordingFailed { recording: recording.name.clone() });
                         return;
                     }
-                    let silent = rms(&pcm) < SILENCE_RMS;
+                    let silent = rms(&pcm) < silence_level;
                     let mut p = recording.progress();
                     p.total_ms += frame_ms;
                     if silent {

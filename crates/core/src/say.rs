@@ -47,6 +47,57 @@ fn say_positive(n: u64, out: &mut Vec<String>) {
     }
 }
 
+/// A date, as Asterisk's `SayUnixTime` says it in English: "Monday, January fifth,
+/// twenty twenty-six" (`digits/day-N`, `digits/mon-N`, `digits/h-N`, the year).
+pub fn date(time: std::time::SystemTime) -> Vec<String> {
+    let (year, month, day, ..) = crate::time::civil(time);
+    let days = time
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() / 86_400);
+    // 1970-01-01 was a Thursday; Asterisk's day-0 is Sunday.
+    let mut out = vec![
+        format!("digits/day-{}", (days + 4) % 7),
+        format!("digits/mon-{}", month.saturating_sub(1)),
+    ];
+    out.extend(ordinal(day));
+    if (2000..2010).contains(&year) {
+        out.extend(number(year));
+    } else {
+        out.extend(number(year / 100));
+        out.extend(number(year % 100));
+    }
+    out
+}
+
+/// A time of day: "three oh five p m" (`digits/oclock`, `digits/oh`, `a-m`/`p-m`).
+pub fn time_of_day(time: std::time::SystemTime) -> Vec<String> {
+    let (_, _, _, hour, minute, ..) = crate::time::civil(time);
+    let twelve = match hour % 12 {
+        0 => 12,
+        h => h,
+    };
+    let mut out = number(i64::from(twelve));
+    match minute {
+        0 => out.push("digits/oclock".to_owned()),
+        1..=9 => {
+            out.push("digits/oh".to_owned());
+            out.extend(number(i64::from(minute)));
+        }
+        _ => out.extend(number(i64::from(minute))),
+    }
+    out.push(if hour < 12 { "digits/a-m" } else { "digits/p-m" }.to_owned());
+    out
+}
+
+/// "fifth", "twenty first": `digits/h-N` for what Asterisk has, tens before the rest.
+fn ordinal(n: u32) -> Vec<String> {
+    match n {
+        1..=20 | 30 => vec![format!("digits/h-{n}")],
+        _ if n % 10 == 0 => vec![format!("digits/h-{n}")],
+        _ => vec![format!("digits/{}", n / 10 * 10), format!("digits/h-{}", n % 10)],
+    }
+}
+
 /// One `digits/N` file per digit; other characters are skipped.
 pub fn digits(text: &str) -> Vec<String> {
     text.chars()
@@ -115,5 +166,27 @@ mod tests {
             ["letters/a", "letters/b", "digits/1", "letters/pound"]
         );
         assert!(characters("\u{e9}").is_empty());
+    }
+
+    #[test]
+    fn dates_and_times() {
+        // 2026-01-05 15:05 UTC, a Monday.
+        let at = std::time::UNIX_EPOCH + std::time::Duration::from_secs(1_767_625_500);
+        assert_eq!(
+            date(at),
+            [
+                "digits/day-1",
+                "digits/mon-0",
+                "digits/h-5",
+                "digits/20",
+                "digits/20",
+                "digits/6"
+            ]
+        );
+        assert_eq!(
+            time_of_day(at),
+            ["digits/3", "digits/oh", "digits/5", "digits/p-m"]
+        );
+        assert_eq!(ordinal(23), ["digits/20", "digits/h-3"]);
     }
 }

@@ -49,6 +49,7 @@ fn config(
         rtp: Rtp::default(),
         ari: None,
         sessions_api: None,
+        lua: Default::default(),
         security: Default::default(),
         endpoint: Vec::new(),
         trunk: Vec::new(),

@@ -4,7 +4,7 @@
 use std::time::{SystemTime, UNIX_EPOCH};
 
 /// (year, month, day, hour, minute, second, millisecond) in UTC.
-fn civil(time: SystemTime) -> (i64, u32, u32, u32, u32, u32, u32) {
+pub(crate) fn civil(time: SystemTime) -> (i64, u32, u32, u32, u32, u32, u32) {
     let since = time.duration_since(UNIX_EPOCH).unwrap_or_default();
     let secs = i64::try_from(since.as_secs()).unwrap_or(0);
     let days = secs.div_euclid(86_400);

@@ -90,6 +90,7 @@ async fn record(switch: Switch, channel: Arc<Channel>, args: String) -> Next {
         format,
         max_duration_seconds: arg(2).trim().parse().unwrap_or(0),
         max_silence_seconds: arg(1).trim().parse().unwrap_or(0),
+        silence_level: None,
         if_exists: if options.contains('a') {
             IfExists::Append
         } else {
@@ -129,6 +130,7 @@ async fn mix_monitor(switch: Switch, channel: Arc<Channel>, args: String) -> Nex
         format,
         max_duration_seconds: 0,
         max_silence_seconds: 0,
+        silence_level: None,
         if_exists: if options.contains('a') {
             IfExists::Append
         } else {

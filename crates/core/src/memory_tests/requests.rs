@@ -131,6 +131,7 @@ async fn recording_a_channel_writes_what_its_phone_says() {
         format: "wav".into(),
         max_duration_seconds: 0,
         max_silence_seconds: 0,
+        silence_level: None,
         if_exists: IfExists::Fail,
         beep: false,
         terminate_on: TerminateOn::None,
