@@ -208,9 +208,7 @@ impl FsEvent {
                 | EventKind::BridgeDestroyed
                 | EventKind::StasisStart { .. }
                 | EventKind::StasisEnd { .. } => return None,
-                EventKind::Custom {
-                    headers, body, ..
-                } => {
+                EventKind::Custom { headers, body, .. } => {
                     return Some(Self {
                         headers: headers.clone(),
                         body: body.clone(),

@@ -93,7 +93,12 @@ pub(crate) async fn originate(switch: Switch, args: String) -> Reply {
         }
         Target::App { name, .. } if name.eq_ignore_ascii_case("park") => {}
         Target::App { name, args } => {
-            tokio::spawn(run_app(switch, id.clone(), name.to_owned(), args.to_owned()));
+            tokio::spawn(run_app(
+                switch,
+                id.clone(),
+                name.to_owned(),
+                args.to_owned(),
+            ));
         }
     }
     Reply::ok(format!("+OK {id}\n"))

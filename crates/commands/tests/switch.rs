@@ -32,6 +32,7 @@ async fn switch(name: &str) -> Switch {
         rtp: Rtp::default(),
         ari: None,
         sessions_api: None,
+        lua: Default::default(),
         security: Default::default(),
         endpoint: Vec::new(),
         trunk: Vec::new(),

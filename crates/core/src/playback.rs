@@ -458,9 +458,17 @@ impl Switch {
             _ if uri.starts_with('/') => self.find_sound(uri, language).map(Source::File),
             // FreeSWITCH's silence, in milliseconds (`silence_stream://1000[,noise]`).
             _ if uri.starts_with("silence_stream://") => {
-                let ms = uri["silence_stream://".len()..].split(',').next().unwrap_or("");
+                let ms = uri["silence_stream://".len()..]
+                    .split(',')
+                    .next()
+                    .unwrap_or("");
                 Some(Source::Silence {
-                    duration_ms: ms.trim().parse().ok().filter(|&ms| ms > 0).unwrap_or(u32::MAX),
+                    duration_ms: ms
+                        .trim()
+                        .parse()
+                        .ok()
+                        .filter(|&ms| ms > 0)
+                        .unwrap_or(u32::MAX),
                 })
             }
             _ if uri.starts_with("tone_stream://") => {

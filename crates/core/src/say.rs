@@ -85,7 +85,14 @@ pub fn time_of_day(time: std::time::SystemTime) -> Vec<String> {
         }
         _ => out.extend(number(i64::from(minute))),
     }
-    out.push(if hour < 12 { "digits/a-m" } else { "digits/p-m" }.to_owned());
+    out.push(
+        if hour < 12 {
+            "digits/a-m"
+        } else {
+            "digits/p-m"
+        }
+        .to_owned(),
+    );
     out
 }
 
@@ -93,8 +100,11 @@ pub fn time_of_day(time: std::time::SystemTime) -> Vec<String> {
 fn ordinal(n: u32) -> Vec<String> {
     match n {
         1..=20 | 30 => vec![format!("digits/h-{n}")],
-        _ if n % 10 == 0 => vec![format!("digits/h-{n}")],
-        _ => vec![format!("digits/{}", n / 10 * 10), format!("digits/h-{}", n % 10)],
+        _ if n.is_multiple_of(10) => vec![format!("digits/h-{n}")],
+        _ => vec![
+            format!("digits/{}", n / 10 * 10),
+            format!("digits/h-{}", n % 10),
+        ],
     }
 }
 

@@ -42,11 +42,11 @@ impl UserData for Api {
             "execute",
             |lua, _, (command, args): (String, Option<String>)| async move {
                 let line = format!("{command} {}", args.unwrap_or_default());
-                Ok(api(&lua, &line).await?)
+                api(&lua, &line).await
             },
         );
         methods.add_async_method("executeString", |lua, _, line: String| async move {
-            Ok(api(&lua, &line).await?)
+            api(&lua, &line).await
         });
         // Microseconds since the epoch, as FreeSWITCH's `api:getTime()`.
         methods.add_method("getTime", |_, _, ()| {

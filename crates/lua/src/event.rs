@@ -84,11 +84,7 @@ impl EventConsumer {
         let (tx, rx) = mpsc::channel(len.filter(|&l| l > 0).unwrap_or(DEFAULT_QUEUE));
         let bindings: Vec<_> = name
             .into_iter()
-            .flat_map(|n| {
-                n.split_whitespace()
-                    .map(str::to_owned)
-                    .collect::<Vec<_>>()
-            })
+            .flat_map(|n| n.split_whitespace().map(str::to_owned).collect::<Vec<_>>())
             .map(|n| (n, subclass.clone()))
             .collect();
         let (bindings, watched) = tokio::sync::watch::channel(bindings);

@@ -24,10 +24,14 @@ pub(crate) fn table(lua: &Lua) -> mlua::Result<Table> {
     fs.set(
         "Session",
         lua.create_async_function(
-            |lua, (dialstring, a_leg): (String, Option<UserDataRef<Session>>)| async move {
+            |lua, (dialstring, a_leg): (Option<String>, Option<UserDataRef<Session>>)| async move {
                 let switch = context(&lua)?.switch.clone();
                 let caller = a_leg.as_ref().and_then(|s| s.caller_id());
                 drop(a_leg);
+                // Without a dial string: an empty session for `session:originate`.
+                let Some(dialstring) = dialstring else {
+                    return Ok(Session::empty(switch));
+                };
                 let session = Session::originate(switch, &dialstring, caller, None).await;
                 context(&lua)?.waited();
                 Ok(session)

@@ -17,7 +17,7 @@ mod wav;
 use std::sync::Arc;
 
 use switchboard_commands::{Command, Handler, Reply};
-use switchboard_core::{Application, Cause, Channel, ControlError, Next, Switch};
+use switchboard_core::{Application, Channel, ControlError, Next, Switch};
 
 pub use script::{run, Script};
 
@@ -60,11 +60,7 @@ async fn lua_app(switch: Switch, channel: Arc<Channel>, args: String) -> Next {
         tracing::warn!(channel = %channel.name, "Lua: no script given");
         return Next::Continue;
     };
-    let outcome = run(switch, script, Some(channel.clone()), None).await;
-    match outcome.hangup {
-        true => Next::Hangup(Cause::NORMAL_CLEARING),
-        false => Next::Continue,
-    }
+    run(switch, script, Some(channel.clone()), None).await.next
 }
 
 /// `lua <script> [args]`: runs the script to its end and answers with what it wrote to

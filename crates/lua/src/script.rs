@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use mlua::{HookTriggers, Lua, LuaOptions, StdLib, VmState};
-use switchboard_core::{Cause, Channel, Switch};
+use switchboard_core::{Cause, Channel, Next, Switch};
 
 use crate::api::Stream;
 use crate::session::Session;
@@ -50,10 +50,11 @@ impl Script {
 }
 
 /// How a script ended.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct Outcome {
-    /// The script's channel should be hung up now (auto hangup, not transferred).
-    pub hangup: bool,
+    /// What the script's channel does next (the dialplan's next step for the `Lua`
+    /// application).
+    pub next: Next,
     /// Why the script failed, with file and line where Lua gave them.
     pub error: Option<String>,
 }
@@ -95,7 +96,10 @@ pub async fn run(
     let channel_name = channel.as_ref().map(|c| c.name.clone()).unwrap_or_default();
     let session = channel.map(|c| Session::attached(switch.clone(), c));
     let result = execute(&switch, &script, session.clone(), stream).await;
-    let mut outcome = Outcome::default();
+    let mut outcome = Outcome {
+        next: Next::Continue,
+        error: None,
+    };
     if let Err(e) = result {
         if crate::session::is_end(&e) {
             tracing::debug!(script = %label, channel = %channel_name, "script ended: {e}");
@@ -106,7 +110,7 @@ pub async fn run(
         }
     }
     if let Some(session) = session {
-        outcome.hangup = session.finish();
+        outcome.next = session.finish();
     }
     outcome
 }
@@ -132,7 +136,9 @@ async fn execute(
         HookTriggers::new().every_nth_instruction(HOOK_EVERY),
         |lua, _| {
             let context = context(lua)?;
-            let ran = context.ran.fetch_add(u64::from(HOOK_EVERY), Ordering::Relaxed);
+            let ran = context
+                .ran
+                .fetch_add(u64::from(HOOK_EVERY), Ordering::Relaxed);
             if ran >= context.limit {
                 return Err(mlua::Error::runtime(format!(
                     "script ran {ran} instructions without waiting: stopped"
@@ -169,13 +175,19 @@ fn describe(e: &mlua::Error) -> String {
         mlua::Error::RuntimeError(text) | mlua::Error::SyntaxError { message: text, .. } => {
             text.lines().next().unwrap_or_default().to_owned()
         }
-        other => other.to_string().lines().next().unwrap_or_default().to_owned(),
+        other => other
+            .to_string()
+            .lines()
+            .next()
+            .unwrap_or_default()
+            .to_owned(),
     }
 }
 
 /// The cause a script's hangup names (FreeSWITCH cause names or numbers).
 pub(crate) fn cause_named(name: Option<&str>) -> Cause {
-    name.and_then(Cause::parse).unwrap_or(Cause::NORMAL_CLEARING)
+    name.and_then(Cause::parse)
+        .unwrap_or(Cause::NORMAL_CLEARING)
 }
 
 #[cfg(test)]

@@ -63,7 +63,13 @@ impl Callback {
 
     /// Calls it as FreeSWITCH does: `(session, kind, data, arg)`, `arg` being the value
     /// of the global of that name. Gives what it returned, as text.
-    async fn call(&self, lua: &Lua, session: &Session, kind: &str, data: Value) -> mlua::Result<Option<String>> {
+    async fn call(
+        &self,
+        lua: &Lua,
+        session: &Session,
+        kind: &str,
+        data: Value,
+    ) -> mlua::Result<Option<String>> {
         let function: mlua::Function = match &self.function {
             Value::Function(f) => f.clone(),
             Value::String(name) => lua.globals().get(name.to_str()?.to_string())?,
@@ -97,6 +103,9 @@ struct State {
     auto_hangup: bool,
     /// `session:transfer` sent the channel elsewhere: it is no longer the script's.
     transferred: bool,
+    /// Where the script's own channel goes when the script ends (its transfer, or an
+    /// application's): FreeSWITCH lets the script run to its end first.
+    goto: Option<Next>,
     tts: (String, String),
 }
 
@@ -145,6 +154,7 @@ impl Session {
                 hook_ran: false,
                 auto_hangup: true,
                 transferred: false,
+                goto: None,
                 tts: Default::default(),
             }),
         }))
@@ -153,6 +163,11 @@ impl Session {
     /// The session of the channel a script was started on.
     pub(crate) fn attached(switch: Switch, channel: Arc<Channel>) -> Self {
         Self::new(switch, Some(channel), true)
+    }
+
+    /// A session with no channel yet (`freeswitch.Session()`), for `originate`.
+    pub(crate) fn empty(switch: Switch) -> Self {
+        Self::new(switch, None, false)
     }
 
     /// Calls `dialstring` (FreeSWITCH forms and lists) and waits for an answer; a
@@ -200,17 +215,59 @@ impl Session {
             .is_some_and(|c| c.status().hangup.is_none() && !self.state().transferred)
     }
 
-    /// At the script's end: whether its channel should now be hung up (auto hangup,
-    /// still up, not transferred). Callbacks are let go with the script's state.
-    pub(crate) fn finish(&self) -> bool {
+    /// At the script's end: what its channel does next (a transfer's target; a hangup
+    /// when auto hangup is on; else the next priority). Callbacks are let go with the
+    /// script's state.
+    pub(crate) fn finish(&self) -> Next {
         let mut state = self.state();
         state.input = None;
         state.hook = None;
-        state.auto_hangup && !state.transferred && self.ready_unlocked()
+        if let Some(goto) = state.goto.take() {
+            return goto;
+        }
+        let up = self.channel().is_some_and(|c| c.status().hangup.is_none());
+        if state.auto_hangup && up {
+            Next::Hangup(Cause::NORMAL_CLEARING)
+        } else {
+            Next::Continue
+        }
     }
 
-    fn ready_unlocked(&self) -> bool {
-        self.channel().is_some_and(|c| c.status().hangup.is_none())
+    /// Sends the channel to `next`: at the script's end for the script's own channel,
+    /// at once for others.
+    fn move_to(&self, next: Next) -> bool {
+        let Some(channel) = self.channel() else {
+            return false;
+        };
+        if self.0.attached {
+            let mut state = self.state();
+            state.transferred = true;
+            state.goto = Some(next);
+            return true;
+        }
+        let Next::Goto {
+            context,
+            exten,
+            priority,
+        } = next
+        else {
+            return false;
+        };
+        let to = Transfer {
+            context: Some(context),
+            priority: Some(priority),
+            ..Transfer::to(exten)
+        };
+        match self.switch().transfer(&channel.id, to) {
+            Ok(()) => {
+                self.state().transferred = true;
+                true
+            }
+            Err(e) => {
+                tracing::info!(channel = %channel.name, "Lua transfer: {e}");
+                false
+            }
+        }
     }
 
     /// Runs the hangup hook once the channel is gone (or transferred), as FreeSWITCH
@@ -270,7 +327,11 @@ impl Session {
     }
 
     /// Calls the input callback for a digit; `None` without a callback.
-    pub(crate) async fn on_digit(&self, lua: &Lua, digit: char) -> mlua::Result<Option<Option<String>>> {
+    pub(crate) async fn on_digit(
+        &self,
+        lua: &Lua,
+        digit: char,
+    ) -> mlua::Result<Option<Option<String>>> {
         let Some(callback) = self.state().input.clone() else {
             return Ok(None);
         };
@@ -279,7 +340,10 @@ impl Session {
         // FreeSWITCH reports the duration in samples; the core's queue keeps digits only,
         // so this is FreeSWITCH's default length (250 ms at 8 kHz).
         data.set("duration", 2000)?;
-        callback.call(lua, self, "dtmf", Value::Table(data)).await.map(Some)
+        callback
+            .call(lua, self, "dtmf", Value::Table(data))
+            .await
+            .map(Some)
     }
 
     pub(crate) fn has_input_callback(&self) -> bool {
@@ -322,25 +386,20 @@ impl Session {
         }
     }
 
-    /// Goes to `ext [dialplan [context]]` (FreeSWITCH's `transfer_on_failure`).
+    /// Goes to `exten` in `context` (the channel's own when none): `session:transfer`,
+    /// `transfer_on_failure`.
     fn transfer_to(&self, exten: &str, context: Option<&str>) -> bool {
         let Some(channel) = self.channel() else {
             return false;
         };
-        let to = Transfer {
-            context: context.filter(|c| !c.is_empty()).map(str::to_owned),
-            ..Transfer::to(exten)
-        };
-        match self.switch().transfer(&channel.id, to) {
-            Ok(()) => {
-                self.state().transferred = true;
-                true
-            }
-            Err(e) => {
-                tracing::info!(channel = %channel.name, "Lua transfer to {exten}: {e}");
-                false
-            }
-        }
+        let context = context
+            .filter(|c| !c.is_empty())
+            .map_or_else(|| channel.context(), str::to_owned);
+        self.move_to(Next::Goto {
+            context,
+            exten: exten.to_owned(),
+            priority: 1,
+        })
     }
 
     async fn execute(&self, lua: &Lua, app: &str, data: &str) -> mlua::Result<()> {
@@ -349,19 +408,8 @@ impl Session {
         match switch.execute_application(&channel.id, app, data).await {
             // The application moved the call (`transfer`, ARI `continue` to an
             // extension): the dialplan takes it there.
-            Ok(Next::Goto {
-                context,
-                exten,
-                priority,
-            }) => {
-                let to = Transfer {
-                    context: Some(context),
-                    priority: Some(priority),
-                    ..Transfer::to(exten)
-                };
-                if switch.transfer(&channel.id, to).is_ok() {
-                    self.state().transferred = true;
-                }
+            Ok(goto @ Next::Goto { .. }) => {
+                self.move_to(goto);
             }
             Ok(Next::Hangup(cause)) => switch.hangup(&channel.id, cause),
             Ok(Next::Continue) => {}
@@ -385,7 +433,11 @@ impl Session {
         Ok(got.digits)
     }
 
-    async fn play_and_collect(&self, lua: &Lua, request: PlayAndCollect) -> mlua::Result<(String, CollectStatus)> {
+    async fn play_and_collect(
+        &self,
+        lua: &Lua,
+        request: PlayAndCollect,
+    ) -> mlua::Result<(String, CollectStatus)> {
         let channel = self.live(lua).await?;
         let got = self
             .switch()
@@ -400,7 +452,14 @@ impl Session {
         Ok((got.digits, got.status))
     }
 
-    async fn record(&self, lua: &Lua, file: &str, limit: u32, threshold: u32, silence: u32) -> mlua::Result<bool> {
+    async fn record(
+        &self,
+        lua: &Lua,
+        file: &str,
+        limit: u32,
+        threshold: u32,
+        silence: u32,
+    ) -> mlua::Result<bool> {
         let channel = self.live(lua).await?;
         let (name, format) = match file.rsplit_once('.') {
             Some((name, ext)) if !ext.contains('/') => (name, ext),
@@ -433,7 +492,8 @@ impl Session {
             ));
         };
         let channel = self.live(lua).await?;
-        let file = std::env::temp_dir().join(format!("switchboard-tts-{}.wav", uuid_like(&channel.id)));
+        let file =
+            std::env::temp_dir().join(format!("switchboard-tts-{}.wav", uuid_like(&channel.id)));
         let status = crate::input::run_tts(&command, text, &file).await;
         let played = match status {
             Ok(()) => self.play(lua, vec![file.display().to_string()], 0).await,
@@ -457,9 +517,7 @@ fn say_media(text: &str, kind: &str, method: &str) -> Option<String> {
         "number" | "items" | "persons" | "messages" if method == "iterated" => "digits",
         "number" | "items" | "persons" | "messages" | "currency" => "number",
         "telephone_number" | "telephone_extension" | "account_number" | "digits" => "digits",
-        "name_spelled" | "email_address" | "url" | "ip_address" | "postal_address" => {
-            "characters"
-        }
+        "name_spelled" | "email_address" | "url" | "ip_address" | "postal_address" => "characters",
         "current_date" => "date",
         "current_time" => "time",
         "current_date_time" | "short_date_time" => "datetime",
@@ -480,7 +538,9 @@ fn int(value: Option<i64>) -> u64 {
 }
 
 fn millis(value: Option<i64>) -> Option<Duration> {
-    value.filter(|&ms| ms > 0).map(|ms| Duration::from_millis(ms.unsigned_abs()))
+    value
+        .filter(|&ms| ms > 0)
+        .map(|ms| Duration::from_millis(ms.unsigned_abs()))
 }
 
 type Ref = UserDataRef<Session>;
@@ -507,7 +567,9 @@ impl UserData for Session {
             Ok(ready)
         });
         methods.add_method("answered", |_, this, ()| {
-            Ok(this.channel().is_some_and(|c| c.state() == ChannelState::Up))
+            Ok(this
+                .channel()
+                .is_some_and(|c| c.state() == ChannelState::Up))
         });
         methods.add_method("bridged", |_, this, ()| {
             Ok(this.channel().is_some_and(|c| c.bridge_id().is_some()))
@@ -518,14 +580,18 @@ impl UserData for Session {
                 status.hangup.is_none() && (status.state == ChannelState::Up || status.early_media)
             }))
         });
-        methods.add_async_method("hangup", |lua, this: Ref, cause: Option<String>| async move {
-            if let Some(channel) = this.channel() {
-                if channel.status().hangup.is_none() {
-                    this.switch().hangup(&channel.id, cause_named(cause.as_deref()));
+        methods.add_async_method(
+            "hangup",
+            |lua, this: Ref, cause: Option<String>| async move {
+                if let Some(channel) = this.channel() {
+                    if channel.status().hangup.is_none() {
+                        this.switch()
+                            .hangup(&channel.id, cause_named(cause.as_deref()));
+                    }
                 }
-            }
-            this.check_hook(&lua).await
-        });
+                this.check_hook(&lua).await
+            },
+        );
         methods.add_method("hangupCause", |_, this, ()| {
             let cause = match this.channel() {
                 Some(channel) => channel.status().hangup,
@@ -545,15 +611,21 @@ impl UserData for Session {
         methods.add_method("getVariable", |_, this, name: String| {
             Ok(this.channel().and_then(|c| this.switch().var(&c, &name)))
         });
-        methods.add_method("setVariable", |_, this, (name, value): (String, Option<String>)| {
-            this.set_var(&name, value.as_deref().unwrap_or(""));
-            Ok(())
-        });
-        methods.add_method("consoleLog", |_, this, (level, text): (String, mlua::String)| {
-            let name = this.channel().map(|c| c.name.clone());
-            crate::freeswitch::log(&level, &text.to_string_lossy(), name.as_deref());
-            Ok(())
-        });
+        methods.add_method(
+            "setVariable",
+            |_, this, (name, value): (String, Option<String>)| {
+                this.set_var(&name, value.as_deref().unwrap_or(""));
+                Ok(())
+            },
+        );
+        methods.add_method(
+            "consoleLog",
+            |_, this, (level, text): (String, mlua::String)| {
+                let name = this.channel().map(|c| c.name.clone());
+                crate::freeswitch::log(&level, &text.to_string_lossy(), name.as_deref());
+                Ok(())
+            },
+        );
         methods.add_async_method(
             "streamFile",
             |lua, this: Ref, (file, sample): (String, Option<i64>)| async move {
@@ -562,17 +634,30 @@ impl UserData for Session {
                 Ok(i32::from(played))
             },
         );
-        methods.add_async_method("sleep", |lua, this: Ref, (ms, _sync): (i64, Option<i64>)| async move {
-            let channel = this.live(&lua).await?;
-            let wait = Duration::from_millis(int(Some(ms)));
-            let end = input::sleep(&this, &lua, &channel, wait).await?;
-            this.after(&lua).await?;
-            Ok(i32::from(end == InputEnded::Finished))
-        });
+        methods.add_async_method(
+            "sleep",
+            |lua, this: Ref, (ms, _sync): (i64, Option<i64>)| async move {
+                let channel = this.live(&lua).await?;
+                let wait = Duration::from_millis(int(Some(ms)));
+                let end = input::sleep(&this, &lua, &channel, wait).await?;
+                this.after(&lua).await?;
+                Ok(i32::from(end == InputEnded::Finished))
+            },
+        );
         methods.add_async_method(
             "say",
-            |lua, this: Ref, (text, _lang, kind, method, _gender): (String, Option<String>, String, Option<String>, Option<String>)| async move {
-                let Some(media) = say_media(&text, &kind, method.as_deref().unwrap_or("pronounced")) else {
+            |lua,
+             this: Ref,
+             (text, _lang, kind, method, _gender): (
+                String,
+                Option<String>,
+                String,
+                Option<String>,
+                Option<String>,
+            )| async move {
+                let Some(media) =
+                    say_media(&text, &kind, method.as_deref().unwrap_or("pronounced"))
+                else {
                     tracing::warn!("Lua say: type {kind:?} is not supported");
                     return Ok(());
                 };
@@ -591,16 +676,27 @@ impl UserData for Session {
                 Ok(())
             },
         );
-        methods.add_method("set_tts_params", |_, this, (engine, voice): (String, String)| {
-            this.state().tts = (engine, voice);
-            Ok(())
-        });
+        methods.add_method(
+            "set_tts_params",
+            |_, this, (engine, voice): (String, String)| {
+                this.state().tts = (engine, voice);
+                Ok(())
+            },
+        );
         methods.add_async_method("speak", |lua, this: Ref, text: String| async move {
             Ok(i32::from(this.speak(&lua, &text).await?))
         });
         methods.add_async_method(
             "getDigits",
-            |lua, this: Ref, (max, terminators, timeout, interdigit, _abs): (i64, Option<String>, i64, Option<i64>, Option<i64>)| async move {
+            |lua,
+             this: Ref,
+             (max, terminators, timeout, interdigit, _abs): (
+                i64,
+                Option<String>,
+                i64,
+                Option<i64>,
+                Option<i64>,
+            )| async move {
                 let request = CollectDigits {
                     max: usize::try_from(max.max(1)).unwrap_or(1),
                     min: 0,
@@ -686,7 +782,14 @@ impl UserData for Session {
                     None => (None, int(Some(first))),
                 };
                 let channel = this.live(&lua).await?;
-                input::collect(&this, &lua, &channel, digit_timeout, Duration::from_millis(total)).await?;
+                input::collect(
+                    &this,
+                    &lua,
+                    &channel,
+                    digit_timeout,
+                    Duration::from_millis(total),
+                )
+                .await?;
                 this.after(&lua).await?;
                 Ok(1)
             },
@@ -707,20 +810,26 @@ impl UserData for Session {
                 Ok(i32::from(ended))
             },
         );
-        methods.add_method("setInputCallback", |_, this, (function, arg): (Value, Option<String>)| {
-            this.state().input = Callback::new(function, arg);
-            Ok(())
-        });
+        methods.add_method(
+            "setInputCallback",
+            |_, this, (function, arg): (Value, Option<String>)| {
+                this.state().input = Callback::new(function, arg);
+                Ok(())
+            },
+        );
         methods.add_method("unsetInputCallback", |_, this, ()| {
             this.state().input = None;
             Ok(())
         });
-        methods.add_method("setHangupHook", |_, this, (function, arg): (Value, Option<String>)| {
-            let mut state = this.state();
-            state.hook = Callback::new(function, arg);
-            state.hook_ran = false;
-            Ok(())
-        });
+        methods.add_method(
+            "setHangupHook",
+            |_, this, (function, arg): (Value, Option<String>)| {
+                let mut state = this.state();
+                state.hook = Callback::new(function, arg);
+                state.hook_ran = false;
+                Ok(())
+            },
+        );
         methods.add_async_method("check_hangup_hook", |lua, this: Ref, ()| async move {
             this.check_hook(&lua).await
         });
@@ -734,9 +843,13 @@ impl UserData for Session {
                 Ok(i32::from(this.transfer_to(&exten, context.as_deref())))
             },
         );
-        methods.add_async_method("execute", |lua, this: Ref, (app, data): (String, Option<String>)| async move {
-            this.execute(&lua, &app, data.as_deref().unwrap_or("")).await
-        });
+        methods.add_async_method(
+            "execute",
+            |lua, this: Ref, (app, data): (String, Option<String>)| async move {
+                this.execute(&lua, &app, data.as_deref().unwrap_or(""))
+                    .await
+            },
+        );
         methods.add_async_method("executeString", |lua, this: Ref, line: String| async move {
             let line = line.trim();
             let (app, data) = line.split_once(char::is_whitespace).unwrap_or((line, ""));
@@ -764,15 +877,18 @@ impl UserData for Session {
                     .map_err(|e| mlua::Error::runtime(format!("insertFile: {e}")))
             },
         );
-        methods.add_async_method("waitForAnswer", |lua, this: Ref, _calling: Option<Value>| async move {
-            if let Some(channel) = this.channel() {
-                let mut status = channel.subscribe();
-                let _ = status
-                    .wait_for(|s| s.state == ChannelState::Up || s.hangup.is_some())
-                    .await;
-            }
-            this.after(&lua).await
-        });
+        methods.add_async_method(
+            "waitForAnswer",
+            |lua, this: Ref, _calling: Option<Value>| async move {
+                if let Some(channel) = this.channel() {
+                    let mut status = channel.subscribe();
+                    let _ = status
+                        .wait_for(|s| s.state == ChannelState::Up || s.hangup.is_some())
+                        .await;
+                }
+                this.after(&lua).await
+            },
+        );
         // Deprecated: originate(a_leg, dialstring[, timeout_s]) on a new session.
         methods.add_async_method(
             "originate",
@@ -805,11 +921,26 @@ mod tests {
 
     #[test]
     fn say_types() {
-        assert_eq!(say_media("1234", "number", "pronounced").as_deref(), Some("number:1234"));
-        assert_eq!(say_media("1234", "NUMBER", "iterated").as_deref(), Some("digits:1234"));
-        assert_eq!(say_media("5551", "telephone_number", "").as_deref(), Some("digits:5551"));
-        assert_eq!(say_media("ab", "name_spelled", "").as_deref(), Some("characters:ab"));
-        assert_eq!(say_media("86400", "current_date", "").as_deref(), Some("date:86400"));
+        assert_eq!(
+            say_media("1234", "number", "pronounced").as_deref(),
+            Some("number:1234")
+        );
+        assert_eq!(
+            say_media("1234", "NUMBER", "iterated").as_deref(),
+            Some("digits:1234")
+        );
+        assert_eq!(
+            say_media("5551", "telephone_number", "").as_deref(),
+            Some("digits:5551")
+        );
+        assert_eq!(
+            say_media("ab", "name_spelled", "").as_deref(),
+            Some("characters:ab")
+        );
+        assert_eq!(
+            say_media("86400", "current_date", "").as_deref(),
+            Some("date:86400")
+        );
         assert_eq!(say_media("x", "bogus", ""), None);
     }
 }

@@ -7,7 +7,8 @@ use std::path::Path;
 /// must be 16-bit PCM WAV of the same rate and channel count.
 pub(crate) fn insert(file: &Path, insert: &Path, sample_point: u64) -> Result<(), String> {
     let read = |path: &Path| -> Result<(hound::WavSpec, Vec<i16>), String> {
-        let reader = hound::WavReader::open(path).map_err(|e| format!("{}: {e}", path.display()))?;
+        let reader =
+            hound::WavReader::open(path).map_err(|e| format!("{}: {e}", path.display()))?;
         let spec = reader.spec();
         if spec.bits_per_sample != 16 || spec.sample_format != hound::SampleFormat::Int {
             return Err(format!("{}: not 16-bit PCM", path.display()));
@@ -38,9 +39,13 @@ pub(crate) fn insert(file: &Path, insert: &Path, sample_point: u64) -> Result<()
     // Written beside the original and renamed over it, so a crash leaves one or the
     // other whole.
     let partial = file.with_extension("insert.partial");
-    let mut writer =
-        hound::WavWriter::create(&partial, spec).map_err(|e| format!("{}: {e}", partial.display()))?;
-    for &sample in original[..at].iter().chain(&inserted).chain(&original[at..]) {
+    let mut writer = hound::WavWriter::create(&partial, spec)
+        .map_err(|e| format!("{}: {e}", partial.display()))?;
+    for &sample in original[..at]
+        .iter()
+        .chain(&inserted)
+        .chain(&original[at..])
+    {
         writer.write_sample(sample).map_err(|e| e.to_string())?;
     }
     writer.finalize().map_err(|e| e.to_string())?;

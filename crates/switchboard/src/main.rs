@@ -263,6 +263,11 @@ async fn run(config: Config) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    if let Err(e) = switchboard_lua::install(&switch) {
+        eprintln!("switchboard: Lua: {e}");
+        switch.shutdown().await;
+        return ExitCode::FAILURE;
+    }
     if let Some(ari) = ari {
         let addr = ari.listen;
         if let Err(e) = switchboard_ari::serve(switch.clone(), ari).await {

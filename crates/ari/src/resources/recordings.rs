@@ -124,6 +124,7 @@ pub(crate) fn record_options(args: &Args) -> Result<RecordOptions, AriError> {
         format,
         max_duration_seconds: seconds("maxDurationSeconds")?,
         max_silence_seconds: seconds("maxSilenceSeconds")?,
+        silence_level: None,
         if_exists,
         beep: args.bool("beep").unwrap_or(false),
         terminate_on,
