@@ -55,12 +55,41 @@ pub fn install(switch: &Switch) -> Result<(), ControlError> {
 
 /// The dialplan application: runs the script with `session` bound to the channel;
 /// when it ends the call hangs up, unless the script said `setAutoHangup(false)`.
+///
+/// The script is a task of its own: a hangup does not stop it (as in FreeSWITCH it
+/// runs on, its hangup hook fires, `session:ready()` is false), while an interrupt
+/// that takes the channel elsewhere (`uuid_transfer`, `uuid_break`) does.
 async fn lua_app(switch: Switch, channel: Arc<Channel>, args: String) -> Next {
     let Some(script) = Script::parse(&args) else {
         tracing::warn!(channel = %channel.name, "Lua: no script given");
         return Next::Continue;
     };
-    run(switch, script, Some(channel.clone()), None).await.next
+    let task = tokio::spawn(run(switch, script, Some(channel.clone()), None));
+    let _guard = StopUnlessHungUp {
+        task: task.abort_handle(),
+        channel: channel.clone(),
+    };
+    match task.await {
+        Ok(outcome) => outcome.next,
+        Err(e) => {
+            tracing::error!(channel = %channel.name, "Lua script task: {e}");
+            Next::Continue
+        }
+    }
+}
+
+/// Stops the script when the dialplan lets go of it for any reason but a hangup.
+struct StopUnlessHungUp {
+    task: tokio::task::AbortHandle,
+    channel: Arc<Channel>,
+}
+
+impl Drop for StopUnlessHungUp {
+    fn drop(&mut self) {
+        if self.channel.status().hangup.is_none() {
+            self.task.abort();
+        }
+    }
 }
 
 /// `lua <script> [args]`: runs the script to its end and answers with what it wrote to

@@ -6,6 +6,7 @@
 mod ari;
 mod cli;
 mod digits;
+mod lua;
 mod registration;
 mod security;
 mod slowloris;
@@ -42,7 +43,7 @@ fn tone(freq: f32) -> Vec<Segment> {
 }
 
 /// A tone outlasting a call of `length` (its end is cut by the hang-up).
-fn tone_for(freq: f32, length: Duration) -> Vec<Segment> {
+pub(crate) fn tone_for(freq: f32, length: Duration) -> Vec<Segment> {
     vec![Segment::Tone(freq, length + Duration::from_secs(2))]
 }
 

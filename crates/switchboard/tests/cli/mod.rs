@@ -17,9 +17,9 @@ use crate::support::{poll, ALICE};
 const CHANNEL_WAIT: Duration = Duration::from_secs(5);
 
 /// What one run of `switchboard cli` did.
-struct CliRun {
+pub(crate) struct CliRun {
     code: Option<i32>,
-    stdout: String,
+    pub(crate) stdout: String,
     stderr: String,
 }
 
@@ -68,7 +68,7 @@ fn cli_with(config: &Path, args: &[&str], stdin: &str) -> CliRun {
 }
 
 /// `switchboard cli -x <command>` on `server`.
-fn cli(server: &Server, command: &str) -> CliRun {
+pub(crate) fn cli(server: &Server, command: &str) -> CliRun {
     cli_with(&server.config_path(), &["-x", command], "")
 }
 
