@@ -405,7 +405,21 @@ impl Session {
     async fn execute(&self, lua: &Lua, app: &str, data: &str) -> mlua::Result<()> {
         let channel = self.live(lua).await?;
         let switch = self.switch().clone();
+        let position = |c: &Channel| (c.context(), c.var("EXTEN"), c.var("PRIORITY"));
+        let before = position(&channel);
         match switch.execute_application(&channel.id, app, data).await {
+            // The application moved the dialplan position itself (ARI `continue` with
+            // a location sets the step before it, as the dialplan steps on after
+            // Stasis()): the call goes there when the script ends.
+            Ok(Next::Continue) if position(&channel) != before => {
+                let (context, exten, priority) = position(&channel);
+                let priority: usize = priority.and_then(|p| p.parse().ok()).unwrap_or(0);
+                self.move_to(Next::Goto {
+                    context,
+                    exten: exten.unwrap_or_default(),
+                    priority: priority + 1,
+                });
+            }
             // The application moved the call (`transfer`, ARI `continue` to an
             // extension): the dialplan takes it there.
             Ok(goto @ Next::Goto { .. }) => {

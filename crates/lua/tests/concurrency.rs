@@ -27,7 +27,12 @@ fn threads_and_rss() -> (usize, usize) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_thousand_sleeping_scripts_share_the_runtime_threads() {
-    let lab = Lab::start("concurrency", "sleeper.lua", &[("sleep", &["Lua(sleeper.lua 20000)"])]).await;
+    let lab = Lab::start(
+        "concurrency",
+        "sleeper.lua",
+        &[("sleep", &["Lua(sleeper.lua 20000)"])],
+    )
+    .await;
     // Warm up: one call, so lazily started threads (timers, blocking pool) exist.
     lab.switch
         .originate(Originate::new("Local/answer@t", Then::Park))

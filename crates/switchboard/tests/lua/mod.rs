@@ -280,3 +280,77 @@ fn an_outbound_session_is_bridged_to_the_caller_and_a_busy_one_says_why() {
     crate::media::assert_hears(&callee.received, "callee", 600.0, Some(1400.0), 60);
     assert_eq!(global(&server, "busy_cause"), "USER_BUSY");
 }
+
+const FIRST: &str = r##"
+session:answer()
+local digit = session:getDigits(1, "", 5000)
+session:setVariable("chosen", digit)
+session:execute("stasis", "crossapp,from-lua," .. digit)
+"##;
+
+const SECOND: &str = r##"
+freeswitch.API():execute("global_setvar", "cross_done=" .. (session:getVariable("chosen") or "none"))
+session:streamFile("tone_stream://%(2500,0,1400)")
+"##;
+
+/// One call through two faces: a Lua IVR takes a digit and hands the call to an ARI
+/// application, which plays to it and continues it in the dialplan, where a second
+/// Lua script runs.
+#[test]
+fn a_call_crosses_from_lua_to_ari_and_back_to_lua() {
+    use crate::support::ari::{Ari, EventSocket};
+
+    let dir = scripts("cross", &[("first.lua", FIRST), ("second.lua", SECOND)]);
+    let config = ServerConfig::default()
+        .ari()
+        .extension("default", "304", &[&lua_app(&dir, "first.lua", "")])
+        .extension("default", "305", &[&lua_app(&dir, "second.lua", "")]);
+    let server = Server::start_with("lua-cross", config);
+    let ari = Ari::new(server.ari_addr());
+    let mut ws = EventSocket::connect(server.ari_addr(), "app=crossapp");
+    let rtp = RtpPeer::bind();
+    let caller = calls::start_caller(
+        &server,
+        "uac_wait_bye",
+        "304",
+        &rtp,
+        "0 101",
+        Duration::from_secs(12),
+    );
+    let caller = LiveLeg::start(
+        caller,
+        rtp,
+        vec![
+            quiet(1000),
+            digit('5'),
+            Segment::Silence(Duration::from_secs(12)),
+        ],
+    );
+    let start = ws.wait_for("StasisStart", SETUP_TIMEOUT);
+    assert_eq!(start["args"], serde_json::json!(["from-lua", "5"]));
+    let id = start["channel"]["id"]
+        .as_str()
+        .expect("channel id")
+        .to_owned();
+    ari.post(&format!("/channels/{id}/play?media=sound:tone1k"))
+        .expect(201, "play to the channel Lua handed over");
+    ws.wait_for("PlaybackFinished", Duration::from_secs(8));
+    ari.post(&format!(
+        "/channels/{id}/continue?context=default&extension=305&priority=1"
+    ))
+    .expect(204, "continue in the dialplan");
+    ws.wait_for("StasisEnd", SETUP_TIMEOUT);
+    let caller = caller.wait();
+    caller.sipp.assert_success();
+    let heard = caller.received.tone_report(Duration::from_millis(200));
+    eprintln!("caller: {heard}");
+    assert!(
+        heard.count(1000.0) >= 100,
+        "ARI's playback reached the caller; {heard}"
+    );
+    assert!(
+        heard.count(1400.0) >= 60,
+        "the second script played; {heard}"
+    );
+    assert_eq!(global(&server, "cross_done"), "5");
+}
