@@ -19,7 +19,7 @@ use std::sync::Arc;
 use switchboard_commands::{Command, Handler, Reply};
 use switchboard_core::{Application, Channel, ControlError, Next, Switch};
 
-pub use script::{run, Script};
+pub use script::{run, running, Script};
 
 /// Registers the `Lua` application and the `lua` / `luarun` commands, and starts the
 /// configured startup scripts.

@@ -3,7 +3,7 @@
 //! when it is done.
 
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use mlua::{HookTriggers, Lua, LuaOptions, StdLib, VmState};
@@ -46,6 +46,30 @@ impl Script {
         } else {
             Err(format!("cannot open {}", path.display()))
         }
+    }
+}
+
+/// Scripts running in this process (all switches).
+static RUNNING: AtomicUsize = AtomicUsize::new(0);
+
+/// How many scripts are running now.
+pub fn running() -> usize {
+    RUNNING.load(Ordering::Relaxed)
+}
+
+/// Counts a script as running while it lives.
+struct Running;
+
+impl Running {
+    fn start() -> Self {
+        RUNNING.fetch_add(1, Ordering::Relaxed);
+        Self
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        RUNNING.fetch_sub(1, Ordering::Relaxed);
     }
 }
 
@@ -92,6 +116,7 @@ pub async fn run(
     channel: Option<Arc<Channel>>,
     stream: Option<Stream>,
 ) -> Outcome {
+    let _running = Running::start();
     let label = script.name.clone();
     let channel_name = channel.as_ref().map(|c| c.name.clone()).unwrap_or_default();
     let session = channel.map(|c| Session::attached(switch.clone(), c));
@@ -132,21 +157,6 @@ async fn execute(
         limit: switch.config().lua.max_instructions,
     });
     lua.set_app_data(shared);
-    lua.set_hook(
-        HookTriggers::new().every_nth_instruction(HOOK_EVERY),
-        |lua, _| {
-            let context = context(lua)?;
-            let ran = context
-                .ran
-                .fetch_add(u64::from(HOOK_EVERY), Ordering::Relaxed);
-            if ran >= context.limit {
-                return Err(mlua::Error::runtime(format!(
-                    "script ran {ran} instructions without waiting: stopped"
-                )));
-            }
-            Ok(VmState::Continue)
-        },
-    );
     let globals = lua.globals();
     globals.set("freeswitch", crate::freeswitch::table(&lua)?)?;
     let argv = lua.create_table()?;
@@ -165,7 +175,25 @@ async fn execute(
         .load(code)
         .set_name(format!("@{}", path.display()))
         .into_function()?;
-    chunk.call_async::<()>(()).await
+    // The budget watches the script's own coroutine (mlua hooks one thread per state);
+    // callbacks it calls run briefly in coroutines of their own.
+    let thread = lua.create_thread(chunk)?;
+    thread.set_hook(
+        HookTriggers::new().every_nth_instruction(HOOK_EVERY),
+        |lua, _| {
+            let context = context(lua)?;
+            let ran = context
+                .ran
+                .fetch_add(u64::from(HOOK_EVERY), Ordering::Relaxed);
+            if ran >= context.limit {
+                return Err(mlua::Error::runtime(format!(
+                    "script ran {ran} instructions without waiting: stopped"
+                )));
+            }
+            Ok(VmState::Continue)
+        },
+    );
+    thread.into_async::<()>(()).await
 }
 
 /// An error as one readable line: Lua's `file:line: message`, without the traceback.

@@ -41,6 +41,16 @@ impl Lab {
     /// `extra` adds; `answer` answers and hangs up after a second; `after` is where
     /// transfers go.
     pub async fn start(name: &str, script: &str, extra: &[(&str, &[&str])]) -> Lab {
+        Self::start_with(name, script, extra, Default::default()).await
+    }
+
+    /// As [`Lab::start`], with `[lua]` settings.
+    pub async fn start_with(
+        name: &str,
+        script: &str,
+        extra: &[(&str, &[&str])],
+        lua: switchboard_core::config::Lua,
+    ) -> Lab {
         let dir =
             std::env::temp_dir().join(format!("switchboard-lua-{name}-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
@@ -79,7 +89,7 @@ impl Lab {
             rtp: Rtp::default(),
             ari: None,
             sessions_api: None,
-            lua: Default::default(),
+            lua,
             security: Default::default(),
             endpoint: Vec::new(),
             trunk: Vec::new(),
