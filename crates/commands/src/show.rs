@@ -272,7 +272,7 @@ pub(crate) fn json(table: &Table) -> String {
 
 /// A JSON string literal (serde_json's escaping; the object is written by hand above to
 /// keep FreeSWITCH's column order).
-fn quote(text: &str) -> String {
+pub(crate) fn quote(text: &str) -> String {
     serde_json::to_string(text).unwrap_or_else(|_| "\"\"".to_owned())
 }
 
