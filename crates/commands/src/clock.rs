@@ -134,7 +134,7 @@ mod local {
             tm.tm_min = minute;
             tm.tm_sec = second;
             tm.tm_isdst = -1;
-            i64::from(libc::mktime(&mut tm))
+            libc::mktime(&mut tm)
         }
     }
 }
