@@ -186,7 +186,7 @@ const COMMANDS: &[Command] = &[
         sched::SCHED_TRANSFER_SYNTAX,
         sched::sched_transfer,
     ),
-    command("show", "Show various reports", show::SYNTAX, show::show),
+    later("show", "Show various reports", show::SYNTAX, show::show),
     command("shutdown", "Shutdown", "", directory::shutdown),
     command("status", "Show current status", "", system::status),
     command(

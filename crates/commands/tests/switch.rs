@@ -16,6 +16,8 @@ use switchboard_core::{
 mod data;
 #[path = "switch/media.rs"]
 mod media;
+#[path = "switch/reports.rs"]
+mod reports;
 #[path = "switch/sched.rs"]
 mod sched;
 #[path = "switch/strings.rs"]
