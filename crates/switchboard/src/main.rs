@@ -2,6 +2,7 @@
 
 mod cli;
 mod control;
+mod line_editor;
 
 use std::path::PathBuf;
 use std::process::ExitCode;

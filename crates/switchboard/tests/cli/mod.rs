@@ -140,6 +140,34 @@ fn cli_runs_commands_and_exits_with_their_status() {
 }
 
 #[test]
+fn cli_reloadxml_applies_the_dialplan_and_shutdown_stops_the_server() {
+    let mut server = Server::start("cli-reload");
+    let dial = "originate loopback/1/reloaded &park()";
+    let before = cli(&server, dial);
+    assert_eq!(before.code, Some(1), "no context `reloaded` yet: {before}");
+    let mut config = std::fs::OpenOptions::new()
+        .append(true)
+        .open(server.config_path())
+        .expect("config");
+    writeln!(
+        config,
+        "\n[dialplan.reloaded]\n\"1\" = [\"Answer()\", \"Wait(30)\"]"
+    )
+    .expect("write config");
+    let reload = cli(&server, "reloadxml");
+    assert_eq!(reload.stdout, "+OK [Success]\n", "{reload}");
+    let after = cli(&server, dial);
+    assert_eq!(after.code, Some(0), "{after}");
+    assert!(after.stdout.starts_with("+OK "), "{after}");
+
+    let shutdown = cli(&server, "shutdown");
+    assert_eq!(shutdown.stdout, "+OK\n", "{shutdown}");
+    let status = poll(Duration::from_secs(10), || server.exited())
+        .expect("the server exits after `shutdown`");
+    assert!(status.success(), "{status:?}");
+}
+
+#[test]
 fn cli_without_a_server_exits_2_naming_the_socket() {
     let dir = std::env::temp_dir().join(format!(
         "switchboard-e2e-cli-none-{}-{:x}",
