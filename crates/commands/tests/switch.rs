@@ -178,24 +178,40 @@ async fn channel_commands() {
     switch.shutdown().await;
 }
 
+/// Waits (up to 5 s) for the first event that `pick` accepts.
+async fn first_event<T>(
+    events: &mut tokio::sync::broadcast::Receiver<Arc<Event>>,
+    pick: impl Fn(&Event) -> Option<T>,
+) -> T {
+    tokio::time::timeout(Duration::from_secs(5), async {
+        loop {
+            let event = events.recv().await.expect("events");
+            if let Some(found) = pick(&event) {
+                return found;
+            }
+        }
+    })
+    .await
+    .expect("the event in time")
+}
+
 /// Waits for the first event from `source` that `pick` accepts.
 async fn next_event<T>(
     events: &mut tokio::sync::broadcast::Receiver<Arc<Event>>,
     source: &str,
     pick: impl Fn(&EventKind) -> Option<T>,
 ) -> T {
-    tokio::time::timeout(Duration::from_secs(5), async {
-        loop {
-            let event = events.recv().await.expect("events");
-            if event.source == source {
-                if let Some(found) = pick(&event.kind) {
-                    return found;
-                }
-            }
-        }
+    first_event(events, |event| {
+        (event.source == source)
+            .then(|| pick(&event.kind))
+            .flatten()
     })
     .await
-    .expect("the event in time")
+}
+
+/// What a command line printed.
+async fn text(switch: &Switch, line: &str) -> String {
+    execute(switch, line).await.text
 }
 
 /// The other half of a Local channel.

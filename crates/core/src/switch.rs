@@ -1343,14 +1343,7 @@ impl Switch {
         gap_ms: u32,
     ) -> Result<(), ControlError> {
         let channel = self.channel(id)?;
-        if let Some(bad) = digits
-            .chars()
-            .find(|d| switchboard_media::dtmf::rfc4733::digit_to_event(*d).is_none())
-        {
-            return Err(ControlError::Invalid(format!(
-                "{bad:?} is not a DTMF digit"
-            )));
-        }
+        check_dtmf(digits)?;
         // A Local half sends its digits to the other half as digits, as Asterisk's Local
         // channels pass DTMF frames: virtual legs run no detector.
         let local_peer = channel.data().local_peer.clone();
@@ -1400,14 +1393,7 @@ impl Switch {
     /// `uuid_recv_dtmf`): into its digit buffer, each announced as received.
     pub fn receive_dtmf(&self, id: &str, digits: &str) -> Result<(), ControlError> {
         let channel = self.channel(id)?;
-        if let Some(bad) = digits
-            .chars()
-            .find(|d| switchboard_media::dtmf::rfc4733::digit_to_event(*d).is_none())
-        {
-            return Err(ControlError::Invalid(format!(
-                "{bad:?} is not a DTMF digit"
-            )));
-        }
+        check_dtmf(digits)?;
         for digit in digits.chars() {
             self.dtmf_received(&channel, digit, RECEIVED_DIGIT_MS);
         }
@@ -1426,6 +1412,19 @@ impl Switch {
         }
         // Let the BYEs leave before the process exits.
         tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// Refuses a string with anything but DTMF digits in it.
+fn check_dtmf(digits: &str) -> Result<(), ControlError> {
+    match digits
+        .chars()
+        .find(|d| switchboard_media::dtmf::rfc4733::digit_to_event(*d).is_none())
+    {
+        Some(bad) => Err(ControlError::Invalid(format!(
+            "{bad:?} is not a DTMF digit"
+        ))),
+        None => Ok(()),
     }
 }
 

@@ -1,13 +1,13 @@
 //! db (kept in the store across a restart) and hash (in memory).
 
-use super::{config, execute, switch};
+use super::{config, execute, switch, text};
 
 #[tokio::test]
 async fn db_values_survive_a_restart() {
     let first = switch("db").await;
     let run = |switch: &switchboard_core::Switch, line: &str| {
         let (switch, line) = (switch.clone(), line.to_owned());
-        async move { execute(&switch, &line).await.text }
+        async move { text(&switch, &line).await }
     };
     assert_eq!(run(&first, "db insert/calls/last/1001").await, "+OK");
     assert_eq!(run(&first, "db insert/calls/next/1002").await, "+OK");
@@ -41,7 +41,7 @@ async fn hash_values() {
     let switch = switch("hash").await;
     let run = |line: &str| {
         let (switch, line) = (switch.clone(), line.to_owned());
-        async move { execute(&switch, &line).await.text }
+        async move { text(&switch, &line).await }
     };
     assert_eq!(run("hash insert/r/k/v1").await, "+OK\n");
     assert_eq!(run("hash select/r/k").await, "v1");

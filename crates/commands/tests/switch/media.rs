@@ -6,23 +6,14 @@ use std::time::Duration;
 
 use switchboard_core::{CollectDigits, Event, EventKind};
 
-use super::{execute, next_event, other_half, parked_call, switch};
+use super::{execute, first_event, next_event, other_half, parked_call, switch, text};
 
 /// The first event of any source that `pick` accepts.
 async fn any_event<T>(
     events: &mut tokio::sync::broadcast::Receiver<Arc<Event>>,
     pick: impl Fn(&EventKind) -> Option<T>,
 ) -> T {
-    tokio::time::timeout(Duration::from_secs(5), async {
-        loop {
-            let event = events.recv().await.expect("events");
-            if let Some(found) = pick(&event.kind) {
-                return found;
-            }
-        }
-    })
-    .await
-    .expect("the event in time")
+    first_event(events, |event| pick(&event.kind)).await
 }
 
 #[tokio::test]
@@ -34,37 +25,23 @@ async fn signalling_digits_and_dump() {
 
     // On an answered channel there is nothing left to signal: FreeSWITCH says +OK.
     assert_eq!(
-        execute(&switch, &format!("uuid_pre_answer {id}"))
-            .await
-            .text,
+        text(&switch, &format!("uuid_pre_answer {id}")).await,
         "+OK\n"
     );
     assert_eq!(
-        execute(&switch, &format!("uuid_ring_ready {id}"))
-            .await
-            .text,
+        text(&switch, &format!("uuid_ring_ready {id}")).await,
         "+OK\n"
     );
     assert_eq!(
-        execute(&switch, &format!("uuid_ring_ready {id} queued"))
-            .await
-            .text,
+        text(&switch, &format!("uuid_ring_ready {id} queued")).await,
         "+OK\n"
     );
     assert_eq!(
-        execute(&switch, &format!("uuid_ring_ready {id} loudly"))
-            .await
-            .text,
+        text(&switch, &format!("uuid_ring_ready {id} loudly")).await,
         "-USAGE: <uuid> [queued]\n"
     );
-    assert_eq!(
-        execute(&switch, "uuid_pre_answer nope").await.text,
-        "-ERROR\n"
-    );
-    assert_eq!(
-        execute(&switch, "uuid_ring_ready nope").await.text,
-        "-ERROR\n"
-    );
+    assert_eq!(text(&switch, "uuid_pre_answer nope").await, "-ERROR\n");
+    assert_eq!(text(&switch, "uuid_ring_ready nope").await, "-ERROR\n");
 
     // Received digits: the channel's own buffer and its DTMF events (not the far half).
     let got = execute(&switch, &format!("uuid_recv_dtmf {id} 4#")).await;
@@ -85,41 +62,37 @@ async fn signalling_digits_and_dump() {
     let collected = switch.collect_digits(&id, collect).await.expect("collect");
     assert_eq!(collected.digits, "4#");
     assert_eq!(
-        execute(&switch, &format!("uuid_recv_dtmf {id} 4x"))
-            .await
-            .text,
+        text(&switch, &format!("uuid_recv_dtmf {id} 4x")).await,
         "-USAGE: <uuid> <dtmf_data>\n"
     );
     assert_eq!(
-        execute(&switch, "uuid_recv_dtmf nope 1").await.text,
+        text(&switch, "uuid_recv_dtmf nope 1").await,
         "-ERR Cannot locate session!\n"
     );
 
     switch.set_var(&id, "colour", "dark blue").expect("set");
-    let dump = execute(&switch, &format!("uuid_dump {id}")).await.text;
+    let dump = text(&switch, &format!("uuid_dump {id}")).await;
     assert!(dump.starts_with("Event-Name: CHANNEL_DATA\n"), "{dump}");
     assert!(dump.contains(&format!("\nUnique-ID: {id}\n")), "{dump}");
     assert!(dump.contains("\nChannel-State: CS_EXECUTE\n"), "{dump}");
     assert!(dump.contains("\nAnswer-State: answered\n"), "{dump}");
     assert!(dump.contains("\nvariable_colour: dark%20blue\n"), "{dump}");
     assert!(dump.ends_with("\n\n"));
-    let plain = execute(&switch, &format!("uuid_dump {id} plain"))
-        .await
-        .text;
+    let plain = text(&switch, &format!("uuid_dump {id} plain")).await;
     assert!(
         plain.contains("\nvariable_colour: [dark blue]\n"),
         "{plain}"
     );
-    let json = execute(&switch, &format!("uuid_dump {id} json")).await.text;
+    let json = text(&switch, &format!("uuid_dump {id} json")).await;
     let parsed: serde_json::Value = serde_json::from_str(&json).expect("json");
     assert_eq!(parsed["Unique-ID"], id.as_str());
     assert_eq!(parsed["variable_colour"], "dark blue");
     assert_eq!(
-        execute(&switch, "uuid_dump nope").await.text,
+        text(&switch, "uuid_dump nope").await,
         "-ERR No such channel!\n"
     );
     assert_eq!(
-        execute(&switch, "uuid_dump").await.text,
+        text(&switch, "uuid_dump").await,
         "-USAGE: <uuid> [format]\n"
     );
     switch.shutdown().await;
@@ -138,9 +111,7 @@ async fn simplify_shorts_a_local_pair() {
     switch.connect(&q2, &r.id).expect("q2 with r");
 
     assert_eq!(
-        execute(&switch, &format!("uuid_simplify {}", a.id))
-            .await
-            .text,
+        text(&switch, &format!("uuid_simplify {}", a.id)).await,
         "+OK Success\n"
     );
     for half in [&q1.id, &q2] {
@@ -154,19 +125,14 @@ async fn simplify_shorts_a_local_pair() {
 
     // Nothing to simplify: FreeSWITCH's endpoints ignore it, +OK all the same.
     assert_eq!(
-        execute(&switch, &format!("uuid_simplify {}", a.id))
-            .await
-            .text,
+        text(&switch, &format!("uuid_simplify {}", a.id)).await,
         "+OK Success\n"
     );
     assert_eq!(
-        execute(&switch, "uuid_simplify nope").await.text,
+        text(&switch, "uuid_simplify nope").await,
         "-ERR Operation failed\n"
     );
-    assert_eq!(
-        execute(&switch, "uuid_simplify").await.text,
-        "-USAGE: <uuid>\n"
-    );
+    assert_eq!(text(&switch, "uuid_simplify").await, "-USAGE: <uuid>\n");
     switch.shutdown().await;
 }
 
@@ -182,12 +148,11 @@ async fn broadcast_displace_and_record() {
     };
 
     assert_eq!(
-        execute(
+        text(
             &switch,
             &format!("uuid_broadcast {id} silence_stream://300")
         )
-        .await
-        .text,
+        .await,
         "+OK Message sent\n"
     );
     any_event(&mut events, started).await;
@@ -195,9 +160,7 @@ async fn broadcast_displace_and_record() {
     let other = parked_call(&switch).await;
     switch.connect(&id, &other.id).expect("bridged");
     assert_eq!(
-        execute(&switch, &format!("uuid_broadcast {id} Set::cast=yes both"))
-            .await
-            .text,
+        text(&switch, &format!("uuid_broadcast {id} Set::cast=yes both")).await,
         "+OK Message sent\n"
     );
     tokio::time::timeout(Duration::from_secs(5), async {
@@ -208,33 +171,28 @@ async fn broadcast_displace_and_record() {
     .await
     .expect("both legs ran Set");
     assert_eq!(
-        execute(&switch, "uuid_broadcast nope /tmp/x.wav")
-            .await
-            .text,
+        text(&switch, "uuid_broadcast nope /tmp/x.wav").await,
         "-ERR invalid uuid\n"
     );
     assert_eq!(
-        execute(&switch, &format!("uuid_broadcast {id} NoSuchApp::x"))
-            .await
-            .text,
+        text(&switch, &format!("uuid_broadcast {id} NoSuchApp::x")).await,
         "-ERR invalid uuid\n"
     );
     assert_eq!(
-        execute(&switch, "uuid_broadcast x").await.text,
+        text(&switch, "uuid_broadcast x").await,
         "-USAGE: <uuid> <path> [aleg|bleg|holdb|both]\n"
     );
 
     let displace = format!("uuid_displace {id} start silence_stream://10000 0 mux");
-    assert_eq!(execute(&switch, &displace).await.text, "+OK Success\n");
+    assert_eq!(text(&switch, &displace).await, "+OK Success\n");
     let playing = any_event(&mut events, started).await;
     assert!(playing.starts_with(&format!("displace/{id}/")), "{playing}");
     assert_eq!(
-        execute(
+        text(
             &switch,
             &format!("uuid_displace {id} stop silence_stream://10000")
         )
-        .await
-        .text,
+        .await,
         "+OK Success\n"
     );
     let finished = any_event(&mut events, |k| match k {
@@ -244,45 +202,26 @@ async fn broadcast_displace_and_record() {
     .await;
     assert_eq!(finished, playing);
     assert_eq!(
-        execute(
+        text(
             &switch,
             &format!("uuid_displace {id} stop silence_stream://10000")
         )
-        .await
-        .text,
+        .await,
         "-ERR Cannot stop displace session!\n"
     );
     assert_eq!(
-        execute(&switch, "uuid_displace nope start /tmp/x.wav")
-            .await
-            .text,
+        text(&switch, "uuid_displace nope start /tmp/x.wav").await,
         "-ERR Cannot locate session!\n"
     );
 
     let dir = switch.config().general.data_dir.join("uuid-record");
     std::fs::create_dir_all(&dir).expect("dir");
     let path = dir.join("call.wav");
-    let start = format!("uuid_record {id} start {}", path.display());
-    assert_eq!(execute(&switch, &start).await.text, "+OK Success\n");
+    let record = |action: &str| format!("uuid_record {id} {action} {}", path.display());
+    assert_eq!(text(&switch, &record("start")).await, "+OK Success\n");
     tokio::time::sleep(Duration::from_millis(600)).await;
-    assert_eq!(
-        execute(
-            &switch,
-            &format!("uuid_record {id} mask {}", path.display())
-        )
-        .await
-        .text,
-        "+OK Success\n"
-    );
-    assert_eq!(
-        execute(
-            &switch,
-            &format!("uuid_record {id} stop {}", path.display())
-        )
-        .await
-        .text,
-        "+OK Success\n"
-    );
+    assert_eq!(text(&switch, &record("mask")).await, "+OK Success\n");
+    assert_eq!(text(&switch, &record("stop")).await, "+OK Success\n");
     any_event(&mut events, |k| {
         matches!(k, EventKind::RecordingFinished { .. }).then_some(())
     })
@@ -292,18 +231,11 @@ async fn broadcast_displace_and_record() {
         .len();
     assert!(size > 44, "more than a WAV header: {size} bytes");
     assert_eq!(
-        execute(
-            &switch,
-            &format!("uuid_record {id} stop {}", path.display())
-        )
-        .await
-        .text,
+        text(&switch, &record("stop")).await,
         "-ERR Cannot stop record session!\n"
     );
     assert_eq!(
-        execute(&switch, &format!("uuid_record {id} rewind /tmp/x.wav"))
-            .await
-            .text,
+        text(&switch, &format!("uuid_record {id} rewind /tmp/x.wav")).await,
         "-USAGE: <uuid> [start|stop|mask|unmask] <path> [<limit>] [<recording_vars>]\n"
     );
     switch.shutdown().await;

@@ -1,6 +1,6 @@
 //! show calls / registrations / codec, and every report `as xml` / `as delim <X>`.
 
-use super::{execute, other_half, parked_call, switch};
+use super::{other_half, parked_call, switch, text};
 
 #[tokio::test]
 async fn show_reports() {
@@ -10,7 +10,7 @@ async fn show_reports() {
     switch.connect(&a.id, &b.id).expect("bridged");
     let run = |line: &str| {
         let (switch, line) = (switch.clone(), line.to_owned());
-        async move { execute(&switch, &line).await.text }
+        async move { text(&switch, &line).await }
     };
 
     // Four channels: a and b make one call; the other halves are alone.

@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use switchboard_core::EventKind;
 
-use super::{execute, next_event, parked_call, switch};
+use super::{execute, next_event, parked_call, switch, text};
 
 /// Waits (up to 5 s) until `check` holds.
 async fn eventually(what: &str, check: impl Fn() -> bool) {
@@ -43,9 +43,7 @@ async fn scheduled_hangups_and_transfers() {
     let spared = parked_call(&switch).await;
     execute(&switch, &format!("sched_hangup +1 {}", spared.id)).await;
     assert_eq!(
-        execute(&switch, &format!("sched_del {}", spared.id))
-            .await
-            .text,
+        text(&switch, &format!("sched_del {}", spared.id)).await,
         "+OK Deleted: 1\n"
     );
     tokio::time::sleep(Duration::from_millis(1500)).await;
@@ -62,17 +60,15 @@ async fn scheduled_hangups_and_transfers() {
     assert_eq!(switch.snapshot(&spared).exten, "2");
 
     assert_eq!(
-        execute(&switch, "sched_hangup +1 nope").await.text,
+        text(&switch, "sched_hangup +1 nope").await,
         "-ERR No such channel!\n"
     );
     assert_eq!(
-        execute(&switch, "sched_hangup").await.text,
+        text(&switch, "sched_hangup").await,
         "-USAGE: [+]<time> <uuid> [<cause>]\n"
     );
     assert_eq!(
-        execute(&switch, &format!("sched_transfer +1 {}", spared.id))
-            .await
-            .text,
+        text(&switch, &format!("sched_transfer +1 {}", spared.id)).await,
         "-USAGE: [+]<time> <uuid> <extension> [<dialplan>] [<context>]\n"
     );
     switch.shutdown().await;
@@ -113,17 +109,11 @@ async fn scheduled_api_commands_and_background_jobs() {
     execute(&switch, &format!("sched_api +1 g2 uuid_setvar {id} b 1&")).await;
     execute(&switch, &format!("sched_api +1 g2 uuid_setvar {id} c 1")).await;
     assert_eq!(
-        execute(&switch, &format!("sched_del {by_id}")).await.text,
+        text(&switch, &format!("sched_del {by_id}")).await,
         "+OK Deleted: 1\n"
     );
-    assert_eq!(
-        execute(&switch, "sched_del g2").await.text,
-        "+OK Deleted: 2\n"
-    );
-    assert_eq!(
-        execute(&switch, "sched_del g2").await.text,
-        "+OK Deleted: 0\n"
-    );
+    assert_eq!(text(&switch, "sched_del g2").await, "+OK Deleted: 2\n");
+    assert_eq!(text(&switch, "sched_del g2").await, "+OK Deleted: 0\n");
     // A recurring one runs again and again until deleted.
     execute(
         &switch,
@@ -135,19 +125,13 @@ async fn scheduled_api_commands_and_background_jobs() {
         assert_eq!(channel.var(var), None, "{var} was deleted before it ran");
     }
     assert_eq!(channel.var("tick").as_deref(), Some("x"));
-    assert_eq!(
-        execute(&switch, "sched_del ticks").await.text,
-        "+OK Deleted: 1\n"
-    );
+    assert_eq!(text(&switch, "sched_del ticks").await, "+OK Deleted: 1\n");
     assert!(switch.scheduled_tasks().is_empty());
     assert_eq!(
-        execute(&switch, "sched_api +1").await.text,
+        text(&switch, "sched_api +1").await,
         "-ERR Invalid syntax. USAGE: [+@]<time> <group_name> <command_string>[&]\n"
     );
-    assert_eq!(
-        execute(&switch, "sched_del").await.text,
-        "-ERR Invalid syntax\n"
-    );
+    assert_eq!(text(&switch, "sched_del").await, "-ERR Invalid syntax\n");
 
     let job = execute(&switch, &format!("bgapi uuid_setvar {id} bg done")).await;
     let job_id = job
@@ -161,12 +145,9 @@ async fn scheduled_api_commands_and_background_jobs() {
     })
     .await;
     assert_eq!(
-        execute(&switch, "bgapi uuid:my-job msleep 10").await.text,
+        text(&switch, "bgapi uuid:my-job msleep 10").await,
         "+OK Job-UUID: my-job\n"
     );
-    assert_eq!(
-        execute(&switch, "bgapi").await.text,
-        "-ERR Invalid syntax\n"
-    );
+    assert_eq!(text(&switch, "bgapi").await, "-ERR Invalid syntax\n");
     switch.shutdown().await;
 }

@@ -2,7 +2,7 @@
 
 use std::time::{Duration, Instant};
 
-use super::{execute, parked_call, switch};
+use super::{parked_call, switch, text};
 
 #[tokio::test]
 async fn string_commands() {
@@ -11,7 +11,7 @@ async fn string_commands() {
     let id = channel.id.clone();
     let run = |line: String| {
         let switch = switch.clone();
-        async move { execute(&switch, &line).await.text }
+        async move { text(&switch, &line).await }
     };
 
     switch.set_var(&id, "colour", "blue").expect("set");

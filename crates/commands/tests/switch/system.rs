@@ -6,7 +6,7 @@ use std::time::Duration;
 use switchboard_core::config::Endpoint;
 use switchboard_core::{EventKind, Originate, Switch, Then};
 
-use super::{config, execute, next_event, parked_call};
+use super::{config, execute, next_event, parked_call, text};
 
 fn endpoint(id: &str, context: &str) -> Endpoint {
     Endpoint {
@@ -30,25 +30,21 @@ async fn directory_reload_and_shutdown() {
     let realm = switch.config().sip.realm.clone();
 
     assert_eq!(
-        execute(&switch, &format!("user_exists id 1000 {realm}"))
-            .await
-            .text,
+        text(&switch, &format!("user_exists id 1000 {realm}")).await,
         "true"
     );
     assert_eq!(
-        execute(&switch, &format!("user_exists id 1002 {realm}"))
-            .await
-            .text,
+        text(&switch, &format!("user_exists id 1002 {realm}")).await,
         "false"
     );
     assert_eq!(
-        execute(&switch, "user_exists id 1000 elsewhere").await.text,
+        text(&switch, "user_exists id 1000 elsewhere").await,
         "false"
     );
-    assert_eq!(execute(&switch, "user_exists id").await.text, "false");
+    assert_eq!(text(&switch, "user_exists id").await, "false");
 
     let header = "userid|context|domain|group|contact|callgroup|effective_caller_id_name|effective_caller_id_number\n";
-    let all = execute(&switch, "list_users").await.text;
+    let all = text(&switch, "list_users").await;
     assert_eq!(
         all,
         format!(
@@ -56,15 +52,13 @@ async fn directory_reload_and_shutdown() {
              1001|office|{realm}||error/user_not_registered|||\n\n+OK\n"
         )
     );
-    let office = execute(&switch, "list_users context office").await.text;
+    let office = text(&switch, "list_users context office").await;
     assert_eq!(
         office,
         format!("{header}1001|office|{realm}||error/user_not_registered|||\n\n+OK\n")
     );
     assert_eq!(
-        execute(&switch, "list_users user 1000 domain nowhere")
-            .await
-            .text,
+        text(&switch, "list_users user 1000 domain nowhere").await,
         format!("{header}\n+OK\n")
     );
 
@@ -79,7 +73,7 @@ async fn directory_reload_and_shutdown() {
         vec!["Set(reloaded=yes)".to_owned(), "Wait(30)".to_owned()],
     );
     switch.set_config_loader(Arc::new(move || Ok(reloaded.clone())));
-    assert_eq!(execute(&switch, "reloadxml").await.text, "+OK [Success]\n");
+    assert_eq!(text(&switch, "reloadxml").await, "+OK [Success]\n");
     let mut events = switch.events().subscribe();
     let channel = parked_call(&switch).await;
     execute(&switch, &format!("uuid_transfer {} 3 XML t", channel.id)).await;
@@ -91,14 +85,14 @@ async fn directory_reload_and_shutdown() {
     assert_eq!(app, "Set");
     let broken = Arc::new(|| Err::<switchboard_core::Config, _>("bad toml".to_owned()));
     switch.set_config_loader(broken);
-    assert_eq!(execute(&switch, "reloadxml").await.text, "+OK [bad toml]\n");
+    assert_eq!(text(&switch, "reloadxml").await, "+OK [bad toml]\n");
 
     // shutdown: answered at once, calls hung up, and the process told to exit.
     let other = switch
         .originate(Originate::new("Local/1@t", Then::Park))
         .await
         .expect("originate");
-    assert_eq!(execute(&switch, "shutdown").await.text, "+OK\n");
+    assert_eq!(text(&switch, "shutdown").await, "+OK\n");
     tokio::time::timeout(Duration::from_secs(10), switch.exit_requested())
         .await
         .expect("exit requested");
