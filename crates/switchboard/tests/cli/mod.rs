@@ -168,6 +168,39 @@ fn cli_reloadxml_applies_the_dialplan_and_shutdown_stops_the_server() {
 }
 
 #[test]
+fn cli_pre_answer_and_ring_ready_signal_an_unanswered_call() {
+    // 702 leaves the call unanswered for a while, then answers.
+    let config = server::ServerConfig::default().extension(
+        "default",
+        "702",
+        &["Wait(5)", "Answer()", "Wait(30)"],
+    );
+    let server = Server::start_with("cli-early", config);
+    let rtp = RtpPeer::bind();
+    // The caller's scenario fails unless a 183 with SDP comes before the 200.
+    let caller = calls::start_caller(
+        &server,
+        "uac_early_media",
+        "702",
+        &rtp,
+        "0 101",
+        Duration::from_millis(500),
+    );
+    let uuid = poll(CHANNEL_WAIT, || {
+        let rows = channel_rows(&cli(&server, "show channels"));
+        rows.first()
+            .map(|row| row.split(',').next().unwrap_or_default().to_owned())
+    })
+    .expect("the call should be listed by show channels");
+    let ring = cli(&server, &format!("uuid_ring_ready {uuid}"));
+    assert_eq!(ring.stdout, "+OK\n", "{ring}");
+    let early = cli(&server, &format!("uuid_pre_answer {uuid}"));
+    assert_eq!(early.stdout, "+OK\n", "{early}");
+    let result = caller.wait();
+    result.assert_success();
+}
+
+#[test]
 fn cli_without_a_server_exits_2_naming_the_socket() {
     let dir = std::env::temp_dir().join(format!(
         "switchboard-e2e-cli-none-{}-{:x}",
