@@ -32,6 +32,9 @@ pub(crate) fn expand(switch: Switch, args: String) -> ReplyFuture {
             return Reply::err("-ERR No input\n");
         }
         let (command, rest) = line.split_once(' ').unwrap_or((line, ""));
+        if crate::registry::find(command).is_none() {
+            return Reply::err("-ERR Cannot execute command\n");
+        }
         let expanded = expand_on(&switch, uuid, rest);
         execute_boxed(switch.clone(), format!("{command} {expanded}")).await
     })

@@ -33,6 +33,10 @@ async fn string_commands() {
     assert_eq!(channel.var("shade").as_deref(), Some("blue"));
     assert_eq!(run("expand echo ${site}".into()).await, "paris");
     assert_eq!(run("expand".into()).await, "-ERR No input\n");
+    assert_eq!(
+        run("expand bogus ${site}".into()).await,
+        "-ERR Cannot execute command\n"
+    );
 
     assert_eq!(run("cond 5 > 3 ? yes : no".into()).await, "yes");
     assert_eq!(run("cond 5 <= 3 ? yes : no".into()).await, "no");
