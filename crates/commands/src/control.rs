@@ -65,6 +65,23 @@ pub(crate) fn send_dtmf(switch: &Switch, args: &str) -> Reply {
     Reply::ok(format!("+OK {id} sent DTMF {digits}.\n"))
 }
 
+pub(crate) const RECV_DTMF_SYNTAX: &str = "<uuid> <dtmf_data>";
+
+/// Digits as if the caller pressed them: into the channel's digit buffer.
+pub(crate) fn recv_dtmf(switch: &Switch, args: &str) -> Reply {
+    let parts = words(args);
+    let [id, digits, ..] = parts[..] else {
+        return Reply::usage(RECV_DTMF_SYNTAX);
+    };
+    if switch.channel(id).is_err() {
+        return Reply::err("-ERR Cannot locate session!\n");
+    }
+    match switch.receive_dtmf(id, &digits.to_uppercase()) {
+        Ok(()) => Reply::ok(format!("+OK {id} received DTMF {digits}.\n")),
+        Err(_) => Reply::usage(RECV_DTMF_SYNTAX),
+    }
+}
+
 pub(crate) fn bridge(switch: &Switch, args: &str) -> Reply {
     let parts = words(args);
     let [id, other, ..] = parts[..] else {

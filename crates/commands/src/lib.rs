@@ -2,12 +2,20 @@
 //! `uuid_kill <uuid> USER_BUSY` run against the switch, answered with the text
 //! FreeSWITCH prints. The faces (fs_cli-style CLI, Lua `api:execute`) call [`execute`].
 
+mod args;
+mod clock;
 mod control;
+mod data;
 pub mod dial;
 pub mod dialstring;
+mod directory;
+mod dump;
 pub mod event;
+mod expr;
+mod media;
 mod originate;
 mod registry;
+mod sched;
 mod show;
 mod system;
 mod util;
@@ -57,4 +65,10 @@ pub async fn execute(switch: &Switch, line: &str) -> Reply {
         // mod_event_socket's answer to an API command nobody registered.
         None => Reply::err(format!("-ERR {name} Command not found!\n")),
     }
+}
+
+/// [`execute`] as an owned, boxed future: what a command that runs other commands
+/// (expand, bgapi, sched_api) awaits, since a future cannot contain itself.
+pub(crate) fn execute_boxed(switch: Switch, line: String) -> ReplyFuture {
+    Box::pin(async move { execute(&switch, &line).await })
 }

@@ -7,7 +7,10 @@ use std::sync::RwLock;
 
 use switchboard_core::Switch;
 
-use crate::{control, originate, show, system, util, uuid, Reply};
+use crate::{
+    clock, control, data, directory, dump, expr, media, originate, sched, show, system, util, uuid,
+    Reply,
+};
 
 /// A command's reply, once it comes.
 pub type ReplyFuture = Pin<Box<dyn Future<Output = Reply> + Send>>;
@@ -51,15 +54,55 @@ const fn command(
     }
 }
 
+const fn later(
+    name: &'static str,
+    description: &'static str,
+    syntax: &'static str,
+    handler: fn(Switch, String) -> ReplyFuture,
+) -> Command {
+    Command {
+        name,
+        syntax,
+        description,
+        handler: Handler::Later(handler),
+    }
+}
+
 /// Sorted by name, as `show api` lists them.
 const COMMANDS: &[Command] = &[
+    command(
+        "bgapi",
+        "Execute an api command in a thread",
+        "<command>[ <arg>]",
+        sched::bgapi,
+    ),
+    command(
+        "cond",
+        "Evaluate a conditional",
+        "<expr> ? <true val> : <false val>",
+        expr::cond,
+    ),
     command(
         "create_uuid",
         "Create a uuid",
         "<uuid> <other_uuid>",
         util::create_uuid,
     ),
+    later("db", "db get/set", data::DB_SYNTAX, data::db),
     command("echo", "Echo", "<data>", util::echo),
+    command("escape", "Escape a string", "<data>", expr::escape),
+    command(
+        "eval",
+        "eval (noop)",
+        "[uuid:<uuid> ]<expression>",
+        expr::eval,
+    ),
+    later(
+        "expand",
+        "Execute an api with variable expansion",
+        "[uuid:<uuid> ]<cmd> <args>",
+        expr::expand,
+    ),
     command(
         "global_getvar",
         "Get global var",
@@ -72,6 +115,7 @@ const COMMANDS: &[Command] = &[
         "<var>=<value> [=<value2>]",
         system::global_setvar,
     ),
+    command("hash", "hash get/set", data::HASH_SYNTAX, data::hash),
     command("help", "Show help for all the api commands", "", show::help),
     command(
         "hostname",
@@ -85,15 +129,73 @@ const COMMANDS: &[Command] = &[
         "<cause> [<var> <value>] [<var2> <value2>]",
         uuid::hupall,
     ),
+    later(
+        "list_users",
+        "List Users configured in Directory",
+        directory::LIST_USERS_SYNTAX,
+        directory::list_users,
+    ),
+    command("log", "Log", "<level> <message>", clock::log),
     command("md5", "Return md5 hash", "<data>", util::md5),
+    later(
+        "msleep",
+        "Sleep N milliseconds",
+        "<milliseconds>",
+        clock::msleep,
+    ),
     Command {
         name: "originate",
         description: "Originate a call",
         syntax: originate::SYNTAX,
         handler: Handler::Later(|switch, args| Box::pin(originate::originate(switch, args))),
     },
-    command("show", "Show various reports", show::SYNTAX, show::show),
+    command(
+        "regex",
+        "Evaluate a regex",
+        "<data>|<pattern>[|<subst string>][n|b]",
+        expr::regex,
+    ),
+    command("reloadxml", "Reload XML", "", directory::reloadxml),
+    command(
+        "replace",
+        "Replace a string",
+        "<data>|<string1>|<string2>",
+        expr::replace,
+    ),
+    command(
+        "sched_api",
+        "Schedule an api command",
+        sched::SCHED_SYNTAX,
+        sched::sched_api,
+    ),
+    command(
+        "sched_del",
+        "Delete a scheduled task",
+        "<task_id>|<group_id>",
+        sched::sched_del,
+    ),
+    command(
+        "sched_hangup",
+        "Schedule a running call to hangup",
+        sched::SCHED_HANGUP_SYNTAX,
+        sched::sched_hangup,
+    ),
+    command(
+        "sched_transfer",
+        "Schedule a transfer for a running call",
+        sched::SCHED_TRANSFER_SYNTAX,
+        sched::sched_transfer,
+    ),
+    later("show", "Show various reports", show::SYNTAX, show::show),
+    command("shutdown", "Shutdown", "", directory::shutdown),
     command("status", "Show current status", "", system::status),
+    command(
+        "strepoch",
+        "Convert a date string into epoch time",
+        "<string>",
+        clock::strepoch,
+    ),
+    command("strftime", "strftime", "<format_string>", clock::strftime),
     command(
         "switchname",
         "Return the switch name",
@@ -118,6 +220,12 @@ const COMMANDS: &[Command] = &[
         "<string>",
         util::url_encode,
     ),
+    command(
+        "user_exists",
+        "Find a user",
+        "<key> <user> <domain>",
+        directory::user_exists,
+    ),
     command("uuid_answer", "answer", "<uuid>", uuid::answer),
     command(
         "uuid_break",
@@ -131,6 +239,24 @@ const COMMANDS: &[Command] = &[
         // Registered without a syntax in FreeSWITCH; its usage message has one.
         "",
         control::bridge,
+    ),
+    command(
+        "uuid_broadcast",
+        "Execute dialplan application",
+        media::BROADCAST_SYNTAX,
+        media::broadcast,
+    ),
+    command(
+        "uuid_displace",
+        "Displace audio",
+        media::DISPLACE_SYNTAX,
+        media::displace,
+    ),
+    command(
+        "uuid_dump",
+        "Dump session vars",
+        dump::DUMP_SYNTAX,
+        dump::dump,
     ),
     command(
         "uuid_exists",
@@ -158,6 +284,25 @@ const COMMANDS: &[Command] = &[
     ),
     command("uuid_kill", "Kill channel", uuid::KILL_SYNTAX, uuid::kill),
     command("uuid_park", "Park channel", "<uuid>", uuid::park),
+    command("uuid_pre_answer", "pre_answer", "<uuid>", uuid::pre_answer),
+    command(
+        "uuid_record",
+        "Record session audio",
+        media::RECORD_SYNTAX,
+        media::record,
+    ),
+    command(
+        "uuid_recv_dtmf",
+        "Receive dtmf digits",
+        control::RECV_DTMF_SYNTAX,
+        control::recv_dtmf,
+    ),
+    command(
+        "uuid_ring_ready",
+        "Sending ringing to a channel",
+        uuid::RING_READY_SYNTAX,
+        uuid::ring_ready,
+    ),
     command(
         "uuid_send_dtmf",
         "Send dtmf digits",
@@ -175,6 +320,12 @@ const COMMANDS: &[Command] = &[
         "Set multiple variables",
         uuid::SETVAR_MULTI_SYNTAX,
         uuid::setvar_multi,
+    ),
+    command(
+        "uuid_simplify",
+        "Try to cut out of a call path / attended xfer",
+        uuid::SIMPLIFY_SYNTAX,
+        uuid::simplify,
     ),
     command(
         "uuid_transfer",

@@ -37,9 +37,44 @@ pub(crate) fn kill(switch: &Switch, args: &str) -> Reply {
 }
 
 pub(crate) fn answer(switch: &Switch, args: &str) -> Reply {
-    match switch.answer(args) {
+    ok_or_error(switch.answer(args))
+}
+
+/// `+OK`, or FreeSWITCH's bare `-ERROR` of uuid_answer and friends.
+fn ok_or_error<E>(done: Result<(), E>) -> Reply {
+    match done {
         Ok(()) => Reply::ok("+OK\n"),
         Err(_) => Reply::err("-ERROR\n"),
+    }
+}
+
+pub(crate) fn pre_answer(switch: &Switch, args: &str) -> Reply {
+    ok_or_error(switch.progress(args))
+}
+
+pub(crate) const RING_READY_SYNTAX: &str = "<uuid> [queued]";
+
+/// `<uuid> [queued]`: ringing (queued or not: we signal both as ringing).
+pub(crate) fn ring_ready(switch: &Switch, args: &str) -> Reply {
+    let parts = separate(args, 2);
+    match parts[..] {
+        [id] => ok_or_error(switch.ring(id)),
+        [id, queued] if queued.eq_ignore_ascii_case("queued") => ok_or_error(switch.ring(id)),
+        _ => Reply::usage(RING_READY_SYNTAX),
+    }
+}
+
+pub(crate) const SIMPLIFY_SYNTAX: &str = "<uuid>";
+
+/// Takes a Local pair out of the channel's call path; a channel with none to take out
+/// answers `+OK Success` too, as FreeSWITCH's endpoints that ignore the request.
+pub(crate) fn simplify(switch: &Switch, args: &str) -> Reply {
+    let Some(id) = separate(args, 2).first().copied() else {
+        return Reply::usage(SIMPLIFY_SYNTAX);
+    };
+    match switch.simplify(id) {
+        Ok(_) => Reply::ok("+OK Success\n"),
+        Err(_) => Reply::err("-ERR Operation failed\n"),
     }
 }
 
@@ -154,7 +189,7 @@ pub(crate) fn transfer(switch: &Switch, args: &str) -> Reply {
         context: request.context.map(str::to_owned),
         ..Transfer::to(request.exten)
     };
-    let partner = partner(switch, request.id);
+    let partner = switch.bridge_partner(request.id);
     let target = match (request.leg.map(str::to_ascii_lowercase).as_deref(), partner) {
         (Some("bleg"), Some(other)) => other,
         (Some("both"), Some(other)) => {
@@ -168,13 +203,6 @@ pub(crate) fn transfer(switch: &Switch, args: &str) -> Reply {
         Ok(()) => Reply::ok("+OK\n"),
         Err(_) => Reply::err("-ERR\n"),
     }
-}
-
-/// The other channel in this channel's bridge.
-fn partner(switch: &Switch, id: &str) -> Option<String> {
-    let channel = switch.channel(id).ok()?;
-    let bridge = switch.bridge(&channel.bridge_id()?).ok()?;
-    bridge.channel_ids().into_iter().find(|other| other != id)
 }
 
 pub(crate) fn break_(switch: &Switch, args: &str) -> Reply {

@@ -11,16 +11,36 @@ use switchboard_core::{
     Channel, ChannelState, CollectDigits, Config, Event, EventKind, Originate, Switch, Then,
 };
 
+// More commands, by subject; in this one test binary to share its helpers.
+#[path = "switch/data.rs"]
+mod data;
+#[path = "switch/media.rs"]
+mod media;
+#[path = "switch/reports.rs"]
+mod reports;
+#[path = "switch/sched.rs"]
+mod sched;
+#[path = "switch/strings.rs"]
+mod strings;
+#[path = "switch/system.rs"]
+mod system;
+
 /// A switch on loopback port 0 whose `t` context answers and waits at `1` and `2`.
 async fn switch(name: &str) -> Switch {
+    let config = config(name);
+    let _ = std::fs::remove_dir_all(&config.general.data_dir);
+    Switch::start(config).await.expect("the test switch starts")
+}
+
+/// The test switch's configuration, its data in a folder named for the test.
+fn config(name: &str) -> Config {
     let data_dir = std::env::temp_dir().join(format!(
         "switchboard-commands-{name}-{}",
         std::process::id()
     ));
-    let _ = std::fs::remove_dir_all(&data_dir);
     let wait = vec!["Answer()".to_owned(), "Wait(30)".to_owned()];
     let t: BTreeMap<_, _> = [("1".to_owned(), wait.clone()), ("2".to_owned(), wait)].into();
-    let config = Config {
+    Config {
         general: General {
             data_dir,
             ..General::default()
@@ -38,8 +58,7 @@ async fn switch(name: &str) -> Switch {
         trunk: Vec::new(),
         musiconhold: BTreeMap::new(),
         dialplan: [("t".to_owned(), t)].into(),
-    };
-    Switch::start(config).await.expect("the test switch starts")
+    }
 }
 
 /// Originates `Local/1@t` parked and waits until it is up.
@@ -161,24 +180,40 @@ async fn channel_commands() {
     switch.shutdown().await;
 }
 
+/// Waits (up to 5 s) for the first event that `pick` accepts.
+async fn first_event<T>(
+    events: &mut tokio::sync::broadcast::Receiver<Arc<Event>>,
+    pick: impl Fn(&Event) -> Option<T>,
+) -> T {
+    tokio::time::timeout(Duration::from_secs(5), async {
+        loop {
+            let event = events.recv().await.expect("events");
+            if let Some(found) = pick(&event) {
+                return found;
+            }
+        }
+    })
+    .await
+    .expect("the event in time")
+}
+
 /// Waits for the first event from `source` that `pick` accepts.
 async fn next_event<T>(
     events: &mut tokio::sync::broadcast::Receiver<Arc<Event>>,
     source: &str,
     pick: impl Fn(&EventKind) -> Option<T>,
 ) -> T {
-    tokio::time::timeout(Duration::from_secs(5), async {
-        loop {
-            let event = events.recv().await.expect("events");
-            if event.source == source {
-                if let Some(found) = pick(&event.kind) {
-                    return found;
-                }
-            }
-        }
+    first_event(events, |event| {
+        (event.source == source)
+            .then(|| pick(&event.kind))
+            .flatten()
     })
     .await
-    .expect("the event in time")
+}
+
+/// What a command line printed.
+async fn text(switch: &Switch, line: &str) -> String {
+    execute(switch, line).await.text
 }
 
 /// The other half of a Local channel.
@@ -489,7 +524,9 @@ async fn switch_commands() {
     );
 
     let api = execute(&switch, "show api").await.text;
-    assert!(api.starts_with("name,description,syntax,ikey\ncreate_uuid,Create a uuid,"));
+    assert!(
+        api.starts_with("name,description,syntax,ikey\nbgapi,Execute an api command in a thread,")
+    );
     assert!(api.contains("\nuuid_kill,Kill channel,<uuid> [cause],mod_commands\n"));
     let apps = execute(&switch, "show application").await.text;
     assert!(apps.starts_with("name,description,syntax,ikey\n"), "{apps}");

@@ -60,6 +60,8 @@ causes! {
     ORIGINATOR_CANCEL = 487, "ORIGINATOR_CANCEL", "Originator cancel";
     // FreeSWITCH's own cause for a hangup by API (`hupall`'s default).
     MANAGER_REQUEST = 503, "MANAGER_REQUEST", "Manager request";
+    // FreeSWITCH's cause for a call cut at its time limit (`sched_hangup`'s default).
+    ALLOTTED_TIMEOUT = 602, "ALLOTTED_TIMEOUT", "Allotted timeout";
 }
 
 impl Cause {

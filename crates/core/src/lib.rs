@@ -16,14 +16,18 @@ pub mod features;
 mod globals;
 pub mod header_value;
 pub mod io;
+pub mod kv;
 pub mod mailbox;
 #[cfg(test)]
 mod memory_tests;
 pub mod originate;
 pub mod playback;
 pub mod recording;
+mod reload;
 pub mod say;
+pub mod scheduler;
 mod shared_state;
+mod simplify;
 mod sip_config;
 pub mod snapshot;
 pub mod snoop;

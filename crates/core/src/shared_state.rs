@@ -16,6 +16,8 @@ pub(crate) struct SharedState {
     /// order of the requests.
     pub device_states: tokio::sync::Mutex<BTreeMap<String, String>>,
     pub mailboxes: tokio::sync::Mutex<BTreeMap<String, Mailbox>>,
+    /// The `hash` API's values (memory only, as mod_hash).
+    pub hash: crate::kv::Hash,
 }
 
 impl SharedState {
@@ -46,6 +48,7 @@ impl SharedState {
                     .map(|m| (m.name.clone(), Mailbox::from(m)))
                     .collect(),
             ),
+            hash: crate::kv::Hash::default(),
         }
     }
 }

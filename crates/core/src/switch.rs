@@ -89,7 +89,15 @@ struct Inner {
     closing_bridges: Mutex<HashMap<String, Arc<Bridge>>>,
     playbacks: Mutex<HashMap<String, Arc<Playback>>>,
     config: Config,
-    dialplan: Dialplan,
+    /// Replaced whole by a configuration reload (`reloadxml`); a channel keeps the
+    /// steps it has already looked up.
+    dialplan: std::sync::RwLock<Arc<Dialplan>>,
+    /// Re-reads the configuration (set by the binary, which knows its file).
+    config_loader: Mutex<Option<crate::reload::ConfigLoader>>,
+    /// Tasks to run later (FreeSWITCH's scheduler: sched_api, sched_hangup, …).
+    scheduler: crate::scheduler::Scheduler,
+    /// Told when something asked the process to stop (the `shutdown` command).
+    exit: tokio::sync::watch::Sender<bool>,
     sip: SipStack,
     media: MediaEngine,
     events: EventBus,
@@ -181,7 +189,10 @@ impl Switch {
         let switch = Self {
             inner: Arc::new(Inner {
                 config,
-                dialplan,
+                dialplan: std::sync::RwLock::new(Arc::new(dialplan)),
+                config_loader: Mutex::default(),
+                scheduler: crate::scheduler::Scheduler::default(),
+                exit: tokio::sync::watch::channel(false).0,
                 sip,
                 media,
                 events: EventBus::default(),
@@ -251,8 +262,34 @@ impl Switch {
         &self.inner.applications
     }
 
-    pub(crate) fn dialplan(&self) -> &Dialplan {
-        &self.inner.dialplan
+    pub(crate) fn dialplan(&self) -> Arc<Dialplan> {
+        self.inner
+            .dialplan
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
+    }
+
+    pub(crate) fn set_dialplan(&self, dialplan: Dialplan) {
+        *self
+            .inner
+            .dialplan
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = Arc::new(dialplan);
+    }
+
+    pub(crate) fn config_loader(
+        &self,
+    ) -> std::sync::MutexGuard<'_, Option<crate::reload::ConfigLoader>> {
+        crate::lock(&self.inner.config_loader)
+    }
+
+    pub(crate) fn scheduler(&self) -> &crate::scheduler::Scheduler {
+        &self.inner.scheduler
+    }
+
+    pub(crate) fn exit_sender(&self) -> &tokio::sync::watch::Sender<bool> {
+        &self.inner.exit
     }
 
     fn registry(&self) -> std::sync::MutexGuard<'_, HashMap<String, Arc<Channel>>> {
@@ -1312,14 +1349,7 @@ impl Switch {
         gap_ms: u32,
     ) -> Result<(), ControlError> {
         let channel = self.channel(id)?;
-        if let Some(bad) = digits
-            .chars()
-            .find(|d| switchboard_media::dtmf::rfc4733::digit_to_event(*d).is_none())
-        {
-            return Err(ControlError::Invalid(format!(
-                "{bad:?} is not a DTMF digit"
-            )));
-        }
+        check_dtmf(digits)?;
         // A Local half sends its digits to the other half as digits, as Asterisk's Local
         // channels pass DTMF frames: virtual legs run no detector.
         let local_peer = channel.data().local_peer.clone();
@@ -1365,8 +1395,20 @@ impl Switch {
         Ok(())
     }
 
+    /// Digits as if the channel's far end had pressed them (FreeSWITCH's
+    /// `uuid_recv_dtmf`): into its digit buffer, each announced as received.
+    pub fn receive_dtmf(&self, id: &str, digits: &str) -> Result<(), ControlError> {
+        let channel = self.channel(id)?;
+        check_dtmf(digits)?;
+        for digit in digits.chars() {
+            self.dtmf_received(&channel, digit, RECEIVED_DIGIT_MS);
+        }
+        Ok(())
+    }
+
     /// Hangs up every channel and waits (bounded) until their CDRs are written.
     pub async fn shutdown(&self) {
+        self.scheduler().clear();
         for channel in self.channels() {
             self.hangup(&channel.id, Cause::NORMAL_CLEARING);
         }
@@ -1378,6 +1420,23 @@ impl Switch {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
+
+/// Refuses a string with anything but DTMF digits in it.
+fn check_dtmf(digits: &str) -> Result<(), ControlError> {
+    match digits
+        .chars()
+        .find(|d| switchboard_media::dtmf::rfc4733::digit_to_event(*d).is_none())
+    {
+        Some(bad) => Err(ControlError::Invalid(format!(
+            "{bad:?} is not a DTMF digit"
+        ))),
+        None => Ok(()),
+    }
+}
+
+/// The duration reported for a digit queued by [`Switch::receive_dtmf`]: FreeSWITCH's
+/// default digit length (2000 samples at 8 kHz).
+const RECEIVED_DIGIT_MS: u32 = 250;
 
 /// The next message, or never when there is no receiver.
 async fn recv_or_pending<T>(rx: &mut Option<mpsc::UnboundedReceiver<T>>) -> Option<T> {

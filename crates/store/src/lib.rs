@@ -6,6 +6,7 @@
 //! beside the writer).
 
 mod cdr;
+mod db_data;
 mod device_states;
 mod mailboxes;
 mod recordings;
@@ -57,6 +58,7 @@ const SCHEMA: &str = concat!(
     include_str!("recordings.sql"),
     include_str!("device_states.sql"),
     include_str!("mailboxes.sql"),
+    include_str!("db_data.sql"),
 );
 
 impl Store {

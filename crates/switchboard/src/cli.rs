@@ -1,5 +1,7 @@
 //! `switchboard cli`: runs API commands on a running server through its control
-//! socket, one command (`-x`) or a simple prompt (no history or completion yet).
+//! socket, one command (`-x`) or a prompt. On a terminal the prompt has fs_cli's line
+//! editing (history, tab completion of the server's command names); from a pipe it
+//! reads plain lines.
 
 use std::io::{self, BufRead, Read, Write};
 use std::os::unix::net::UnixStream;
@@ -8,6 +10,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use crate::control::{STATUS_ERR, STATUS_OK};
+use crate::line_editor::{self, Editor};
 
 /// How long a command may take to be answered.
 const REPLY_TIMEOUT: Duration = Duration::from_secs(30);
@@ -45,6 +48,9 @@ pub fn run(socket: &Path, command: Option<&str>) -> ExitCode {
 }
 
 fn prompt(socket: &Path) -> ExitCode {
+    if io::IsTerminal::is_terminal(&io::stdin()) {
+        return edited_prompt(socket);
+    }
     let stdin = io::stdin();
     let mut lines = stdin.lock().lines();
     loop {
@@ -65,6 +71,70 @@ fn prompt(socket: &Path) -> ExitCode {
             },
         }
     }
+}
+
+/// The prompt on a terminal: lines read with the line editor, its history kept in
+/// `~/.switchboard_history` between sessions.
+fn edited_prompt(socket: &Path) -> ExitCode {
+    let names = match command_names(socket) {
+        Ok(names) => names,
+        Err(e) => return fail(socket, &e),
+    };
+    let mut editor = Editor::new(names);
+    let history = history_file();
+    if let Some(text) = history
+        .as_ref()
+        .and_then(|p| std::fs::read_to_string(p).ok())
+    {
+        text.lines().for_each(|line| editor.remember(line));
+    }
+    let code = loop {
+        let line = match line_editor::read_line(&mut editor, PROMPT) {
+            Ok(Some(line)) => line,
+            Ok(None) => break ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("switchboard: terminal: {e}");
+                break ExitCode::FAILURE;
+            }
+        };
+        match line.trim() {
+            "" => continue,
+            "exit" | "quit" | "bye" => break ExitCode::SUCCESS,
+            line => match execute(socket, line) {
+                Ok(reply) => print_reply(&reply.text),
+                Err(e) => break fail(socket, &e),
+            },
+        }
+    };
+    if let Some(path) = history {
+        let _ = std::fs::write(path, editor.history().join("\n") + "\n");
+    }
+    code
+}
+
+fn history_file() -> Option<std::path::PathBuf> {
+    std::env::var_os("HOME").map(|home| Path::new(&home).join(".switchboard_history"))
+}
+
+/// The server's command names, for completion: the first column of `show api`.
+fn command_names(socket: &Path) -> io::Result<Vec<String>> {
+    let reply = execute(socket, "show api")?;
+    Ok(api_names(&reply.text))
+}
+
+/// The names in a `show api` report (header, rows, blank line, total; no header
+/// when there are no rows).
+fn api_names(report: &str) -> Vec<String> {
+    if !report.starts_with("name,") {
+        return Vec::new();
+    }
+    report
+        .lines()
+        .skip(1)
+        .take_while(|line| !line.is_empty())
+        .filter_map(|line| line.split(',').next())
+        .map(str::to_owned)
+        .collect()
 }
 
 fn print_reply(text: &str) {
@@ -106,4 +176,17 @@ fn execute(socket: &Path, command: &str) -> io::Result<Reply> {
         ok,
         text: text.to_owned(),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_from_show_api() {
+        let report = "name,description,syntax,ikey\nbgapi,Execute,<command>[ <arg>],mod_commands\n\
+                      cond,Evaluate,<expr> ? a : b,mod_commands\n\n2 total.\n";
+        assert_eq!(api_names(report), ["bgapi", "cond"]);
+        assert!(api_names("\n0 total.\n").is_empty());
+    }
 }

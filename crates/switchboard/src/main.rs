@@ -2,6 +2,7 @@
 
 mod cli;
 mod control;
+mod line_editor;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -240,10 +241,10 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    runtime.block_on(run(config))
+    runtime.block_on(run(config, path))
 }
 
-async fn run(config: Config) -> ExitCode {
+async fn run(config: Config, path: Option<PathBuf>) -> ExitCode {
     if config.sessions_api.is_some() {
         tracing::warn!("[sessions_api] is accepted but not served yet");
     }
@@ -268,6 +269,10 @@ async fn run(config: Config) -> ExitCode {
         switch.shutdown().await;
         return ExitCode::FAILURE;
     }
+    // `reloadxml` reads the file again (the built-in default has nothing to reload).
+    if let Some(path) = path {
+        switch.set_config_loader(std::sync::Arc::new(move || load_config(Some(&path))));
+    }
     if let Some(ari) = ari {
         let addr = ari.listen;
         if let Err(e) = switchboard_ari::serve(switch.clone(), ari).await {
@@ -284,7 +289,11 @@ async fn run(config: Config) -> ExitCode {
         }
     };
     tracing::info!(%listen, control = %socket.display(), "switchboard ready");
-    wait_for_signal().await;
+    // A signal, or the `shutdown` command.
+    tokio::select! {
+        () = wait_for_signal() => {}
+        () = switch.exit_requested() => {}
+    }
     tracing::info!("shutting down: hanging up calls, flushing CDRs");
     // No commands while the calls are hung up; the socket file goes with it.
     drop(control);

@@ -137,6 +137,15 @@ local function main()
   check("flushEvents", session:flushEvents() == 1)
   check("pop without blocking", consumer:pop() == nil)
 
+  -- bgapi's reply comes back as a BACKGROUND_JOB event.
+  local jobs = freeswitch.EventConsumer("BACKGROUND_JOB")
+  local queued = api:executeString("bgapi uuid_getvar " .. uuid .. " suite_var")
+  local job = queued:match("^%+OK Job%-UUID: (%S+)")
+  check("bgapi", job ~= nil, queued)
+  local done = jobs:pop(1, 2000)
+  check("BACKGROUND_JOB", done ~= nil and done:getHeader("Job-UUID") == job)
+  check("BACKGROUND_JOB body", done:getBody() == "hello", done:getBody())
+
   -- Globals.
   api:executeString("global_setvar suite_global=g1")
   check("getGlobalVariable", freeswitch.getGlobalVariable("suite_global") == "g1")

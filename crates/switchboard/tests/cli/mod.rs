@@ -140,6 +140,67 @@ fn cli_runs_commands_and_exits_with_their_status() {
 }
 
 #[test]
+fn cli_reloadxml_applies_the_dialplan_and_shutdown_stops_the_server() {
+    let mut server = Server::start("cli-reload");
+    let dial = "originate loopback/1/reloaded &park()";
+    let before = cli(&server, dial);
+    assert_eq!(before.code, Some(1), "no context `reloaded` yet: {before}");
+    let mut config = std::fs::OpenOptions::new()
+        .append(true)
+        .open(server.config_path())
+        .expect("config");
+    writeln!(
+        config,
+        "\n[dialplan.reloaded]\n\"1\" = [\"Answer()\", \"Wait(30)\"]"
+    )
+    .expect("write config");
+    let reload = cli(&server, "reloadxml");
+    assert_eq!(reload.stdout, "+OK [Success]\n", "{reload}");
+    let after = cli(&server, dial);
+    assert_eq!(after.code, Some(0), "{after}");
+    assert!(after.stdout.starts_with("+OK "), "{after}");
+
+    let shutdown = cli(&server, "shutdown");
+    assert_eq!(shutdown.stdout, "+OK\n", "{shutdown}");
+    let status = poll(Duration::from_secs(10), || server.exited())
+        .expect("the server exits after `shutdown`");
+    assert!(status.success(), "{status:?}");
+}
+
+#[test]
+fn cli_pre_answer_and_ring_ready_signal_an_unanswered_call() {
+    // 702 leaves the call unanswered for a while, then answers.
+    let config = server::ServerConfig::default().extension(
+        "default",
+        "702",
+        &["Wait(5)", "Answer()", "Wait(30)"],
+    );
+    let server = Server::start_with("cli-early", config);
+    let rtp = RtpPeer::bind();
+    // The caller's scenario fails unless a 183 with SDP comes before the 200.
+    let caller = calls::start_caller(
+        &server,
+        "uac_early_media",
+        "702",
+        &rtp,
+        "0 101",
+        Duration::from_millis(500),
+    );
+    let uuid = poll(CHANNEL_WAIT, || {
+        let rows = channel_rows(&cli(&server, "show channels"));
+        rows.first()
+            .map(|row| row.split(',').next().unwrap_or_default().to_owned())
+    })
+    .expect("the call should be listed by show channels");
+    let ring = cli(&server, &format!("uuid_ring_ready {uuid}"));
+    assert_eq!(ring.stdout, "+OK\n", "{ring}");
+    let early = cli(&server, &format!("uuid_pre_answer {uuid}"));
+    assert_eq!(early.stdout, "+OK\n", "{early}");
+    let result = caller.wait();
+    result.assert_success();
+}
+
+#[test]
 fn cli_without_a_server_exits_2_naming_the_socket() {
     let dir = std::env::temp_dir().join(format!(
         "switchboard-e2e-cli-none-{}-{:x}",

@@ -335,6 +335,13 @@ impl Server {
         self.spawn();
     }
 
+    /// Whether the server process has exited by itself, and how.
+    pub fn exited(&mut self) -> Option<ExitStatus> {
+        self.child
+            .as_mut()
+            .and_then(|c| c.try_wait().ok().flatten())
+    }
+
     /// The server process's id (for /proc/<pid>/status).
     pub fn pid(&self) -> u32 {
         self.child.as_ref().expect("server is running").id()
