@@ -37,6 +37,8 @@ pub struct Command {
     pub name: &'static str,
     pub syntax: &'static str,
     pub description: &'static str,
+    /// The FreeSWITCH module that has it (`show api`'s `ikey`).
+    pub module: &'static str,
     pub handler: Handler,
 }
 
@@ -50,6 +52,7 @@ const fn command(
         name,
         syntax,
         description,
+        module: "mod_commands",
         handler: Handler::Now(handler),
     }
 }
@@ -64,6 +67,7 @@ const fn later(
         name,
         syntax,
         description,
+        module: "mod_commands",
         handler: Handler::Later(handler),
     }
 }
@@ -147,6 +151,7 @@ const COMMANDS: &[Command] = &[
         name: "originate",
         description: "Originate a call",
         syntax: originate::SYNTAX,
+        module: "mod_commands",
         handler: Handler::Later(|switch, args| Box::pin(originate::originate(switch, args))),
     },
     command(

@@ -137,7 +137,7 @@ pub(crate) fn help(_: &Switch, args: &str) -> Reply {
     let rows: Vec<String> = registry::commands()
         .iter()
         .filter(|c| args.is_empty() || c.name.eq_ignore_ascii_case(args))
-        .map(|c| format!("{},{},{},mod_commands\n", c.name, c.syntax, c.description))
+        .map(|c| format!("{},{},{},{}\n", c.name, c.syntax, c.description, c.module))
         .collect();
     if rows.is_empty() {
         return Reply::err("-ERR No such command\n");
@@ -422,7 +422,7 @@ fn api(name: Option<&str>) -> Table {
                 c.name.to_owned(),
                 c.description.to_owned(),
                 c.syntax.to_owned(),
-                "mod_commands".to_owned(),
+                c.module.to_owned(),
             ]
         })
         .collect();

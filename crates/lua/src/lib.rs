@@ -37,12 +37,14 @@ pub fn install(switch: &Switch) -> Result<(), ControlError> {
         name: "lua",
         description: "run a script as an api function",
         syntax: "<script>",
+        module: "mod_lua",
         handler: Handler::Later(|switch, args| Box::pin(lua_command(switch, args))),
     });
     switchboard_commands::register(Command {
         name: "luarun",
         description: "run a script",
         syntax: "<script>",
+        module: "mod_lua",
         handler: Handler::Now(luarun_command),
     });
     for line in &switch.config().lua.startup_scripts {

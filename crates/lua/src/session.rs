@@ -123,7 +123,8 @@ struct Inner {
 impl Drop for Inner {
     fn drop(&mut self) {
         let state = lock(&self.state);
-        if self.attached || !state.auto_hangup {
+        // A channel the script sent elsewhere (transfer) is the dialplan's now.
+        if self.attached || !state.auto_hangup || state.transferred {
             return;
         }
         if let Some(channel) = lock(&self.channel).as_ref() {

@@ -71,7 +71,10 @@ async fn commands_run_scripts_and_report_their_errors_with_file_and_line() {
         .await
     );
     let api = execute(&lab.switch, "show api").await.text;
-    assert!(api.contains("luarun,run a script,<script>"), "{api}");
+    assert!(
+        api.contains("luarun,run a script,<script>,mod_lua"),
+        "{api}"
+    );
     lab.switch.shutdown().await;
 }
 

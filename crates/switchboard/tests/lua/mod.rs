@@ -354,3 +354,37 @@ fn a_call_crosses_from_lua_to_ari_and_back_to_lua() {
     );
     assert_eq!(global(&server, "cross_done"), "5");
 }
+
+/// The built-in config's demo IVR (`scripts/ivr.lua`): 1 goes to the echo test.
+#[test]
+fn the_demo_ivr_sends_1_to_the_echo_test() {
+    let demo = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scripts");
+    let config = ServerConfig::default()
+        .extension("default", "300", &[&lua_app(&demo, "ivr.lua", "")])
+        .extension("default", "101", &["Answer()", "Echo()"]);
+    let server = Server::start_with("lua-demo", config);
+    let script = vec![
+        quiet(1500),
+        digit('1'),
+        quiet(1000),
+        Segment::Tone(800.0, Duration::from_secs(5)),
+    ];
+    // The echo test never hangs up: the caller does.
+    let rtp = RtpPeer::bind();
+    let caller = calls::start_caller(
+        &server,
+        "uac_call",
+        "300",
+        &rtp,
+        "0 101",
+        Duration::from_secs(7),
+    );
+    let leg = LiveLeg::start(caller, rtp, script).wait();
+    leg.sipp.assert_success();
+    let heard = leg.received.tone_report(Duration::from_secs(3));
+    eprintln!("caller: {heard}");
+    assert!(
+        heard.count(800.0) >= 100,
+        "the caller hears its own tone echoed; {heard}"
+    );
+}
