@@ -12,8 +12,8 @@ use std::time::Duration;
 use mlua::{Lua, UserData, UserDataMethods, UserDataRef, Value};
 use switchboard_core::recording::{IfExists, RecordDirection, RecordOptions, TerminateOn};
 use switchboard_core::{
-    CallerId, Cause, Channel, ChannelState, CollectDigits, CollectStatus, MediaTarget, Next,
-    PlayAndCollect, Switch, Transfer,
+    CallerId, Cause, Channel, ChannelState, CollectDigits, CollectStatus, Collected, ControlError,
+    MediaTarget, Next, PlayAndCollect, Switch, Transfer,
 };
 
 use crate::event::Event;
@@ -433,11 +433,16 @@ impl Session {
         self.after(lua).await
     }
 
-    async fn collect(&self, lua: &Lua, request: CollectDigits) -> mlua::Result<String> {
+    /// Digits gathered by `gather` (a collection, with or without a prompt) on the live
+    /// channel; the terminator that ended it goes to `read_terminator_used`, as
+    /// FreeSWITCH keeps it.
+    async fn digits<F, Fut>(&self, lua: &Lua, gather: F) -> mlua::Result<Collected>
+    where
+        F: FnOnce(Switch, String) -> Fut,
+        Fut: std::future::Future<Output = Result<Collected, ControlError>>,
+    {
         let channel = self.live(lua).await?;
-        let got = self
-            .switch()
-            .collect_digits(&channel.id, request)
+        let got = gather(self.switch().clone(), channel.id.clone())
             .await
             .map_err(|e| mlua::Error::runtime(e.to_string()))?;
         self.set_var(
@@ -445,26 +450,7 @@ impl Session {
             &got.terminator.map(String::from).unwrap_or_default(),
         );
         self.after(lua).await?;
-        Ok(got.digits)
-    }
-
-    async fn play_and_collect(
-        &self,
-        lua: &Lua,
-        request: PlayAndCollect,
-    ) -> mlua::Result<(String, CollectStatus)> {
-        let channel = self.live(lua).await?;
-        let got = self
-            .switch()
-            .play_and_collect(&channel.id, request)
-            .await
-            .map_err(|e| mlua::Error::runtime(e.to_string()))?;
-        self.set_var(
-            "read_terminator_used",
-            &got.terminator.map(String::from).unwrap_or_default(),
-        );
-        self.after(lua).await?;
-        Ok((got.digits, got.status))
+        Ok(got)
     }
 
     async fn record(
@@ -719,7 +705,12 @@ impl UserData for Session {
                     first_timeout: millis(Some(timeout)),
                     inter_digit_timeout: millis(interdigit),
                 };
-                this.collect(&lua, request).await
+                let got = this
+                    .digits(&lua, |switch, id| async move {
+                        switch.collect_digits(&id, request).await
+                    })
+                    .await?;
+                Ok(got.digits)
             },
         );
         methods.add_async_method(
@@ -737,7 +728,11 @@ impl UserData for Session {
                     variable: None,
                     digit_timeout: None,
                 };
-                let (digits, status) = this.play_and_collect(&lua, request).await?;
+                let Collected { digits, status, .. } = this
+                    .digits(&lua, |switch, id| async move {
+                        switch.play_and_collect(&id, request).await
+                    })
+                    .await?;
                 let result = match status {
                     CollectStatus::Ok => "success",
                     CollectStatus::Timeout => "timeout",
@@ -776,7 +771,11 @@ impl UserData for Session {
                 variable: text(8),
                 digit_timeout: millis(number(9)),
             };
-            let (digits, status) = this.play_and_collect(&lua, request).await?;
+            let Collected { digits, status, .. } = this
+                    .digits(&lua, |switch, id| async move {
+                        switch.play_and_collect(&id, request).await
+                    })
+                    .await?;
             if status != CollectStatus::Ok {
                 if let Some(target) = text(10) {
                     let mut parts = target.split_whitespace();
