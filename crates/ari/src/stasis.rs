@@ -556,7 +556,10 @@ impl Hub {
                 "StasisEnd"
             }
             // A FreeSWITCH-style event from a script: ARI has no model for it.
-            EventKind::Custom { .. } => return,
+            EventKind::Custom { .. }
+            | EventKind::CallSessionStarted { .. }
+            | EventKind::CallSessionConnected { .. }
+            | EventKind::CallSessionEnded { .. } => return,
         };
         let recipients: Vec<String> = match &only {
             Some(app) => vec![app.clone()],

@@ -122,99 +122,100 @@ impl FsEvent {
     /// (`Unique-ID`, `Channel-State`, `Caller-…`, `variable_…`); `None` for events
     /// FreeSWITCH has no name for.
     pub fn from_core(event: &Event) -> Option<Self> {
-        let (name, subclass, extra, body): (&str, Option<&str>, Vec<(String, String)>, _) =
-            match &event.kind {
-                EventKind::ChannelCreated => ("CHANNEL_CREATE", None, vec![], None),
-                EventKind::ChannelDialplan { app, data } => (
-                    "CHANNEL_EXECUTE",
-                    None,
-                    vec![pair("Application", app), pair("Application-Data", data)],
-                    None,
-                ),
-                EventKind::ChannelStateChange { state } => match state {
-                    switchboard_core::ChannelState::Up => ("CHANNEL_ANSWER", None, vec![], None),
-                    switchboard_core::ChannelState::Ringing => {
-                        ("CHANNEL_PROGRESS", None, vec![], None)
-                    }
-                    _ => ("CHANNEL_STATE", None, vec![], None),
-                },
-                EventKind::ChannelDtmfReceived { digit, duration_ms } => (
-                    "DTMF",
-                    None,
-                    vec![
-                        pair("DTMF-Digit", &digit.to_string()),
-                        // FreeSWITCH counts in 8 kHz samples.
-                        pair("DTMF-Duration", &(duration_ms * 8).to_string()),
-                        pair("DTMF-Source", "RTP"),
-                    ],
-                    None,
-                ),
-                EventKind::ChannelHold => ("CHANNEL_HOLD", None, vec![], None),
-                EventKind::ChannelUnhold => ("CHANNEL_UNHOLD", None, vec![], None),
-                EventKind::ChannelHangupRequest { cause } => (
-                    "CHANNEL_HANGUP",
-                    None,
-                    vec![pair("Hangup-Cause", cause.name())],
-                    None,
-                ),
-                EventKind::ChannelDestroyed { cause } => (
-                    "CHANNEL_HANGUP_COMPLETE",
-                    None,
-                    vec![pair("Hangup-Cause", cause.name())],
-                    None,
-                ),
-                EventKind::ChannelEnteredBridge { bridge } => (
-                    "CHANNEL_BRIDGE",
-                    None,
-                    vec![pair("Bridge-Unique-ID", bridge)],
-                    None,
-                ),
-                EventKind::ChannelLeftBridge { bridge } => (
-                    "CHANNEL_UNBRIDGE",
-                    None,
-                    vec![pair("Bridge-Unique-ID", bridge)],
-                    None,
-                ),
-                EventKind::PlaybackStarted { playback } => (
-                    "PLAYBACK_START",
-                    None,
-                    vec![pair("Playback-UUID", playback)],
-                    None,
-                ),
-                EventKind::PlaybackFinished { playback } => (
-                    "PLAYBACK_STOP",
-                    None,
-                    vec![pair("Playback-UUID", playback)],
-                    None,
-                ),
-                EventKind::RecordingStarted { recording } => (
-                    "RECORD_START",
-                    None,
-                    vec![pair("Record-File-Path", recording)],
-                    None,
-                ),
-                EventKind::RecordingFinished { recording }
-                | EventKind::RecordingFailed { recording } => (
-                    "RECORD_STOP",
-                    None,
-                    vec![pair("Record-File-Path", recording)],
-                    None,
-                ),
-                EventKind::ChannelVarset { .. }
-                | EventKind::ChannelConnectedLine
-                | EventKind::ChannelDialBegin { .. }
-                | EventKind::ChannelDialEnd { .. }
-                | EventKind::BridgeCreated
-                | EventKind::BridgeDestroyed
-                | EventKind::StasisStart { .. }
-                | EventKind::StasisEnd { .. } => return None,
-                EventKind::Custom { headers, body, .. } => {
-                    return Some(Self {
-                        headers: headers.clone(),
-                        body: body.clone(),
-                    })
-                }
-            };
+        let (name, subclass, extra, body): Described = match &event.kind {
+            EventKind::ChannelCreated => ("CHANNEL_CREATE", None, vec![], None),
+            EventKind::ChannelDialplan { app, data } => (
+                "CHANNEL_EXECUTE",
+                None,
+                vec![pair("Application", app), pair("Application-Data", data)],
+                None,
+            ),
+            EventKind::ChannelStateChange { state } => match state {
+                switchboard_core::ChannelState::Up => ("CHANNEL_ANSWER", None, vec![], None),
+                switchboard_core::ChannelState::Ringing => ("CHANNEL_PROGRESS", None, vec![], None),
+                _ => ("CHANNEL_STATE", None, vec![], None),
+            },
+            EventKind::ChannelDtmfReceived { digit, duration_ms } => (
+                "DTMF",
+                None,
+                vec![
+                    pair("DTMF-Digit", &digit.to_string()),
+                    // FreeSWITCH counts in 8 kHz samples.
+                    pair("DTMF-Duration", &(duration_ms * 8).to_string()),
+                    pair("DTMF-Source", "RTP"),
+                ],
+                None,
+            ),
+            EventKind::ChannelHold => ("CHANNEL_HOLD", None, vec![], None),
+            EventKind::ChannelUnhold => ("CHANNEL_UNHOLD", None, vec![], None),
+            EventKind::ChannelHangupRequest { cause } => (
+                "CHANNEL_HANGUP",
+                None,
+                vec![pair("Hangup-Cause", cause.name())],
+                None,
+            ),
+            EventKind::ChannelDestroyed { cause } => (
+                "CHANNEL_HANGUP_COMPLETE",
+                None,
+                vec![pair("Hangup-Cause", cause.name())],
+                None,
+            ),
+            EventKind::ChannelEnteredBridge { bridge } => (
+                "CHANNEL_BRIDGE",
+                None,
+                vec![pair("Bridge-Unique-ID", bridge)],
+                None,
+            ),
+            EventKind::ChannelLeftBridge { bridge } => (
+                "CHANNEL_UNBRIDGE",
+                None,
+                vec![pair("Bridge-Unique-ID", bridge)],
+                None,
+            ),
+            EventKind::PlaybackStarted { playback } => (
+                "PLAYBACK_START",
+                None,
+                vec![pair("Playback-UUID", playback)],
+                None,
+            ),
+            EventKind::PlaybackFinished { playback } => (
+                "PLAYBACK_STOP",
+                None,
+                vec![pair("Playback-UUID", playback)],
+                None,
+            ),
+            EventKind::RecordingStarted { recording } => (
+                "RECORD_START",
+                None,
+                vec![pair("Record-File-Path", recording)],
+                None,
+            ),
+            EventKind::RecordingFinished { recording }
+            | EventKind::RecordingFailed { recording } => (
+                "RECORD_STOP",
+                None,
+                vec![pair("Record-File-Path", recording)],
+                None,
+            ),
+            // Sessions API sessions, as a module's CUSTOM events.
+            EventKind::CallSessionStarted { session } => session_event(session, "started"),
+            EventKind::CallSessionConnected { session } => session_event(session, "connected"),
+            EventKind::CallSessionEnded { session } => session_event(session, "ended"),
+            EventKind::ChannelVarset { .. }
+            | EventKind::ChannelConnectedLine
+            | EventKind::ChannelDialBegin { .. }
+            | EventKind::ChannelDialEnd { .. }
+            | EventKind::BridgeCreated
+            | EventKind::BridgeDestroyed
+            | EventKind::StasisStart { .. }
+            | EventKind::StasisEnd { .. } => return None,
+            EventKind::Custom { headers, body, .. } => {
+                return Some(Self {
+                    headers: headers.clone(),
+                    body: body.clone(),
+                })
+            }
+        };
         let mut fs = Self::new(name, subclass);
         fs.add_common(event.timestamp, Some(event.seq));
         if let Some(channel) = &event.objects.channel {
@@ -272,6 +273,25 @@ impl FsEvent {
             self.add_header(&format!("variable_{name}"), value);
         }
     }
+}
+
+/// The subclass of a Sessions API session's events.
+pub const SESSION_SUBCLASS: &str = "switchboard::session";
+
+type Described = (
+    &'static str,
+    Option<&'static str>,
+    Vec<(String, String)>,
+    Option<String>,
+);
+
+fn session_event(session: &str, action: &str) -> Described {
+    (
+        "CUSTOM",
+        Some(SESSION_SUBCLASS),
+        vec![pair("Session-ID", session), pair("Session-Action", action)],
+        None,
+    )
 }
 
 fn pair(name: &str, value: &str) -> (String, String) {

@@ -243,10 +243,28 @@ pub struct Ari {
 #[serde(deny_unknown_fields)]
 pub struct SessionsApi {
     pub listen: String,
-    #[serde(default)]
+    /// HTTPS (the default); plain HTTP only when false.
+    #[serde(default = "default_true")]
     pub tls: bool,
+    /// PEM certificate chain and private key; none: a self-signed pair is made in
+    /// `data_dir` on first start and kept.
+    #[serde(default)]
+    pub cert: Option<PathBuf>,
+    #[serde(default)]
+    pub key: Option<PathBuf>,
+    /// Static bearer tokens.
     #[serde(default)]
     pub tokens: Vec<String>,
+    /// Users who get tokens from `POST /api/login/oauth/token`.
+    #[serde(default)]
+    pub users: Vec<User>,
+    /// This instance's id, for `target_instance_id`; `general.name` when unset.
+    #[serde(default)]
+    pub instance_id: Option<String>,
+}
+
+fn default_true() -> bool {
+    true
 }
 
 #[derive(Debug, Clone, Deserialize)]

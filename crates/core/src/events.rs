@@ -84,6 +84,17 @@ pub enum EventKind {
     StasisEnd {
         app: String,
     },
+    /// A Sessions API session (source: the session's id) placed its first call, had
+    /// its two parties connected, and ended.
+    CallSessionStarted {
+        session: String,
+    },
+    CallSessionConnected {
+        session: String,
+    },
+    CallSessionEnded {
+        session: String,
+    },
     /// An event a script made (FreeSWITCH's `event:fire()`, `session:sendEvent`): its
     /// name (`CUSTOM` with a subclass, or another FreeSWITCH event name), headers in
     /// order, and body. Source is the channel it concerns, or empty.

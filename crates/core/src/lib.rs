@@ -3,6 +3,7 @@
 
 mod apps;
 pub mod bridge;
+pub mod call_session;
 pub mod cause;
 pub mod channel;
 pub mod config;
@@ -39,6 +40,7 @@ pub mod time;
 
 pub use apps::{AppFuture, AppHandler, Application, Next, Transfer};
 pub use bridge::{AddToBridge, Bridge, BridgeKind, NewBridge};
+pub use call_session::{CallSession, CallSessionOutcome, CallSessionProgress, NewCallSession};
 pub use cause::Cause;
 pub use channel::{CallerId, Channel, Direction, Status};
 pub use config::Config;

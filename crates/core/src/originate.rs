@@ -45,6 +45,10 @@ pub struct Originate {
     pub timeout: Option<Duration>,
     /// Go to `then` on early media (183 with SDP) already, not only on answer.
     pub early_media: bool,
+    /// Extra headers for the INVITE (`Answer-Mode`, `Alert-Info`, …).
+    pub headers: Vec<(String, String)>,
+    /// Send the INVITE without SDP: the far end offers in its answer.
+    pub late_offer: bool,
     pub then: Then,
     /// The new channel's id (ARI `channelId`), and the second half's for a Local
     /// channel (`otherChannelId`).
@@ -61,6 +65,8 @@ impl Originate {
             variables: BTreeMap::new(),
             timeout: None,
             early_media: false,
+            headers: Vec::new(),
+            late_offer: false,
             then,
             channel_id: None,
             other_channel_id: None,

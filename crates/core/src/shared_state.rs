@@ -18,6 +18,8 @@ pub(crate) struct SharedState {
     pub mailboxes: tokio::sync::Mutex<BTreeMap<String, Mailbox>>,
     /// The `hash` API's values (memory only, as mod_hash).
     pub hash: crate::kv::Hash,
+    /// Sessions API sessions in progress.
+    pub call_sessions: crate::call_session::CallSessions,
 }
 
 impl SharedState {
@@ -49,6 +51,7 @@ impl SharedState {
                     .collect(),
             ),
             hash: crate::kv::Hash::default(),
+            call_sessions: Default::default(),
         }
     }
 }

@@ -5,6 +5,7 @@
 //! transaction has committed. Reads use a connection of their own (WAL lets them run
 //! beside the writer).
 
+mod call_sessions;
 mod cdr;
 mod db_data;
 mod device_states;
@@ -18,6 +19,7 @@ use std::thread;
 
 use rusqlite::Connection;
 
+pub use call_sessions::SessionRecord;
 pub use cdr::Cdr;
 pub use mailboxes::Mailbox;
 pub use recordings::StoredRecording;
@@ -59,6 +61,7 @@ const SCHEMA: &str = concat!(
     include_str!("device_states.sql"),
     include_str!("mailboxes.sql"),
     include_str!("db_data.sql"),
+    include_str!("call_sessions.sql"),
 );
 
 impl Store {

@@ -139,6 +139,20 @@ fn validate(config: &Config) -> Result<(), String> {
     if let Some(ari) = &config.ari {
         AriConfig::from_core(ari)?;
     }
+    if let Some(api) = &config.sessions_api {
+        if api.listen.parse::<std::net::SocketAddr>().is_err() {
+            return Err(format!(
+                "sessions_api.listen {:?} must be IP:PORT",
+                api.listen
+            ));
+        }
+        if api.cert.is_some() != api.key.is_some() {
+            return Err("sessions_api: cert and key go together".into());
+        }
+        if api.tokens.iter().any(String::is_empty) {
+            return Err("sessions_api.tokens: a token must not be empty".into());
+        }
+    }
     switchboard_core::dialplan::Dialplan::from_config(&config.dialplan)?;
     Ok(())
 }
@@ -245,9 +259,6 @@ fn main() -> ExitCode {
 }
 
 async fn run(config: Config, path: Option<PathBuf>) -> ExitCode {
-    if config.sessions_api.is_some() {
-        tracing::warn!("[sessions_api] is accepted but not served yet");
-    }
     let ari = match config.ari.as_ref().map(AriConfig::from_core).transpose() {
         Ok(ari) => ari,
         Err(e) => {
@@ -277,6 +288,13 @@ async fn run(config: Config, path: Option<PathBuf>) -> ExitCode {
         let addr = ari.listen;
         if let Err(e) = switchboard_ari::serve(switch.clone(), ari).await {
             eprintln!("switchboard: ARI listener {addr}: {e}");
+            return ExitCode::FAILURE;
+        }
+    }
+    if switch.config().sessions_api.is_some() {
+        if let Err(e) = switchboard_sessions::serve(switch.clone()).await {
+            eprintln!("switchboard: Sessions API: {e}");
+            switch.shutdown().await;
             return ExitCode::FAILURE;
         }
     }

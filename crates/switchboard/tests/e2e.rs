@@ -9,6 +9,7 @@ mod digits;
 mod lua;
 mod registration;
 mod security;
+mod sessions;
 mod slowloris;
 mod support;
 mod torture;

@@ -12,6 +12,7 @@ pub mod audiosocket;
 pub mod calls;
 pub mod cdr;
 pub mod digest;
+pub mod https;
 pub mod media;
 pub mod ports;
 pub mod recordings;

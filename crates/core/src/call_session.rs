@@ -1,0 +1,310 @@
+//! Third-party call control (click to call, the flows of RFC 3725): the switch calls a
+//! caller, and once the caller answers calls the callee and connects the two. A session
+//! is an id over the channels it made, with its user's data; the channels are ordinary
+//! channels every face sees, and the session's end (who answered, why it ended, how
+//! long they talked) is kept in the store.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::SystemTime;
+
+use switchboard_store::SessionRecord;
+
+use crate::cause::Cause;
+use crate::channel::Channel;
+use crate::events::EventKind;
+use crate::originate::{Originate, Then};
+use crate::state::ChannelState;
+use crate::switch::{ControlError, Switch};
+use crate::time;
+
+/// Sessions in progress at once; more are refused (a face answers 503).
+pub const MAX_CALL_SESSIONS: usize = 10_000;
+
+/// A session to start: what it is listed as, and the two calls to place. Each leg's
+/// `then` is the session's to set (the caller waits, the callee is connected to it).
+#[derive(Debug, Clone)]
+pub struct NewCallSession {
+    pub caller: String,
+    pub caller_display_name: String,
+    pub callee: String,
+    pub trunk: Option<String>,
+    pub user_data: Option<String>,
+    pub caller_leg: Originate,
+    pub callee_leg: Originate,
+}
+
+/// How a session ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CallSessionOutcome {
+    /// The caller never answered.
+    CallerFailed,
+    /// The caller answered, the callee did not.
+    CalleeFailed,
+    /// The caller hung up (or the session was destroyed) before the callee answered.
+    Cancelled,
+    /// The two talked.
+    Connected,
+}
+
+impl CallSessionOutcome {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::CallerFailed => "caller_failed",
+            Self::CalleeFailed => "callee_failed",
+            Self::Cancelled => "cancelled",
+            Self::Connected => "connected",
+        }
+    }
+}
+
+/// Where a session is.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CallSessionProgress {
+    pub caller_channel: Option<String>,
+    pub callee_channel: Option<String>,
+    pub caller_answered_at: Option<SystemTime>,
+    /// When the callee answered and the two were connected.
+    pub connected_at: Option<SystemTime>,
+    pub ended: Option<(CallSessionOutcome, Cause)>,
+}
+
+#[derive(Debug)]
+pub struct CallSession {
+    pub id: String,
+    pub caller: String,
+    pub caller_display_name: String,
+    pub callee: String,
+    pub trunk: Option<String>,
+    pub user_data: Option<String>,
+    pub started_at: SystemTime,
+    progress: Mutex<CallSessionProgress>,
+}
+
+impl CallSession {
+    pub fn progress(&self) -> CallSessionProgress {
+        self.state().clone()
+    }
+
+    fn state(&self) -> MutexGuard<'_, CallSessionProgress> {
+        crate::lock(&self.progress)
+    }
+
+    /// Whole seconds since the two were connected (0 before), growing while they talk.
+    pub fn talking_time(&self) -> i64 {
+        self.state()
+            .connected_at
+            .map_or(0, |at| time::seconds_between(at, SystemTime::now()))
+    }
+
+    /// The session's channels that exist, caller first.
+    pub fn channels(&self) -> Vec<String> {
+        let state = self.state();
+        state
+            .caller_channel
+            .iter()
+            .chain(&state.callee_channel)
+            .cloned()
+            .collect()
+    }
+}
+
+/// The sessions in progress, by id.
+pub(crate) type CallSessions = Mutex<HashMap<String, Arc<CallSession>>>;
+
+impl Switch {
+    /// Starts a session: places the caller's call at once and goes on in the
+    /// background; the session is listed until both calls are over.
+    pub fn start_call_session(
+        &self,
+        new: NewCallSession,
+    ) -> Result<Arc<CallSession>, ControlError> {
+        let session = Arc::new(CallSession {
+            id: uuid::Uuid::new_v4().to_string(),
+            caller: new.caller,
+            caller_display_name: new.caller_display_name,
+            callee: new.callee,
+            trunk: new.trunk,
+            user_data: new.user_data,
+            started_at: SystemTime::now(),
+            progress: Mutex::default(),
+        });
+        {
+            let mut sessions = crate::lock(&self.shared().call_sessions);
+            if sessions.len() >= MAX_CALL_SESSIONS {
+                return Err(ControlError::Unprocessable(format!(
+                    "{MAX_CALL_SESSIONS} sessions are in progress already"
+                )));
+            }
+            sessions.insert(session.id.clone(), session.clone());
+        }
+        self.events().publish(
+            &session.id,
+            EventKind::CallSessionStarted {
+                session: session.id.clone(),
+            },
+        );
+        tokio::spawn(run(
+            self.clone(),
+            session.clone(),
+            new.caller_leg,
+            new.callee_leg,
+        ));
+        Ok(session)
+    }
+
+    /// The sessions in progress, oldest first.
+    pub fn call_sessions(&self) -> Vec<Arc<CallSession>> {
+        let mut list: Vec<_> = crate::lock(&self.shared().call_sessions)
+            .values()
+            .cloned()
+            .collect();
+        list.sort_by_key(|s| s.started_at);
+        list
+    }
+
+    pub fn call_session(&self, id: &str) -> Result<Arc<CallSession>, ControlError> {
+        crate::lock(&self.shared().call_sessions)
+            .get(id)
+            .cloned()
+            .ok_or(ControlError::NotFound)
+    }
+
+    /// Hangs up a session's calls; it ends as they go.
+    pub fn end_call_session(&self, id: &str) -> Result<(), ControlError> {
+        let session = self.call_session(id)?;
+        crate::lock(&session.progress)
+            .ended
+            .get_or_insert((CallSessionOutcome::Cancelled, Cause::NORMAL_CLEARING));
+        for channel in session.channels() {
+            self.hangup(&channel, Cause::NORMAL_CLEARING);
+        }
+        Ok(())
+    }
+
+    /// An ended session as the store keeps it.
+    pub fn call_session_record(&self, id: &str) -> Result<Option<SessionRecord>, ControlError> {
+        self.store()
+            .session_record(id)
+            .map_err(|e| ControlError::Failed(e.to_string()))
+    }
+}
+
+/// The whole session: the calls, then the record, then out of the list.
+async fn run(switch: Switch, session: Arc<CallSession>, caller: Originate, callee: Originate) {
+    let (outcome, cause) = connect(&switch, &session, caller, callee).await;
+    for channel in session.channels() {
+        switch.hangup(&channel, Cause::NORMAL_CLEARING);
+    }
+    let (progress, record) = {
+        let mut state = session.state();
+        // A destroyed session keeps what its destroyer said of it.
+        let (outcome, cause) = *state.ended.get_or_insert((outcome, cause));
+        let record = record_of(&session, &state, outcome, cause);
+        (state.clone(), record)
+    };
+    tracing::info!(
+        session = %session.id,
+        outcome = ?progress.ended,
+        talking_time = record.talking_time,
+        "call session ended"
+    );
+    let store = switch.store().clone();
+    let written = tokio::task::spawn_blocking(move || store.put_session_blocking(record)).await;
+    if !matches!(written, Ok(Ok(()))) {
+        tracing::error!(session = %session.id, ?written, "call session record not written");
+    }
+    crate::lock(&switch.shared().call_sessions).remove(&session.id);
+    switch.events().publish(
+        &session.id,
+        EventKind::CallSessionEnded {
+            session: session.id.clone(),
+        },
+    );
+}
+
+fn record_of(
+    session: &CallSession,
+    state: &CallSessionProgress,
+    outcome: CallSessionOutcome,
+    cause: Cause,
+) -> SessionRecord {
+    let now = SystemTime::now();
+    SessionRecord {
+        id: session.id.clone(),
+        caller: session.caller.clone(),
+        caller_display_name: session.caller_display_name.clone(),
+        callee: session.callee.clone(),
+        trunk: session.trunk.clone().unwrap_or_default(),
+        user_data: session.user_data.clone().unwrap_or_default(),
+        started_at: time::rfc3339(session.started_at),
+        caller_answered_at: state.caller_answered_at.map(time::rfc3339),
+        connected_at: state.connected_at.map(time::rfc3339),
+        ended_at: time::rfc3339(now),
+        outcome: outcome.as_str().to_owned(),
+        cause: cause.name().to_owned(),
+        talking_time: state
+            .connected_at
+            .map_or(0, |at| time::seconds_between(at, now)),
+    }
+}
+
+/// Waits until `channel` is answered; the cause when it is gone first.
+async fn answered(channel: &Channel) -> Result<(), Cause> {
+    let mut status = channel.subscribe();
+    tokio::select! {
+        up = status.wait_for(|s| s.state == ChannelState::Up) => {
+            up.map(|_| ()).map_err(|_| Cause::NORMAL_CLEARING)
+        }
+        cause = channel.hung_up() => Err(cause),
+    }
+}
+
+/// Calls the caller, then the callee, connects them and waits for the end.
+async fn connect(
+    switch: &Switch,
+    session: &CallSession,
+    mut caller: Originate,
+    mut callee: Originate,
+) -> (CallSessionOutcome, Cause) {
+    use CallSessionOutcome::*;
+    caller.then = Then::Park;
+    let a = match switch.originate(caller).await {
+        Ok(channel) => channel,
+        Err(e) => return (CallerFailed, e.cause()),
+    };
+    session.state().caller_channel = Some(a.id.clone());
+    if let Err(cause) = answered(&a).await {
+        return (CallerFailed, cause);
+    }
+    if session.state().ended.is_some() {
+        return (Cancelled, Cause::NORMAL_CLEARING);
+    }
+    session.state().caller_answered_at = Some(SystemTime::now());
+    callee.then = Then::Bridge(a.id.clone());
+    let b = match switch.originate(callee).await {
+        Ok(channel) => channel,
+        Err(e) => return (CalleeFailed, e.cause()),
+    };
+    session.state().callee_channel = Some(b.id.clone());
+    tokio::select! {
+        result = answered(&b) => {
+            if let Err(cause) = result {
+                return (CalleeFailed, cause);
+            }
+        }
+        cause = a.hung_up() => return (Cancelled, cause),
+    }
+    session.state().connected_at = Some(SystemTime::now());
+    switch.events().publish(
+        &session.id,
+        EventKind::CallSessionConnected {
+            session: session.id.clone(),
+        },
+    );
+    let cause = tokio::select! {
+        cause = a.hung_up() => cause,
+        cause = b.hung_up() => cause,
+    };
+    (Connected, cause)
+}

@@ -1,0 +1,255 @@
+//! The Sessions API end to end: HTTPS with the certificate the server made, bearer
+//! tokens, and real click-to-call sessions between SIPp phones (registered as 1000 and
+//! 1001) with audio checked both ways.
+
+use std::time::{Duration, Instant};
+
+use crate::cli::cli;
+use crate::support::calls::{self, LiveLeg, SETUP_TIMEOUT};
+use crate::support::https::Client;
+use crate::support::media::{self, RtpPeer};
+use crate::support::server::{Server, ServerConfig};
+use crate::support::sipp::{Sipp, SippRun};
+use crate::support::{ports, Party, ALICE, BOB};
+
+const TOKEN: &str = "test-token";
+
+/// A server serving the Sessions API on a free port, with a static token and an API
+/// user `api`/`secret`.
+fn server(name: &str, config: ServerConfig) -> (Server, Client) {
+    let port = ports::free_tcp_port();
+    let config = config.toml(&format!(
+        "[sessions_api]\nlisten = \"127.0.0.1:{port}\"\ntokens = [\"{TOKEN}\"]\n\
+         users = [{{ name = \"api\", password = \"secret\" }}]\ninstance_id = \"node-1\""
+    ));
+    let server = Server::start_with(name, config);
+    let cert = server.dir().join("data").join("sessions-api.crt");
+    let client = Client::new(([127, 0, 0, 1], port).into(), &cert);
+    (server, client)
+}
+
+/// A party of a session: `uas_session` answers after 1.5 s and waits for the BYE,
+/// `uas_session_bye` answers at once and hangs up after `talk`.
+fn party(
+    server: &Server,
+    who: Party,
+    scenario: &'static str,
+    rtp: &RtpPeer,
+    talk: Duration,
+) -> SippRun {
+    calls::start_callee(server, who, scenario, |sipp: Sipp| {
+        sipp.rtp(rtp.port(), "0 101").pause(talk)
+    })
+}
+
+fn create(client: &Client, body: &str) -> String {
+    let reply = client.call("POST", "/api/sessions", TOKEN, body);
+    assert_eq!(reply.status, 200, "create: {}", reply.body);
+    reply.json()["id"].as_str().expect("an id").to_owned()
+}
+
+fn channel_count(server: &Server) -> usize {
+    cli(server, "show channels count")
+        .stdout
+        .lines()
+        .find_map(|l| {
+            l.strip_suffix(" total.")
+                .and_then(|n| n.trim().parse().ok())
+        })
+        .unwrap_or(0)
+}
+
+#[test]
+fn a_session_rings_the_caller_first_then_connects_the_callee_with_audio_both_ways() {
+    let (server, client) = server("sessions-call", ServerConfig::default());
+    let (caller_rtp, callee_rtp) = (RtpPeer::bind(), RtpPeer::bind());
+    let mut caller = party(&server, ALICE, "uas_session", &caller_rtp, Duration::ZERO);
+    let mut callee = party(
+        &server,
+        BOB,
+        "uas_session_bye",
+        &callee_rtp,
+        Duration::from_secs(4),
+    );
+    let id = create(
+        &client,
+        r#"{"caller":"1000","callee":"1001","send_sdp":true,"caller_display_name":"Sales desk","user_data":"ticket-42"}"#,
+    );
+    let (invited, caller_rang) = caller.wait_for_log_seen("INVITED ", SETUP_TIMEOUT);
+    assert!(
+        invited.contains("\"Sales desk\""),
+        "the caller sees the display name: {invited}"
+    );
+    // 1000 rings alone until it answers (1.5 s later).
+    std::thread::sleep(Duration::from_millis(700));
+    assert_eq!(
+        channel_count(&server),
+        1,
+        "only the caller's call exists while it rings"
+    );
+    let (_, callee_rang) = callee.wait_for_log_seen("INVITED ", SETUP_TIMEOUT);
+    assert!(
+        callee_rang.duration_since(caller_rang) >= Duration::from_millis(1200),
+        "1001 rang {:?} after 1000, before 1000 answered",
+        callee_rang.duration_since(caller_rang)
+    );
+    let caller = LiveLeg::start(
+        caller,
+        caller_rtp,
+        crate::tone_for(600.0, Duration::from_secs(8)),
+    );
+    let callee = LiveLeg::start(
+        callee,
+        callee_rtp,
+        crate::tone_for(1400.0, Duration::from_secs(8)),
+    );
+
+    // Listed, talking time growing.
+    let listed = |client: &Client| client.call("GET", "/api/sessions", TOKEN, "").json();
+    let first = listed(&client);
+    assert_eq!(first["count"], 1, "{first}");
+    assert_eq!(first["items"][0]["id"], id.as_str());
+    let call = &first["items"][0]["calls"][0];
+    assert_eq!(call["caller"], "1000");
+    assert_eq!(call["callee"], "1001");
+    assert_eq!(call["caller_display_name"], "Sales desk");
+    assert!(
+        call["started_at"]
+            .as_str()
+            .is_some_and(|t| t.ends_with('Z')),
+        "{call}"
+    );
+    std::thread::sleep(Duration::from_millis(2100));
+    let one = client
+        .call("GET", &format!("/api/sessions/{id}"), TOKEN, "")
+        .json();
+    assert_eq!(one["user_data"], "ticket-42");
+    let later = one["calls"][0]["talking_time"].as_i64().unwrap_or(0);
+    assert!(
+        later >= call["talking_time"].as_i64().unwrap_or(0) + 2,
+        "talking time grows: {call} then {one}"
+    );
+
+    // 1001 hangs up after 4 s: the session ends, 1000 gets its BYE.
+    let callee = callee.wait();
+    let caller = caller.wait_after(&callee);
+    callee.sipp.assert_success();
+    caller.sipp.assert_success();
+    media::assert_hears(&caller.received, "caller", 1400.0, Some(600.0), 100);
+    media::assert_hears(&callee.received, "callee", 600.0, Some(1400.0), 100);
+    let deadline = Instant::now() + SETUP_TIMEOUT;
+    while listed(&client)["count"] != 0 && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert_eq!(
+        listed(&client)["count"],
+        0,
+        "gone from the list after the hangup"
+    );
+    let gone = client.call("GET", &format!("/api/sessions/{id}"), TOKEN, "");
+    assert_eq!(gone.status, 404);
+
+    // Its history is in the store.
+    let db = rusqlite::Connection::open(server.db_path()).expect("open the store");
+    let (outcome, talking, user_data, cause): (String, i64, String, String) = db
+        .query_row(
+            "SELECT outcome, talking_time, user_data, cause FROM call_sessions WHERE id = ?1",
+            [&id],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
+        )
+        .expect("the session's row");
+    assert_eq!(outcome, "connected");
+    assert!(talking >= 3, "talked {talking} s");
+    assert_eq!(user_data, "ticket-42");
+    assert_eq!(cause, "NORMAL_CLEARING");
+}
+
+#[test]
+fn tokens_and_refusals_answer_with_their_status_and_a_json_message() {
+    let (server, client) = server("sessions-errors", ServerConfig::default());
+    // No token, a wrong one.
+    let none = client.request("GET", "/api/sessions", &[], "");
+    assert_eq!(none.status, 401);
+    assert_eq!(none.error().0, "UNAUTHORIZED");
+    assert_eq!(client.call("GET", "/api/sessions", "nope", "").status, 401);
+    // A token from the OAuth endpoint works; a refresh renews it.
+    let form = [("Content-Type", "application/x-www-form-urlencoded")];
+    let wrong = client.request(
+        "POST",
+        "/api/login/oauth/token",
+        &form,
+        "grant_type=password&username=api&password=bad",
+    );
+    assert_eq!(wrong.status, 401);
+    assert!(
+        server.log().contains("Sessions API login failed"),
+        "failures are logged"
+    );
+    let granted = client.request(
+        "POST",
+        "/api/login/oauth/token",
+        &form,
+        "grant_type=password&username=api&password=secret",
+    );
+    assert_eq!(granted.status, 200, "{}", granted.body);
+    assert!(granted
+        .head
+        .to_ascii_lowercase()
+        .contains("cache-control: no-store"));
+    let grant = granted.json();
+    assert_eq!(grant["token_type"], "Bearer");
+    assert_eq!(grant["expires_in"], 1800);
+    let access = grant["access_token"].as_str().expect("access token");
+    assert_eq!(client.call("GET", "/api/sessions", access, "").status, 200);
+    let body = format!(
+        "grant_type=refresh_token&refresh_token={}",
+        grant["refresh_token"].as_str().unwrap_or_default()
+    );
+    let renewed = client.request("POST", "/api/login/oauth/token", &form, &body);
+    assert_eq!(renewed.status, 200, "{}", renewed.body);
+
+    let refused = |body: &str| {
+        let reply = client.call("POST", "/api/sessions", TOKEN, body);
+        let (code, message) = reply.error();
+        (reply.status, code, message)
+    };
+    let (status, code, message) = refused(r#"{"callee":"1001","send_sdp":true}"#);
+    assert_eq!(
+        (status, code.as_str(), message.as_str()),
+        (400, "VALIDATE_FAILED", "caller is required")
+    );
+    let (status, _, message) = refused(r#"{"caller":1000,"callee":"1001","send_sdp":true}"#);
+    assert_eq!((status, message.as_str()), (400, "caller must be a string"));
+    let (status, _, message) = refused(r#"{"caller":"1000","callee":"1001","send_sdp":"yes"}"#);
+    assert_eq!(
+        (status, message.as_str()),
+        (400, "send_sdp must be a boolean")
+    );
+    let (status, _, message) =
+        refused(r#"{"caller":"1000","callee":"1001","send_sdp":true,"trunk":"nowhere"}"#);
+    assert_eq!(
+        (status, message.as_str()),
+        (400, "trunk nowhere does not exist")
+    );
+    let (status, code, message) = refused(
+        r#"{"caller":"1000","callee":"1001","send_sdp":true,"target_instance_id":"node-9"}"#,
+    );
+    assert_eq!((status, code.as_str()), (503, "SERVICE_UNAVAILABLE"));
+    assert!(message.contains("node-9"), "{message}");
+    let (status, _, _) = refused("not json");
+    assert_eq!(status, 400);
+    let unknown = client.call("GET", "/api/sessions/no-such-session", TOKEN, "");
+    assert_eq!(
+        (unknown.status, unknown.error().0.as_str()),
+        (404, "NOT_FOUND")
+    );
+    assert_eq!(
+        client
+            .call("POST", "/api/sessions/no-such-session/destroy", TOKEN, "")
+            .status,
+        404
+    );
+    let openapi = client.request("GET", "/api/openapi.json", &[], "");
+    assert_eq!(openapi.status, 200);
+    assert_eq!(openapi.json()["openapi"], "3.0.3");
+}
