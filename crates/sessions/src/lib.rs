@@ -67,9 +67,17 @@ pub async fn serve(switch: Switch) -> Result<SocketAddr, ServeError> {
     let bound = listener
         .local_addr()
         .map_err(|e| ServeError::Bind(addr, e))?;
+    let trunks: Vec<String> = switch
+        .config()
+        .trunk
+        .iter()
+        .map(|t| t.name.clone())
+        .collect();
+    let openapi = openapi::document(&plan::instance_id(switch.config()), &trunks);
     let api = Arc::new(routes::Api {
         switch,
         tokens: auth::Tokens::new(config.tokens, config.users),
+        openapi,
     });
     let router = routes::router(api);
     tokio::spawn(accept(listener, tls, router));

@@ -1,8 +1,6 @@
 //! The API's OpenAPI 3 document (`GET /api/openapi.json`), written to match what the
 //! routes answer, refusals included.
 
-use std::sync::LazyLock;
-
 use serde_json::{json, Value};
 
 use crate::request::{AdditionalHeader, Direction};
@@ -52,8 +50,26 @@ fn action(summary: &str, body: bool) -> Value {
     op
 }
 
-pub static DOCUMENT: LazyLock<String> = LazyLock::new(|| {
-    let string = |min: usize, max: usize, description: &str| json!({"type": "string", "minLength": min, "maxLength": max, "description": description});
+/// The document for this switch: `trunk` and `target_instance_id` take the names it
+/// has (anything else is a field error, 400), so a schema-valid request is one it can
+/// place.
+pub fn document(instance_id: &str, trunks: &[String]) -> String {
+    // OpenAPI wants an enum non-empty: with no trunk, no string is a trunk.
+    let trunk = if trunks.is_empty() {
+        json!({"type": "string", "description": "The name of the trunk (none is configured).", "not": {}})
+    } else {
+        json!({"type": "string", "enum": trunks, "description": "The name of the trunk."})
+    };
+    // What request.rs takes: text without control characters; numbers and SIP user
+    // names for the parties (RFC 3261's unreserved characters and a few more).
+    let string = |min: usize, max: usize, description: &str| {
+        json!({"type": "string", "minLength": min, "maxLength": max, "description": description,
+               "pattern": "^[^\\u0000-\\u001f\\u007f-\\u009f]*$"})
+    };
+    let user = |min: usize, max: usize, description: &str| {
+        json!({"type": "string", "minLength": min, "maxLength": max, "description": description,
+               "pattern": "^[A-Za-z0-9+*#._~!$'()-]*$"})
+    };
     let document = json!({
         "openapi": "3.0.3",
         "info": {
@@ -111,18 +127,18 @@ pub static DOCUMENT: LazyLock<String> = LazyLock::new(|| {
                     "type": "object",
                     "required": ["caller", "callee", "send_sdp"],
                     "properties": {
-                        "caller": string(1, 256, "The caller number of the call."),
+                        "caller": user(1, 256, "The caller number of the call."),
                         "caller_display_name": string(0, 1024, "The caller display name of the call."),
-                        "callee": string(1, 256, "The callee number of the call."),
+                        "callee": user(1, 256, "The callee number of the call."),
                         "send_sdp": {"type": "boolean", "description": "Whether the callee's INVITE carries SDP."},
-                        "trunk": string(1, 64, "The name of the trunk."),
-                        "rewrite_from": string(1, 16, "Through the trunk: the From header's user part."),
-                        "rewrite_pai": string(1, 16, "Through the trunk: the P-Asserted-Identity user part."),
-                        "rewrite_rpi": string(1, 16, "Through the trunk: the Remote-Party-ID user part."),
+                        "trunk": trunk,
+                        "rewrite_from": user(1, 16, "Through the trunk: the From header's user part."),
+                        "rewrite_pai": user(1, 16, "Through the trunk: the P-Asserted-Identity user part."),
+                        "rewrite_rpi": user(1, 16, "Through the trunk: the Remote-Party-ID user part."),
                         "user_data": string(0, 128, "The user context of the call."),
                         "target": string(1, 128, "The target address."),
-                        "target_instance_id": string(1, 128, "The target instance ID."),
-                        "target_extension_number": string(1, 128, "The target extension number."),
+                        "target_instance_id": {"type": "string", "enum": [instance_id], "description": "The target instance ID: this instance's."},
+                        "target_extension_number": user(1, 128, "The target extension number."),
                         "additional_header": {"type": "string", "enum": AdditionalHeader::NAMES},
                         "header_direction": {"type": "string", "enum": Direction::NAMES}
                     }
@@ -136,16 +152,25 @@ pub static DOCUMENT: LazyLock<String> = LazyLock::new(|| {
                     "type": "object",
                     "properties": {"party": {"type": "string", "enum": ["caller", "callee"]}}
                 },
-                "TokenRequest": {
-                    "type": "object",
-                    "required": ["grant_type"],
-                    "properties": {
-                        "grant_type": {"type": "string", "enum": ["password", "refresh_token"]},
-                        "username": {"type": "string"},
-                        "password": {"type": "string"},
-                        "refresh_token": {"type": "string"}
+                "TokenRequest": {"oneOf": [
+                    {
+                        "type": "object",
+                        "required": ["grant_type", "username", "password"],
+                        "properties": {
+                            "grant_type": {"type": "string", "enum": ["password"]},
+                            "username": {"type": "string"},
+                            "password": {"type": "string"}
+                        }
+                    },
+                    {
+                        "type": "object",
+                        "required": ["grant_type", "refresh_token"],
+                        "properties": {
+                            "grant_type": {"type": "string", "enum": ["refresh_token"]},
+                            "refresh_token": {"type": "string"}
+                        }
                     }
-                },
+                ]},
                 "Token": {
                     "type": "object",
                     "required": ["access_token", "token_type", "expires_in", "refresh_token"],
@@ -184,7 +209,8 @@ pub static DOCUMENT: LazyLock<String> = LazyLock::new(|| {
                     "responses": refusals(
                         json!({"200": {"description": "OK", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Created"}}}}}),
                         &[("400", "The body or a field is not valid."),
-                          ("503", "The target instance is unavailable, or too many sessions are in progress.")],
+                          ("404", "A party is not an endpoint of this switch and no trunk reaches it."),
+                          ("503", "Too many sessions are in progress.")],
                     )
                 }
             },
@@ -207,4 +233,4 @@ pub static DOCUMENT: LazyLock<String> = LazyLock::new(|| {
         }
     });
     document.to_string()
-});
+}

@@ -32,7 +32,8 @@ fn party(
     }
     match trunk {
         Some(trunk) => Ok((format!("SIP/{trunk}/{number}"), true)),
-        None => Err(ApiError::invalid(format!(
+        // Well-formed, but nothing by that name: not found, as an unknown id.
+        None => Err(ApiError::not_found(format!(
             "{field} {number} is not an endpoint of this switch, and no trunk was given to reach it"
         ))),
     }
@@ -71,11 +72,13 @@ pub fn plan(config: &Config, request: &CreateSession) -> Result<NewCallSession, 
         ),
         None => None,
     };
+    // A single switch is the only instance of its deployment: another id names
+    // nothing it can reach (a field error, as the OpenAPI document's enum says).
     if let Some(instance) = &request.target_instance_id {
         let ours = instance_id(config);
         if *instance != ours {
-            return Err(ApiError::unavailable(format!(
-                "instance {instance} is not available (this is {ours})"
+            return Err(ApiError::invalid(format!(
+                "target_instance_id {instance} is not an instance of this deployment (this is {ours})"
             )));
         }
     }

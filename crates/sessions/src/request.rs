@@ -124,8 +124,9 @@ struct Fields<'a>(&'a Map<String, Value>);
 
 impl Fields<'_> {
     fn string(&self, name: &str, limit: &Limit) -> Result<Option<String>, ApiError> {
+        // An explicit null is a wrong type, as the schema has no nullable fields.
         let value = match self.0.get(name) {
-            None | Some(Value::Null) => return Ok(None),
+            None => return Ok(None),
             Some(Value::String(s)) => s,
             Some(other) => {
                 return Err(ApiError::invalid(format!("{name} must be a string"))
@@ -207,7 +208,7 @@ impl CreateSession {
         let f = Fields(&map);
         let send_sdp = match map.get("send_sdp") {
             Some(Value::Bool(b)) => *b,
-            None | Some(Value::Null) => return Err(ApiError::invalid("send_sdp is required")),
+            None => return Err(ApiError::invalid("send_sdp is required")),
             Some(other) => {
                 return Err(ApiError::invalid("send_sdp must be a boolean")
                     .with_detail(format!("got {}", kind(other))))

@@ -21,6 +21,8 @@ use crate::request::CreateSession;
 pub struct Api {
     pub switch: Switch,
     pub tokens: Tokens,
+    /// The OpenAPI document, made once for this switch's trunks and instance id.
+    pub openapi: String,
 }
 
 /// The client's address, put on each request by the connection that carries it.
@@ -243,10 +245,10 @@ fn form_field(body: &[u8], name: &str) -> Option<String> {
         .map(|(_, value)| value.into_owned())
 }
 
-async fn openapi() -> Response {
+async fn openapi(State(api): State<Arc<Api>>) -> Response {
     (
         [(header::CONTENT_TYPE, "application/json")],
-        crate::openapi::DOCUMENT.as_str(),
+        api.openapi.clone(),
     )
         .into_response()
 }

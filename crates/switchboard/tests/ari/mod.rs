@@ -856,7 +856,7 @@ fn ari_websocket_takeover_replay_and_missing_app() {
 }
 
 /// `tests/clients/`: the real client libraries and their smoke scripts.
-fn clients_dir() -> std::path::PathBuf {
+pub(crate) fn clients_dir() -> std::path::PathBuf {
     std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"))
         .join("tests")
         .join("clients")
@@ -1089,7 +1089,7 @@ fn client_smoke(name: &str, recording: &str, mut command: std::process::Command)
 
 /// A smoke test whose client library is missing is skipped with a note, except
 /// under CI, where it fails: CI must not pass without having run it.
-fn skip_unless_ci(missing: &str) {
+pub(crate) fn skip_unless_ci(missing: &str) {
     if std::env::var_os("CI").is_some() {
         panic!("{missing}: the test cannot run under CI");
     }

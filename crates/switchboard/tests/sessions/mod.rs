@@ -234,8 +234,19 @@ fn tokens_and_refusals_answer_with_their_status_and_a_json_message() {
     let (status, code, message) = refused(
         r#"{"caller":"1000","callee":"1001","send_sdp":true,"target_instance_id":"node-9"}"#,
     );
-    assert_eq!((status, code.as_str()), (503, "SERVICE_UNAVAILABLE"));
-    assert!(message.contains("node-9"), "{message}");
+    // One switch is its deployment's only instance.
+    assert_eq!((status, code.as_str()), (400, "VALIDATE_FAILED"));
+    assert!(
+        message.contains("node-9") && message.contains("node-1"),
+        "{message}"
+    );
+    let reply = client.call(
+        "POST",
+        "/api/sessions",
+        TOKEN,
+        r#"{"caller":"5551234","callee":"1001","send_sdp":true}"#,
+    );
+    assert_eq!((reply.status, reply.error().0.as_str()), (404, "NOT_FOUND"));
     let (status, _, _) = refused("not json");
     assert_eq!(status, 400);
     let unknown = client.call("GET", "/api/sessions/no-such-session", TOKEN, "");
@@ -252,4 +263,49 @@ fn tokens_and_refusals_answer_with_their_status_and_a_json_message() {
     let openapi = client.request("GET", "/api/openapi.json", &[], "");
     assert_eq!(openapi.status, 200);
     assert_eq!(openapi.json()["openapi"], "3.0.3");
+}
+
+/// schemathesis (PyPI, installed by scripts/test into tests/clients/.venv) reads the
+/// server's OpenAPI document and sends what it allows and what it does not: no answer
+/// may be a server error or stray from the document.
+#[test]
+fn schemathesis_finds_no_server_error_and_no_schema_violation() {
+    let st = crate::ari::clients_dir().join(".venv/bin/st");
+    if !st.is_file() {
+        crate::ari::skip_unless_ci(&format!("schemathesis missing ({})", st.display()));
+        return;
+    }
+    let trunk_far_end = ([127, 0, 0, 1], ports::free_udp_port()).into();
+    let config = ServerConfig::default().trunk("carrier", trunk_far_end, "default");
+    let (server, _client) = server("sessions-schemathesis", config);
+    let port = server_port(&server);
+    let cert = server.dir().join("data").join("sessions-api.crt");
+    let output = std::process::Command::new(&st)
+        .arg("run")
+        .arg(format!("https://127.0.0.1:{port}/api/openapi.json"))
+        .args(["-H", &format!("Authorization: Bearer {TOKEN}")])
+        .arg("--tls-verify")
+        .arg(&cert)
+        .args(["--checks", "all", "-n", "60", "--seed", "7", "--no-color"])
+        .current_dir(server.dir())
+        .output()
+        .expect("run schemathesis");
+    let text = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "schemathesis found failures:\n{text}\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(text.contains("passed"), "{text}");
+}
+
+/// The Sessions API port of a server made by [`server`] (from its config).
+fn server_port(server: &Server) -> u16 {
+    let config = std::fs::read_to_string(server.config_path()).expect("config");
+    config
+        .lines()
+        .skip_while(|l| l.trim() != "[sessions_api]")
+        .find_map(|l| l.strip_prefix("listen = \"127.0.0.1:"))
+        .and_then(|rest| rest.trim_end_matches('"').parse().ok())
+        .expect("the sessions_api port")
 }
