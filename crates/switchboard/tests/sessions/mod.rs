@@ -309,3 +309,78 @@ fn server_port(server: &Server) -> u16 {
         .and_then(|rest| rest.trim_end_matches('"').parse().ok())
         .expect("the sessions_api port")
 }
+
+/// Hold puts the callee on music on hold and unhold brings the caller back; destroy
+/// hangs both up.
+#[test]
+fn hold_unhold_and_destroy_act_on_the_session_calls() {
+    use crate::support::server::MOH_TONES;
+
+    let (server, client) = server("sessions-hold", ServerConfig::default());
+    let (caller_rtp, callee_rtp) = (RtpPeer::bind(), RtpPeer::bind());
+    let caller = party(&server, ALICE, "uas_session", &caller_rtp, Duration::ZERO);
+    let callee = party(&server, BOB, "uas_session", &callee_rtp, Duration::ZERO);
+    let id = create(
+        &client,
+        r#"{"caller":"1000","callee":"1001","send_sdp":true}"#,
+    );
+    let caller = LiveLeg::start(
+        caller,
+        caller_rtp,
+        crate::tone_for(400.0, Duration::from_secs(12)),
+    );
+    let callee = LiveLeg::start(
+        callee,
+        callee_rtp,
+        crate::tone_for(800.0, Duration::from_secs(12)),
+    );
+    let early = client.call("POST", &format!("/api/sessions/{id}/hold"), TOKEN, "");
+    // Connected a moment after the callee's ACK; until then a hold conflicts.
+    assert!(matches!(early.status, 204 | 409), "{}", early.body);
+    std::thread::sleep(Duration::from_millis(1500));
+    let action = |what: &str, body: &str| {
+        let reply = client.call("POST", &format!("/api/sessions/{id}/{what}"), TOKEN, body);
+        assert_eq!(reply.status, 204, "{what}: {}", reply.body);
+        Instant::now()
+    };
+    let _ = client.call("POST", &format!("/api/sessions/{id}/unhold"), TOKEN, "");
+    std::thread::sleep(Duration::from_millis(1500));
+    let held = action("hold", "");
+    std::thread::sleep(Duration::from_millis(2500));
+    let resumed = action("unhold", r#"{"party":"callee"}"#);
+    std::thread::sleep(Duration::from_millis(2000));
+    let bad = client.call(
+        "POST",
+        &format!("/api/sessions/{id}/hold"),
+        TOKEN,
+        r#"{"party":"both"}"#,
+    );
+    assert_eq!(bad.status, 400);
+    let destroyed = action("destroy", "");
+    let callee = callee.wait();
+    let caller = caller.wait_after(&callee);
+    caller.sipp.assert_success();
+    callee.sipp.assert_success();
+    let settle = Duration::from_millis(300);
+    let on_hold = callee
+        .received
+        .slice(held + settle..resumed)
+        .tone_report(Duration::ZERO);
+    let back = callee
+        .received
+        .slice(resumed + settle..destroyed)
+        .tone_report(Duration::ZERO);
+    eprintln!("callee on hold: {on_hold}\ncallee after unhold: {back}");
+    let moh = on_hold.count(MOH_TONES[0]) + on_hold.count(MOH_TONES[1]);
+    assert!(
+        moh * 10 >= on_hold.frames * 8,
+        "the held callee hears music on hold; {on_hold}"
+    );
+    assert_eq!(on_hold.count(400.0), 0, "not the caller; {on_hold}");
+    assert!(
+        back.fraction(400.0) >= 0.8,
+        "the caller again after unhold; {back}"
+    );
+    let listed = client.call("GET", "/api/sessions", TOKEN, "").json();
+    assert_eq!(listed["count"], 0, "{listed}");
+}
