@@ -69,6 +69,13 @@ pub struct CallSessionProgress {
     pub ended: Option<(CallSessionOutcome, Cause)>,
 }
 
+/// One of a session's two parties.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SessionParty {
+    Caller,
+    Callee,
+}
+
 #[derive(Debug)]
 pub struct CallSession {
     pub id: String,
@@ -79,6 +86,8 @@ pub struct CallSession {
     pub user_data: Option<String>,
     pub started_at: SystemTime,
     progress: Mutex<CallSessionProgress>,
+    /// Wakes the session's task when a transfer swapped one of its channels.
+    swapped: tokio::sync::Notify,
 }
 
 impl CallSession {
@@ -128,6 +137,7 @@ impl Switch {
             user_data: new.user_data,
             started_at: SystemTime::now(),
             progress: Mutex::default(),
+            swapped: tokio::sync::Notify::new(),
         });
         {
             let mut sessions = crate::lock(&self.shared().call_sessions);
@@ -180,6 +190,68 @@ impl Switch {
             self.hangup(&channel, Cause::NORMAL_CLEARING);
         }
         Ok(())
+    }
+
+    /// Blind transfer by the B2BUA: `party` leaves the other, who is hung up, and is
+    /// connected to `to` once it answers (its `then` is the session's to set). The
+    /// session goes on with `to` in the other's place; it ends if `to` fails.
+    pub async fn transfer_call_session(
+        &self,
+        id: &str,
+        party: SessionParty,
+        mut to: Originate,
+    ) -> Result<(), ControlError> {
+        let session = self.call_session(id)?;
+        let (kept, dropped) = {
+            let mut state = session.state();
+            if state.connected_at.is_none() || state.ended.is_some() {
+                return Err(ControlError::WrongState(
+                    "the session's parties are not connected",
+                ));
+            }
+            let (kept, dropped) = match party {
+                SessionParty::Caller => (state.caller_channel.clone(), state.callee_channel.take()),
+                SessionParty::Callee => (state.callee_channel.clone(), state.caller_channel.take()),
+            };
+            let (Some(kept), Some(dropped)) = (kept, dropped) else {
+                return Err(ControlError::WrongState("the session is being transferred"));
+            };
+            (kept, dropped)
+        };
+        session.swapped.notify_one();
+        if let Some(bridge) = self.channel(&kept)?.bridge_id() {
+            // Gone already is fine: the hangup below empties it anyway.
+            let _ = self.remove_from_bridge(&bridge, &kept);
+        }
+        self.hangup(&dropped, Cause::NORMAL_CLEARING);
+        to.then = Then::Bridge(kept);
+        let placed = self.originate(to).await;
+        let new = match &placed {
+            Ok(channel) => Some(channel.id.clone()),
+            Err(_) => None,
+        };
+        {
+            let mut state = session.state();
+            let slot = match party {
+                SessionParty::Caller => &mut state.callee_channel,
+                SessionParty::Callee => &mut state.caller_channel,
+            };
+            *slot = new;
+            if let Err(e) = &placed {
+                state
+                    .ended
+                    .get_or_insert((CallSessionOutcome::Connected, e.cause()));
+            }
+        }
+        session.swapped.notify_one();
+        placed.map(|_| ()).map_err(|e| match e {
+            crate::switch::OriginateError::Refused(e) => e,
+            // The session's state (its party gone with the failed target) is what
+            // the request ran into.
+            crate::switch::OriginateError::Failed(cause) => {
+                ControlError::Conflict(format!("the transfer target failed: {}", cause.name()))
+            }
+        })
     }
 
     /// An ended session as the store keeps it.
@@ -302,9 +374,49 @@ async fn connect(
             session: session.id.clone(),
         },
     );
-    let cause = tokio::select! {
-        cause = a.hung_up() => cause,
-        cause = b.hung_up() => cause,
-    };
-    (Connected, cause)
+    (Connected, talking(switch, session).await)
+}
+
+/// Resolves with the channel's cause when it hangs up; never for a party being
+/// replaced by a transfer (the swap wakes the waiter instead).
+async fn gone(channel: Option<Arc<Channel>>) -> Cause {
+    match channel {
+        Some(c) => c.hung_up().await,
+        None => std::future::pending().await,
+    }
+}
+
+/// Waits until one of the two parties hangs up (or a transfer to a new party fails),
+/// following the channels a transfer swaps in.
+async fn talking(switch: &Switch, session: &CallSession) -> Cause {
+    loop {
+        let swapped = session.swapped.notified();
+        let (a, b, ended) = {
+            let state = session.state();
+            let find = |id: &Option<String>| id.as_deref().and_then(|id| switch.channel(id).ok());
+            (
+                find(&state.caller_channel),
+                find(&state.callee_channel),
+                state.ended,
+            )
+        };
+        if let Some((_, cause)) = ended {
+            return cause;
+        }
+        let ids: Vec<String> = [&a, &b]
+            .into_iter()
+            .flatten()
+            .map(|c| c.id.clone())
+            .collect();
+        let cause = tokio::select! {
+            cause = gone(a) => cause,
+            cause = gone(b) => cause,
+            () = swapped => continue,
+        };
+        // A party a transfer let go of is hung up on purpose: the session goes on.
+        let still = session.channels();
+        if ids.iter().all(|id| still.contains(id)) {
+            return cause;
+        }
+    }
 }

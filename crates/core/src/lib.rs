@@ -40,7 +40,9 @@ pub mod time;
 
 pub use apps::{AppFuture, AppHandler, Application, Next, Transfer};
 pub use bridge::{AddToBridge, Bridge, BridgeKind, NewBridge};
-pub use call_session::{CallSession, CallSessionOutcome, CallSessionProgress, NewCallSession};
+pub use call_session::{
+    CallSession, CallSessionOutcome, CallSessionProgress, NewCallSession, SessionParty,
+};
 pub use cause::Cause;
 pub use channel::{CallerId, Channel, Direction, Status};
 pub use config::Config;

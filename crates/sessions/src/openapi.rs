@@ -30,7 +30,7 @@ fn refusals(mut own: Value, also: &[(&str, &str)]) -> Value {
     own
 }
 
-fn action(summary: &str, body: bool) -> Value {
+fn action(summary: &str, body: Option<&str>) -> Value {
     let mut op = json!({
         "summary": summary,
         "security": [{"bearer": []}],
@@ -41,10 +41,10 @@ fn action(summary: &str, body: bool) -> Value {
               ("409", "The session's state does not allow it.")],
         )
     });
-    if body {
+    if let Some(schema) = body {
         op["requestBody"] = json!({
-            "required": false,
-            "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Party"}}}
+            "required": schema == "Refer",
+            "content": {"application/json": {"schema": {"$ref": format!("#/components/schemas/{schema}")}}}
         });
     }
     op
@@ -148,6 +148,14 @@ pub fn document(instance_id: &str, trunks: &[String]) -> String {
                     "required": ["id"],
                     "properties": {"id": {"type": "string"}}
                 },
+                "Refer": {
+                    "type": "object",
+                    "required": ["target"],
+                    "properties": {
+                        "party": {"type": "string", "enum": ["caller", "callee"]},
+                        "target": user(1, 128, "An endpoint, a number through the session's trunk, or an extension of this switch.")
+                    }
+                },
                 "Party": {
                     "type": "object",
                     "properties": {"party": {"type": "string", "enum": ["caller", "callee"]}}
@@ -223,9 +231,10 @@ pub fn document(instance_id: &str, trunks: &[String]) -> String {
                     &[("404", "No session has this ID.")],
                 )
             }},
-            "/api/sessions/{id}/destroy": {"post": action("Hang up the session's calls.", false)},
-            "/api/sessions/{id}/hold": {"post": action("Put a party (the callee by default) on hold.", true)},
-            "/api/sessions/{id}/unhold": {"post": action("Take a party off hold.", true)},
+            "/api/sessions/{id}/destroy": {"post": action("Hang up the session's calls.", None)},
+            "/api/sessions/{id}/hold": {"post": action("Put a party (the callee by default) on hold.", Some("Party"))},
+            "/api/sessions/{id}/unhold": {"post": action("Take a party off hold.", Some("Party"))},
+            "/api/sessions/{id}/refer": {"post": action("Blind transfer: connect a party (the callee by default) to a target; the other party is hung up.", Some("Refer"))},
             "/api/openapi.json": {"get": {
                 "summary": "This document.",
                 "responses": {"200": {"description": "OK", "content": {"application/json": {"schema": {"type": "object"}}}}}

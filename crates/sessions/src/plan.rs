@@ -3,7 +3,9 @@
 
 use std::time::Duration;
 
-use switchboard_core::{CallerId, Config, NewCallSession, Originate, Then};
+use switchboard_core::{
+    CallSession, CallerId, Config, NewCallSession, Originate, SessionParty, Then,
+};
 
 use crate::error::ApiError;
 use crate::request::CreateSession;
@@ -59,6 +61,39 @@ impl Leg {
             ..Originate::new(self.endpoint, Then::Park)
         }
     }
+}
+
+/// The call a transfer places to `target`: an endpoint, else through the session's
+/// trunk, else an extension of this switch's `default` context. The kept party's
+/// number is its caller id.
+pub fn transfer(
+    config: &Config,
+    session: &CallSession,
+    party: SessionParty,
+    target: &str,
+) -> Originate {
+    let endpoint = if config.endpoint.iter().any(|e| e.id == target) {
+        format!("SIP/{target}")
+    } else if let Some(trunk) = &session.trunk {
+        format!("SIP/{trunk}/{target}")
+    } else {
+        format!("Local/{target}@default")
+    };
+    let number = match party {
+        SessionParty::Caller => session.caller.clone(),
+        SessionParty::Callee => session.callee.clone(),
+    };
+    Leg {
+        endpoint,
+        via_trunk: false,
+        caller_id: CallerId {
+            name: session.caller_display_name.clone(),
+            number,
+        },
+        headers: Vec::new(),
+        late_offer: false,
+    }
+    .into_originate()
 }
 
 pub fn plan(config: &Config, request: &CreateSession) -> Result<NewCallSession, ApiError> {

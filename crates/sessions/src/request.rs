@@ -113,7 +113,7 @@ const USER_DATA: Limit = Limit { min: 0, max: 128 };
 const TARGET: Limit = Limit { min: 1, max: 128 };
 
 /// A user part of a SIP URI we can put in a request line and headers as it is.
-fn is_sip_user(text: &str) -> bool {
+pub fn is_sip_user(text: &str) -> bool {
     // RFC 3261's unreserved characters and a few user-part ones; no `;`, `?`, `@`,
     // `:` or `>`, which would end the user part or the URI.
     text.bytes()

@@ -12,7 +12,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Extension, Json, Router};
 use serde_json::{json, Value};
-use switchboard_core::{CallSession, ControlError, Switch};
+use switchboard_core::{CallSession, ControlError, SessionParty, Switch};
 
 use crate::auth::Tokens;
 use crate::error::ApiError;
@@ -59,6 +59,7 @@ pub fn router(api: Arc<Api>) -> Router {
         .route("/api/sessions/{id}/destroy", post(destroy))
         .route("/api/sessions/{id}/hold", post(hold))
         .route("/api/sessions/{id}/unhold", post(unhold))
+        .route("/api/sessions/{id}/refer", post(refer))
         .route("/api/openapi.json", get(openapi))
         .fallback(|| async { ApiError::not_found("no such resource") })
         .method_not_allowed_fallback(|| async { ApiError::method_not_allowed() })
@@ -133,27 +134,39 @@ async fn destroy(
     Ok(StatusCode::NO_CONTENT)
 }
 
-/// The party a hold names (`{"party":"caller"|"callee"}`, the callee by default: the
-/// one the caller puts on hold), as its channel.
+/// A body's JSON object (an empty body is an empty object).
+fn object(body: &[u8]) -> Result<serde_json::Map<String, Value>, ApiError> {
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Ok(serde_json::Map::new());
+    }
+    match serde_json::from_slice(body) {
+        Ok(Value::Object(map)) => Ok(map),
+        Ok(_) => Err(ApiError::invalid("the body must be a JSON object")),
+        Err(e) => {
+            Err(ApiError::invalid("the body must be a JSON object").with_detail(e.to_string()))
+        }
+    }
+}
+
+/// The body's `party`, the callee when absent (the one the caller puts on hold or
+/// transfers).
+fn party(body: &serde_json::Map<String, Value>) -> Result<SessionParty, ApiError> {
+    match body.get("party") {
+        None => Ok(SessionParty::Callee),
+        Some(Value::String(p)) if p == "callee" => Ok(SessionParty::Callee),
+        Some(Value::String(p)) if p == "caller" => Ok(SessionParty::Caller),
+        Some(_) => Err(ApiError::invalid("party must be \"caller\" or \"callee\"")),
+    }
+}
+
+/// The channel of the party a hold names.
 fn held_party(api: &Api, id: &str, body: &[u8]) -> Result<String, ApiError> {
     let session = api.switch.call_session(id).map_err(control)?;
-    let party = if body.iter().all(u8::is_ascii_whitespace) {
-        "callee".to_owned()
-    } else {
-        let value: Value = serde_json::from_slice(body).map_err(|e| {
-            ApiError::invalid("the body must be a JSON object").with_detail(e.to_string())
-        })?;
-        match value.get("party") {
-            None | Some(Value::Null) => "callee".to_owned(),
-            Some(Value::String(p)) if p == "caller" || p == "callee" => p.clone(),
-            Some(_) => return Err(ApiError::invalid("party must be \"caller\" or \"callee\"")),
-        }
-    };
+    let party = party(&object(body)?)?;
     let progress = session.progress();
-    let channel = if party == "caller" {
-        progress.caller_channel
-    } else {
-        progress.callee_channel
+    let channel = match party {
+        SessionParty::Caller => progress.caller_channel,
+        SessionParty::Callee => progress.callee_channel,
     };
     match (channel, progress.connected_at) {
         (Some(channel), Some(_)) => Ok(channel),
@@ -182,6 +195,39 @@ async fn unhold(
 ) -> Result<StatusCode, ApiError> {
     let channel = held_party(&api, &id, &body)?;
     api.switch.unhold(&channel).map_err(control)?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Blind transfer of one party (`{"party": "caller"|"callee", "target": "<number>"}`)
+/// by the switch: the other party is hung up, the target called and connected.
+async fn refer(
+    _: Authorized,
+    State(api): State<Arc<Api>>,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> Result<StatusCode, ApiError> {
+    let session = api.switch.call_session(&id).map_err(control)?;
+    let body = object(&body)?;
+    let party = party(&body)?;
+    let target = match body.get("target") {
+        Some(Value::String(t)) if !t.is_empty() && t.len() <= 128 => t.clone(),
+        Some(_) => {
+            return Err(ApiError::invalid(
+                "target must be a string of 1 to 128 characters",
+            ))
+        }
+        None => return Err(ApiError::invalid("target is required")),
+    };
+    if !crate::request::is_sip_user(&target) {
+        return Err(ApiError::invalid(
+            "target must be a number or a SIP user name",
+        ));
+    }
+    let to = crate::plan::transfer(api.switch.config(), &session, party, &target);
+    api.switch
+        .transfer_call_session(&id, party, to)
+        .await
+        .map_err(control)?;
     Ok(StatusCode::NO_CONTENT)
 }
 

@@ -384,3 +384,67 @@ fn hold_unhold_and_destroy_act_on_the_session_calls() {
     let listed = client.call("GET", "/api/sessions", TOKEN, "").json();
     assert_eq!(listed["count"], 0, "{listed}");
 }
+
+/// Refer: the callee is connected to the echo extension and the caller hung up; the
+/// session goes on until it is destroyed.
+#[test]
+fn refer_transfers_the_callee_and_hangs_up_the_caller() {
+    let (server, client) = server("sessions-refer", ServerConfig::default());
+    let (caller_rtp, callee_rtp) = (RtpPeer::bind(), RtpPeer::bind());
+    let caller = party(&server, ALICE, "uas_session", &caller_rtp, Duration::ZERO);
+    let callee = party(&server, BOB, "uas_session", &callee_rtp, Duration::ZERO);
+    let id = create(
+        &client,
+        r#"{"caller":"1000","callee":"1001","send_sdp":true}"#,
+    );
+    let caller = LiveLeg::start(
+        caller,
+        caller_rtp,
+        crate::tone_for(400.0, Duration::from_secs(10)),
+    );
+    let callee = LiveLeg::start(
+        callee,
+        callee_rtp,
+        crate::tone_for(800.0, Duration::from_secs(10)),
+    );
+    std::thread::sleep(Duration::from_millis(2500));
+    let missing = client.call(
+        "POST",
+        &format!("/api/sessions/{id}/refer"),
+        TOKEN,
+        r#"{"party":"callee"}"#,
+    );
+    assert_eq!(missing.status, 400, "{}", missing.body);
+    let referred = client.call(
+        "POST",
+        &format!("/api/sessions/{id}/refer"),
+        TOKEN,
+        r#"{"party":"callee","target":"101"}"#,
+    );
+    assert_eq!(referred.status, 204, "{}", referred.body);
+    let at = Instant::now();
+    // The caller is let go at once.
+    let caller = caller.wait();
+    caller.sipp.assert_success();
+    assert!(
+        at.elapsed() < Duration::from_secs(3),
+        "the caller got its BYE"
+    );
+    std::thread::sleep(Duration::from_millis(2500));
+    let listed = client.call("GET", "/api/sessions", TOKEN, "").json();
+    assert_eq!(listed["count"], 1, "the session goes on: {listed}");
+    let ended = client.call("POST", &format!("/api/sessions/{id}/destroy"), TOKEN, "");
+    assert_eq!(ended.status, 204);
+    let done = Instant::now();
+    let callee = callee.wait();
+    callee.sipp.assert_success();
+    let echoed = callee
+        .received
+        .slice(at + Duration::from_millis(700)..done)
+        .tone_report(Duration::ZERO);
+    eprintln!("callee after the transfer: {echoed}");
+    assert!(
+        echoed.fraction(800.0) >= 0.8,
+        "the callee hears the echo of its own tone; {echoed}"
+    );
+}
