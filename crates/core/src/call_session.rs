@@ -420,3 +420,130 @@ async fn talking(switch: &Switch, session: &CallSession) -> Cause {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+    use std::time::Duration;
+
+    use super::*;
+    use crate::testing::{data_dir, start_in};
+
+    /// `talk` answers and waits; `short` answers and hangs up after a second.
+    async fn switch(name: &str) -> Switch {
+        let step = |apps: &[&str]| apps.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        let t: BTreeMap<String, Vec<String>> = [
+            ("talk".to_owned(), step(&["Answer()", "Wait(30)"])),
+            (
+                "short".to_owned(),
+                step(&["Answer()", "Wait(1)", "Hangup()"]),
+            ),
+        ]
+        .into();
+        start_in(data_dir(name), [("t".to_owned(), t)].into()).await
+    }
+
+    fn new(caller: &str, callee: &str) -> NewCallSession {
+        NewCallSession {
+            caller: "1000".into(),
+            caller_display_name: "Desk".into(),
+            callee: "1001".into(),
+            trunk: None,
+            user_data: Some("u".into()),
+            caller_leg: Originate::new(caller, Then::Park),
+            callee_leg: Originate::new(callee, Then::Park),
+        }
+    }
+
+    async fn ended(switch: &Switch, id: &str) -> SessionRecord {
+        for _ in 0..100 {
+            if let Ok(Some(record)) = switch.call_session_record(id) {
+                return record;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!("session {id} never ended");
+    }
+
+    #[tokio::test]
+    async fn a_session_connects_and_its_end_is_recorded() {
+        let switch = switch("call-session-connect").await;
+        let mut events = switch.events().subscribe();
+        let session = switch
+            .start_call_session(new("Local/talk@t", "Local/short@t"))
+            .expect("started");
+        assert_eq!(switch.call_sessions().len(), 1);
+        let record = ended(&switch, &session.id).await;
+        assert_eq!(record.outcome, "connected");
+        assert_eq!(record.user_data, "u");
+        assert!(record.connected_at.is_some() && record.caller_answered_at.is_some());
+        assert!(switch.call_sessions().is_empty());
+        assert!(matches!(
+            switch.call_session(&session.id),
+            Err(ControlError::NotFound)
+        ));
+        let mut kinds = Vec::new();
+        while let Ok(event) = events.try_recv() {
+            if event.source == session.id {
+                kinds.push(event.kind.clone());
+            }
+        }
+        let id = session.id.clone();
+        assert_eq!(
+            kinds,
+            [
+                EventKind::CallSessionStarted {
+                    session: id.clone()
+                },
+                EventKind::CallSessionConnected {
+                    session: id.clone()
+                },
+                EventKind::CallSessionEnded { session: id },
+            ]
+        );
+        switch.shutdown().await;
+    }
+
+    #[tokio::test]
+    async fn a_callee_that_is_not_there_ends_the_session_and_the_caller() {
+        let switch = switch("call-session-callee-fails").await;
+        let session = switch
+            .start_call_session(new("Local/talk@t", "Local/nowhere@t"))
+            .expect("started");
+        let record = ended(&switch, &session.id).await;
+        assert_eq!(record.outcome, "callee_failed");
+        assert_eq!(record.talking_time, 0);
+        // The caller's call went with it.
+        let caller = session
+            .progress()
+            .caller_channel
+            .expect("the caller was called");
+        assert!(
+            switch.channel(&caller).is_err()
+                || switch
+                    .channel(&caller)
+                    .is_ok_and(|c| c.status().hangup.is_some())
+        );
+        switch.shutdown().await;
+    }
+
+    #[tokio::test]
+    async fn an_ended_session_is_destroyed_on_request() {
+        let switch = switch("call-session-destroy").await;
+        let session = switch
+            .start_call_session(new("Local/talk@t", "Local/talk@t"))
+            .expect("started");
+        for _ in 0..100 {
+            if session.progress().connected_at.is_some() {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        assert!(session.progress().connected_at.is_some(), "connected");
+        switch.end_call_session(&session.id).expect("destroyed");
+        let record = ended(&switch, &session.id).await;
+        assert_eq!(record.outcome, "cancelled");
+        assert_eq!(record.cause, "NORMAL_CLEARING");
+        switch.shutdown().await;
+    }
+}
