@@ -41,7 +41,7 @@ pub enum CallSessionOutcome {
     CallerFailed,
     /// The caller answered, the callee did not.
     CalleeFailed,
-    /// The caller hung up (or the session was destroyed) before the callee answered.
+    /// The caller hung up, or the session was destroyed, before the callee answered.
     Cancelled,
     /// The two talked.
     Connected,
@@ -183,9 +183,15 @@ impl Switch {
     /// Hangs up a session's calls; it ends as they go.
     pub fn end_call_session(&self, id: &str) -> Result<(), ControlError> {
         let session = self.call_session(id)?;
-        crate::lock(&session.progress)
-            .ended
-            .get_or_insert((CallSessionOutcome::Cancelled, Cause::NORMAL_CLEARING));
+        {
+            let mut state = session.state();
+            let outcome = if state.connected_at.is_some() {
+                CallSessionOutcome::Connected
+            } else {
+                CallSessionOutcome::Cancelled
+            };
+            state.ended.get_or_insert((outcome, Cause::NORMAL_CLEARING));
+        }
         for channel in session.channels() {
             self.hangup(&channel, Cause::NORMAL_CLEARING);
         }
@@ -542,7 +548,8 @@ mod tests {
         assert!(session.progress().connected_at.is_some(), "connected");
         switch.end_call_session(&session.id).expect("destroyed");
         let record = ended(&switch, &session.id).await;
-        assert_eq!(record.outcome, "cancelled");
+        // Destroyed after the two talked: it connected.
+        assert_eq!(record.outcome, "connected");
         assert_eq!(record.cause, "NORMAL_CLEARING");
         switch.shutdown().await;
     }
