@@ -84,7 +84,9 @@ pub struct CallInfo {
 pub enum CallEvent {
     /// Outgoing call: 1xx (other than 100), with early-media SDP when present.
     Provisional { code: u16, sdp: Option<String> },
-    /// Outgoing call: 2xx (already acknowledged).
+    /// Outgoing call: 2xx. Acknowledged already, except for a late-offer call (INVITE
+    /// without SDP) whose 2xx carried an offer: then `sdp` is the peer's offer and the ACK
+    /// waits for our answer ([`CallHandle::ack`]).
     Answered { sdp: Option<String> },
     /// Outgoing call: final failure response (or 408 for no answer at all).
     Failed { code: u16 },
@@ -100,6 +102,36 @@ pub enum CallEvent {
     Dtmf { digit: char, duration_ms: u32 },
     /// The peer stopped answering (our 2xx never acknowledged, transport failure).
     Lost,
+}
+
+/// An outgoing call as the core asks for it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OutgoingCall {
+    pub target: Target,
+    /// The From user; empty goes out as `anonymous`.
+    pub caller: String,
+    pub caller_name: Option<String>,
+    /// Our SDP offer. `None` sends the INVITE without SDP (late offer): the peer's offer
+    /// then comes in its 2xx ([`CallEvent::Answered`]) and our answer goes in the ACK
+    /// ([`CallHandle::ack`]).
+    pub offer: Option<String>,
+    /// Extra headers put on the INVITE, in order (`Answer-Mode`, `P-Asserted-Identity`,
+    /// …). A name that is not a token or a value with CR/LF/NUL refuses the call, as does
+    /// a header the user agent writes itself (Via, From, To, Call-ID, CSeq, …).
+    pub headers: Vec<(String, String)>,
+}
+
+impl OutgoingCall {
+    /// A call to `target` with our offer, no display name and no extra headers.
+    pub fn new(target: Target, caller: impl Into<String>, offer: Option<String>) -> Self {
+        Self {
+            target,
+            caller: caller.into(),
+            caller_name: None,
+            offer,
+            headers: Vec::new(),
+        }
+    }
 }
 
 /// Where an outgoing call goes.
@@ -125,6 +157,8 @@ pub enum InviteError {
     BadUri(String),
     #[error("a header value holds a line break or NUL")]
     BadHeader,
+    #[error("header {0} cannot be set on an INVITE")]
+    ReservedHeader(String),
     #[error("the SIP stack has stopped")]
     Stopped,
 }
@@ -153,11 +187,12 @@ enum Command {
         call: u64,
         target: Target,
     },
+    Ack {
+        call: u64,
+        sdp: Option<String>,
+    },
     Invite {
-        target: Target,
-        caller: String,
-        caller_name: Option<String>,
-        offer: Option<String>,
+        call: Box<OutgoingCall>,
         reply:
             oneshot::Sender<Result<(CallHandle, mpsc::UnboundedReceiver<CallEvent>), InviteError>>,
     },
@@ -220,6 +255,12 @@ impl CallHandle {
             call: self.id,
             code,
         });
+    }
+
+    /// The ACK of a late-offer call's 2xx, carrying our answer to the offer in it. Without
+    /// an answer (`None`: no common codec) the ACK goes out bare; hang up after it.
+    pub fn ack(&self, sdp: Option<String>) {
+        self.send(Command::Ack { call: self.id, sdp });
     }
 
     pub fn answer_reinvite(&self, sdp: Result<String, u16>) {
@@ -297,6 +338,7 @@ impl SipStack {
         self.local
     }
 
+    /// Places a call with an offer and no extra headers (see [`Self::place`]).
     pub async fn invite(
         &self,
         target: Target,
@@ -304,13 +346,20 @@ impl SipStack {
         caller_name: Option<&str>,
         offer: Option<String>,
     ) -> Result<(CallHandle, mpsc::UnboundedReceiver<CallEvent>), InviteError> {
+        let mut call = OutgoingCall::new(target, caller, offer);
+        call.caller_name = caller_name.map(str::to_owned);
+        self.place(call).await
+    }
+
+    /// Places a call: the handle and its events once the INVITE is on its way.
+    pub async fn place(
+        &self,
+        call: OutgoingCall,
+    ) -> Result<(CallHandle, mpsc::UnboundedReceiver<CallEvent>), InviteError> {
         let (reply, rx) = oneshot::channel();
         self.commands
             .send(Command::Invite {
-                target,
-                caller: caller.to_owned(),
-                caller_name: caller_name.map(str::to_owned),
-                offer,
+                call: Box::new(call),
                 reply,
             })
             .map_err(|_| InviteError::Stopped)?;
@@ -439,20 +488,12 @@ impl Shell {
                 duration_ms,
             } => self.ua.send_info_dtmf(call, digit, duration_ms, now),
             Command::Redirect { call, target } => self.ua.redirect(call, &target, now),
-            Command::Invite {
-                target,
-                caller,
-                caller_name,
-                offer,
-                reply,
-            } => {
-                let result = self
-                    .ua
-                    .invite(&target, &caller, caller_name.as_deref(), offer, now)
-                    .map(|id| {
-                        let call_id = self.ua.call_id(id).unwrap_or_default().to_owned();
-                        self.handle(id, &call_id)
-                    });
+            Command::Ack { call, sdp } => self.ua.ack(call, sdp, now),
+            Command::Invite { call, reply } => {
+                let result = self.ua.invite(&call, now).map(|id| {
+                    let call_id = self.ua.call_id(id).unwrap_or_default().to_owned();
+                    self.handle(id, &call_id)
+                });
                 let _ = reply.send(result);
             }
             Command::Contacts { aor, reply } => {

@@ -74,6 +74,9 @@ enum TimerId {
     Transaction(TransactionKey, Timer),
     /// Our 2xx to an INVITE, resent until the ACK comes (RFC 3261 §13.3.1.4).
     Retransmit2xx(CallId),
+    /// A late-offer call's 2xx waits for the core's answer to go in the ACK; bounded, so
+    /// a core that never answers does not leave the peer resending its 2xx.
+    LateAck(CallId),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -108,6 +111,10 @@ struct Call {
     last_2xx: Option<Message>,
     ack: Option<Message>,
     reinvite: Option<(TransactionKey, Request)>,
+    /// Outgoing INVITE sent without SDP: the 2xx holds the offer, the ACK our answer.
+    late_offer: bool,
+    /// A late-offer 2xx received, its ACK waiting for the core's answer.
+    ack_pending: bool,
 }
 
 /// Maps the monotonic clock the shell passes in onto wall-clock seconds (digest nonces
@@ -483,6 +490,17 @@ impl UserAgent {
                 }
                 self.timers.set(TimerId::Retransmit2xx(call_id), now + next);
             }
+            TimerId::LateAck(call_id) => {
+                if self.calls.get(&call_id).is_some_and(|c| c.ack_pending) {
+                    tracing::info!(
+                        call_id,
+                        "no answer for the late offer in time; ending the call"
+                    );
+                    self.ack(call_id, None, now);
+                    self.emit(call_id, CallEvent::Lost);
+                    self.send_bye(call_id, now);
+                }
+            }
         }
     }
 
@@ -497,6 +515,7 @@ impl UserAgent {
         if let Some(call) = self.calls.remove(&id) {
             self.dialogs.remove(&(call.call_id, call.local_tag));
             self.timers.clear(&TimerId::Retransmit2xx(id));
+            self.timers.clear(&TimerId::LateAck(id));
             if !call.outgoing {
                 self.invites.remove(&call.invite_key);
             }

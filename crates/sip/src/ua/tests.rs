@@ -7,7 +7,7 @@ use super::dialog::dtmf_relay;
 use super::*;
 use crate::digest::Algorithm;
 use crate::guard::GuardConfig;
-use crate::stack::{EndpointAuth, Target};
+use crate::stack::{EndpointAuth, InviteError, OutgoingCall, Target};
 
 const SECRET: &str = "test-secret";
 
@@ -169,14 +169,8 @@ fn an_empty_user_agent_sends_no_server_header() {
         .headers
         .value(&HeaderName::Server)
         .is_none());
-    h.ua.invite(
-        &Target::Uri("sip:2000@127.0.0.1:5090".into()),
-        "1000",
-        None,
-        None,
-        h.now,
-    )
-    .unwrap();
+    let call = OutgoingCall::new(Target::Uri("sip:2000@127.0.0.1:5090".into()), "1000", None);
+    h.ua.invite(&call, h.now).unwrap();
     let invite = h.outputs().into_iter().find_map(|o| match o {
         Output::Send(_, Message::Request(r)) => Some(r),
         _ => None,
@@ -192,8 +186,9 @@ fn an_empty_user_agent_sends_no_server_header() {
 fn a_header_value_with_a_line_break_is_never_sent() {
     let mut h = Harness::new(config());
     let target = Target::Uri("sip:2000@127.0.0.1:5090".into());
-    let refused =
-        h.ua.invite(&target, "1000", Some("Eve\r\nX-Evil: 1"), None, h.now);
+    let mut call = OutgoingCall::new(target, "1000", None);
+    call.caller_name = Some("Eve\r\nX-Evil: 1".into());
+    let refused = h.ua.invite(&call, h.now);
     // The display name loses its control characters; the call goes out intact.
     assert!(refused.is_ok());
     let sent: Vec<_> = h
@@ -405,8 +400,8 @@ fn calls_go_to_the_registered_contact_unless_behind_nat() {
         );
         h.recv(&register(contact, Some(&auth), &format!("{tag}b")), flow);
         assert_eq!(Harness::sent_codes(&h.outputs()), vec![200]);
-        h.ua.invite(&Target::Endpoint("1000".into()), "2000", None, None, h.now)
-            .unwrap();
+        let call = OutgoingCall::new(Target::Endpoint("1000".into()), "2000", None);
+        h.ua.invite(&call, h.now).unwrap();
         h.outputs()
             .into_iter()
             .find_map(|o| match o {
@@ -564,4 +559,168 @@ fn stamps_received_and_rport() {
         "SIP/2.0/UDP 10.0.0.1:5060;branch=z9hG4bKa;rport=4444;received=192.0.2.7"
     );
     assert_eq!(vias[1], "SIP/2.0/UDP 10.0.0.2;branch=z9hG4bKb");
+}
+
+fn sent_requests(outputs: &[Output]) -> Vec<(Flow, Request)> {
+    outputs
+        .iter()
+        .filter_map(|o| match o {
+            Output::Send(flow, Message::Request(r)) => Some((*flow, r.clone())),
+            _ => None,
+        })
+        .collect()
+}
+
+/// The peer's 2xx to our INVITE, with its SDP.
+fn ok_for(invite: &Request, body: &str) -> String {
+    let via = header(&invite.headers, &HeaderName::Via).unwrap();
+    let from = header(&invite.headers, &HeaderName::From).unwrap();
+    let to = header(&invite.headers, &HeaderName::To).unwrap();
+    let call_id = msg::call_id(invite);
+    let kind = if body.is_empty() {
+        String::new()
+    } else {
+        "Content-Type: application/sdp\r\n".to_owned()
+    };
+    format!(
+        "SIP/2.0 200 OK\r\nVia: {via}\r\nFrom: {from}\r\nTo: {to};tag=far\r\nCall-ID: {call_id}\r\n\
+         CSeq: 1 INVITE\r\nContact: <sip:2000@127.0.0.1:5090>\r\n{kind}Content-Length: {}\r\n\r\n{body}",
+        body.len()
+    )
+}
+
+const PEER_OFFER: &str = "v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio 6000 RTP/AVP 0\r\n";
+
+#[test]
+fn extra_headers_go_on_the_invite_and_reserved_ones_are_refused() {
+    let mut h = Harness::new(config());
+    let mut call = OutgoingCall::new(
+        Target::Uri("sip:2000@127.0.0.1:5090".into()),
+        "1000",
+        Some("v=0\r\n".into()),
+    );
+    call.headers = vec![
+        ("Answer-Mode".into(), "Auto".into()),
+        ("Call-Info".into(), "<sip:127.0.0.1>;answer-after=0".into()),
+        ("Alert-Info".into(), "info=alert-autoanswer;delay=0".into()),
+        ("P-Asserted-Identity".into(), "<sip:alice@127.0.0.1>".into()),
+        (
+            "Remote-Party-ID".into(),
+            "<sip:alice@127.0.0.1>;party=calling;screen=yes;privacy=off".into(),
+        ),
+    ];
+    h.ua.invite(&call, h.now).unwrap();
+    let (_, invite) = sent_requests(&h.outputs()).remove(0);
+    let text = String::from_utf8_lossy(&Message::Request(invite).to_bytes()).into_owned();
+    for line in [
+        "\r\nAnswer-Mode: Auto\r\n",
+        "\r\nCall-Info: <sip:127.0.0.1>;answer-after=0\r\n",
+        "\r\nAlert-Info: info=alert-autoanswer;delay=0\r\n",
+        "\r\nP-Asserted-Identity: <sip:alice@127.0.0.1>\r\n",
+        "\r\nRemote-Party-ID: <sip:alice@127.0.0.1>;party=calling;screen=yes;privacy=off\r\n",
+    ] {
+        assert!(text.contains(line), "{line:?} missing from {text}");
+    }
+
+    for (name, value, expected) in [
+        (
+            "Call-ID",
+            "x",
+            InviteError::ReservedHeader("Call-ID".into()),
+        ),
+        (
+            "from",
+            "<sip:x@y>",
+            InviteError::ReservedHeader("from".into()),
+        ),
+        ("X-Evil", "a\r\nVia: b", InviteError::BadHeader),
+        ("X Bad", "a", InviteError::BadHeader),
+        ("X:Bad", "a", InviteError::BadHeader),
+    ] {
+        call.headers = vec![(name.into(), value.into())];
+        assert_eq!(h.ua.invite(&call, h.now), Err(expected), "{name}");
+    }
+    assert!(
+        sent_requests(&h.outputs()).is_empty(),
+        "a refused INVITE went out"
+    );
+    assert!(crate::is_reserved_header("CSeq") && !crate::is_reserved_header("Answer-Mode"));
+}
+
+#[test]
+fn a_late_offer_invite_has_no_body_and_its_ack_carries_the_answer() {
+    let mut h = Harness::new(config());
+    let call = OutgoingCall::new(Target::Uri("sip:2000@127.0.0.1:5090".into()), "1000", None);
+    let id = h.ua.invite(&call, h.now).unwrap();
+    let (flow, invite) = sent_requests(&h.outputs()).remove(0);
+    assert!(invite.body().is_empty());
+    assert!(invite.headers.value(&HeaderName::ContentType).is_none());
+
+    h.recv(&ok_for(&invite, PEER_OFFER), flow);
+    let out = h.outputs();
+    assert!(
+        sent_requests(&out).is_empty(),
+        "the ACK waits for the answer"
+    );
+    assert!(out.iter().any(|o| matches!(o,
+        Output::Event(i, CallEvent::Answered { sdp: Some(s) }) if *i == id && s == PEER_OFFER)));
+
+    // The 2xx resent meanwhile: still no bare ACK, no second Answered.
+    h.recv(&ok_for(&invite, PEER_OFFER), flow);
+    let out = h.outputs();
+    assert!(sent_requests(&out).is_empty());
+    assert!(!out.iter().any(|o| matches!(o, Output::Event(..))));
+
+    let answer = "v=0\r\nm=audio 7000 RTP/AVP 0\r\n";
+    h.ua.ack(id, Some(answer.into()), h.now);
+    let (_, ack) = sent_requests(&h.outputs()).remove(0);
+    assert_eq!(ack.method, Method::Ack);
+    assert_eq!(ack.body().as_ref(), answer.as_bytes());
+    assert_eq!(
+        ack.headers.value(&HeaderName::ContentType).as_deref(),
+        Some(&b"application/sdp"[..])
+    );
+    // A later retransmission of the 2xx gets the same ACK again.
+    h.recv(&ok_for(&invite, PEER_OFFER), flow);
+    let again = sent_requests(&h.outputs());
+    assert_eq!(again.len(), 1);
+    assert_eq!(again[0].1.body().as_ref(), answer.as_bytes());
+}
+
+#[test]
+fn a_late_offer_never_answered_is_acked_bare_and_ended() {
+    let mut h = Harness::new(config());
+    let call = OutgoingCall::new(Target::Uri("sip:2000@127.0.0.1:5090".into()), "1000", None);
+    let id = h.ua.invite(&call, h.now).unwrap();
+    let (flow, invite) = sent_requests(&h.outputs()).remove(0);
+    h.recv(&ok_for(&invite, PEER_OFFER), flow);
+    h.outputs();
+    h.advance(Duration::from_secs(33));
+    let out = h.outputs();
+    let methods: Vec<_> = sent_requests(&out)
+        .into_iter()
+        .map(|(_, r)| r.method)
+        .collect();
+    assert_eq!(methods, vec![Method::Ack, Method::Bye]);
+    assert!(out
+        .iter()
+        .any(|o| matches!(o, Output::Event(i, CallEvent::Lost) if *i == id)));
+}
+
+#[test]
+fn an_early_offer_2xx_is_acked_at_once() {
+    let mut h = Harness::new(config());
+    let call = OutgoingCall::new(
+        Target::Uri("sip:2000@127.0.0.1:5090".into()),
+        "1000",
+        Some("v=0\r\n".into()),
+    );
+    h.ua.invite(&call, h.now).unwrap();
+    let (flow, invite) = sent_requests(&h.outputs()).remove(0);
+    assert!(!invite.body().is_empty());
+    h.recv(&ok_for(&invite, PEER_OFFER), flow);
+    let acks = sent_requests(&h.outputs());
+    assert_eq!(acks.len(), 1);
+    assert_eq!(acks[0].1.method, Method::Ack);
+    assert!(acks[0].1.body().is_empty());
 }
