@@ -10,7 +10,9 @@ use std::time::{Duration, SystemTime};
 use switchboard_media::codec::Codec;
 use switchboard_media::engine::{EngineConfig, Leg, MediaEngine, MediaEvent, Remote, Source};
 use switchboard_sip::sdp::{Direction as SdpDirection, Format, Sdp};
-use switchboard_sip::{CallEvent, IncomingCall, InviteError, Origin, SipStack, Target};
+use switchboard_sip::{
+    CallEvent, IncomingCall, InviteError, Origin, OutgoingCall, SipStack, Target,
+};
 use switchboard_store::{Cdr, Store};
 use tokio::sync::mpsc;
 
@@ -624,23 +626,18 @@ impl Switch {
         channel: &Arc<Channel>,
         target: Target,
     ) -> Result<(), Cause> {
-        let (offer, caller) = {
+        let call = {
             let data = channel.data();
-            (
-                data.local_sdp.as_ref().map(Sdp::to_string),
-                data.connected.clone(),
-            )
+            // A late offer keeps our prepared offer unsent: it is the base of the answer.
+            let offer = (!data.invite.late_offer)
+                .then(|| data.local_sdp.as_ref().map(Sdp::to_string))
+                .flatten();
+            let mut call = OutgoingCall::new(target, data.connected.number.clone(), offer);
+            call.caller_name = Some(data.connected.name.clone()).filter(|n| !n.is_empty());
+            call.headers.clone_from(&data.invite.headers);
+            call
         };
-        let invited = self
-            .inner
-            .sip
-            .invite(
-                target,
-                &caller.number,
-                Some(caller.name.as_str()).filter(|n| !n.is_empty()),
-                offer,
-            )
-            .await;
+        let invited = self.inner.sip.place(call).await;
         match invited {
             Ok((handle, events)) => {
                 let _ = channel.sip.set(handle);
@@ -653,7 +650,8 @@ impl Switch {
                     InviteError::NotRegistered(_) => Cause::SUBSCRIBER_ABSENT,
                     InviteError::UnknownTrunk(_)
                     | InviteError::BadUri(_)
-                    | InviteError::BadHeader => Cause::NO_ROUTE_DESTINATION,
+                    | InviteError::BadHeader
+                    | InviteError::ReservedHeader(_) => Cause::NO_ROUTE_DESTINATION,
                     InviteError::Stopped => Cause::SWITCH_CONGESTION,
                 })
             }
@@ -691,7 +689,9 @@ impl Switch {
     fn on_call_event(&self, channel: &Arc<Channel>, event: CallEvent) {
         match event {
             CallEvent::Provisional { code, sdp } => {
-                if let Some(sdp) = sdp {
+                // An offer in an unreliable 1xx is not one we can answer (no PRACK).
+                let late = channel.data().invite.late_offer;
+                if let Some(sdp) = sdp.filter(|_| !late) {
                     if self.apply_answer(channel, &sdp) {
                         channel.set_early_media();
                     }
@@ -701,7 +701,12 @@ impl Switch {
                 }
             }
             CallEvent::Answered { sdp } => {
-                if let Some(sdp) = sdp {
+                if channel.data().invite.late_offer {
+                    if !self.answer_late_offer(channel, sdp.as_deref()) {
+                        self.hangup(&channel.id, Cause::INCOMPATIBLE_DESTINATION);
+                        return;
+                    }
+                } else if let Some(sdp) = sdp {
                     if !self.apply_answer(channel, &sdp) {
                         self.hangup(&channel.id, Cause::INCOMPATIBLE_DESTINATION);
                         return;
@@ -751,6 +756,32 @@ impl Switch {
         };
         channel.leg.set_remote(remote);
         channel.data().awaiting_answer = false;
+        true
+    }
+
+    /// Answers the offer a late-offer call's 2xx carried, in the ACK; false (after a
+    /// bare ACK) when there is none or nothing in it we can use.
+    fn answer_late_offer(&self, channel: &Channel, offer: Option<&str>) -> bool {
+        let Some(sip) = channel.sip.get() else {
+            return false;
+        };
+        let prefs: Vec<&str> = channel.codecs.iter().map(String::as_str).collect();
+        let answer = offer.and_then(|o| Sdp::parse(o).ok()).and_then(|offer| {
+            let answer = offer.answer(&prefs, channel.leg.local_addr(), session_id())?;
+            Some((offer, answer))
+        });
+        let Some((offer, answer)) = answer else {
+            tracing::info!(channel = %channel.name, "late offer without a usable SDP offer");
+            sip.ack(None);
+            return false;
+        };
+        apply_remote(&channel.leg, &offer, &answer);
+        {
+            let mut data = channel.data();
+            data.local_sdp = Some(answer.clone());
+            data.awaiting_answer = false;
+        }
+        sip.ack(Some(answer.to_string()));
         true
     }
 

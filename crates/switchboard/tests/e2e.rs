@@ -12,6 +12,7 @@ mod security;
 mod slowloris;
 mod support;
 mod torture;
+mod trunks;
 
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};

@@ -1,0 +1,54 @@
+//! Trunks end to end: calls out through a trunk shaped by the originate request
+//! (extra headers, late offer), with a SIPp UAS as the carrier.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use crate::cli::cli;
+use crate::support::calls::LiveLeg;
+use crate::support::media::{self, RtpPeer, Segment};
+use crate::support::server::{Server, ServerConfig};
+use crate::support::sipp::Sipp;
+use crate::support::ports;
+
+const TALK: Duration = Duration::from_secs(4);
+const MIN_FRAMES: usize = 125;
+
+fn tone(freq: f32) -> Vec<Segment> {
+    crate::tone_for(freq, TALK + Duration::from_secs(10))
+}
+
+/// `originate` through the trunk with FreeSWITCH's `sip_h_*` variables and
+/// `sip_late_offer`: the carrier sees the INVITE without SDP and with the
+/// headers, offers in its 200, gets the answer in the ACK, and the echo
+/// extension sends its tone back (audio both ways).
+#[test]
+fn late_offer_originate_through_a_trunk_carries_headers_and_audio() {
+    let trunk_port = ports::free_udp_port();
+    let trunk = SocketAddr::from(([127, 0, 0, 1], trunk_port));
+    let config = ServerConfig::default().trunk("carrier", trunk, "from-carrier");
+    let server = Server::start_with("trunk-late-offer", config);
+    let rtp = RtpPeer::bind();
+    let mut carrier = Sipp::new(&server, "uas_answer_late_offer")
+        .key("user", "carrier")
+        .local_port(trunk_port)
+        .rtp(rtp.port(), "0 101")
+        .pause(TALK)
+        .spawn();
+    carrier.wait_listening();
+
+    let vars = "{sip_late_offer=true,sip_h_Answer-Mode=Auto,\
+                sip_h_P-Asserted-Identity=<sip:alice@127.0.0.1>,\
+                sip_h_Alert-Info=info=alert-autoanswer;delay=0}";
+    let run = cli(&server, &format!("originate {vars}sofia/gateway/carrier/2000 101"));
+    assert!(run.stdout.starts_with("+OK "), "{run}");
+
+    let freq = 700.0;
+    let leg = LiveLeg::start(carrier, rtp, tone(freq)).wait();
+    leg.sipp.assert_success();
+    leg.sipp.assert_logged(
+        "HEADERS Auto | <sip:alice@127.0.0.1> | info=alert-autoanswer;delay=0 | length 0",
+    );
+    assert_eq!(leg.media.payload_type, 0, "codec of the ACK's answer");
+    media::assert_hears(&leg.received, "late-offer carrier", freq, None, MIN_FRAMES);
+}
