@@ -35,6 +35,7 @@ pub(crate) fn stack_config(
             })
             .collect(),
         trunks,
+        trunk_accounts: Vec::new(),
         user_agent: config.sip.user_agent.clone(),
         algorithms: algorithms(&config.sip.auth_algorithms),
         nonce_lifetime_secs: security.nonce_lifetime,

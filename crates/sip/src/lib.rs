@@ -19,7 +19,7 @@ pub mod wire;
 pub use msg::is_reserved_header;
 pub use stack::{
     CallEvent, CallHandle, CallInfo, EndpointAuth, IncomingCall, InviteError, Origin, OutgoingCall,
-    SipStack, StackConfig, Target,
+    SipStack, StackConfig, Target, TrunkAccount, TrunkState,
 };
 pub use transport::{Flow, Inbound, Transport, TransportLimits};
 pub use wire::{MemoryWire, Wire};

@@ -5,7 +5,7 @@
 
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use tokio::sync::{mpsc, oneshot};
@@ -28,6 +28,8 @@ pub struct StackConfig {
     pub endpoints: HashMap<String, EndpointAuth>,
     /// Trunk name → peer address; requests from that address are trusted.
     pub trunks: Vec<(String, SocketAddr)>,
+    /// Trunks we register with or ping (OPTIONS); the others are assumed up.
+    pub trunk_accounts: Vec<TrunkAccount>,
     /// `Server`/`User-Agent` header text; empty sends none.
     pub user_agent: String,
     /// Digest algorithms challenged with, in order, unless an endpoint has its own.
@@ -47,6 +49,71 @@ pub struct EndpointAuth {
     pub force_rport: bool,
     /// …or to the Contact rewritten to that source address (PJSIP's `rewrite_contact`).
     pub rewrite_contact: bool,
+}
+
+/// How the stack keeps a trunk alive: outbound registration with digest credentials
+/// and OPTIONS pings.
+#[derive(Clone, PartialEq, Eq)]
+pub struct TrunkAccount {
+    pub name: String,
+    /// The carrier's address (its registrar and the target of the pings).
+    pub addr: SocketAddr,
+    /// Send REGISTER and keep it refreshed.
+    pub register: bool,
+    pub username: String,
+    pub password: String,
+    /// Seconds asked for in REGISTER (the carrier may grant fewer).
+    pub expires: u32,
+    /// The user part of our AOR (From/To); `username` when `None`.
+    pub from_user: Option<String>,
+    /// The domain of our AOR and the REGISTER's Request-URI; the carrier's address when
+    /// `None`.
+    pub from_domain: Option<String>,
+    /// Time between OPTIONS pings; zero sends none.
+    pub qualify: Duration,
+}
+
+impl std::fmt::Debug for TrunkAccount {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TrunkAccount")
+            .field("name", &self.name)
+            .field("addr", &self.addr)
+            .field("register", &self.register)
+            .field("username", &self.username)
+            .field("password", &"[REDACTED]")
+            .field("expires", &self.expires)
+            .field("qualify", &self.qualify)
+            .finish_non_exhaustive()
+    }
+}
+
+/// What the stack knows of a trunk's health.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TrunkState {
+    /// `Some(true)` registered, `Some(false)` the last attempt failed, `None` when the
+    /// trunk does not register or its first attempt has not finished.
+    pub registered: Option<bool>,
+    /// False once an OPTIONS ping went unanswered, until one is answered again.
+    pub reachable: bool,
+    /// Why the trunk is (or last was) down.
+    pub last_error: Option<String>,
+}
+
+impl Default for TrunkState {
+    fn default() -> Self {
+        Self {
+            registered: None,
+            reachable: true,
+            last_error: None,
+        }
+    }
+}
+
+impl TrunkState {
+    /// Whether calls may go through the trunk.
+    pub fn is_up(&self) -> bool {
+        self.reachable && self.registered != Some(false)
+    }
 }
 
 /// Who placed an incoming call.
@@ -285,11 +352,15 @@ impl CallHandle {
     }
 }
 
+/// Each trunk's state, written by the stack task and read by the core at any time.
+type TrunkStates = Arc<Mutex<HashMap<String, TrunkState>>>;
+
 /// The handle the core keeps to the stack.
 #[derive(Debug, Clone)]
 pub struct SipStack {
     commands: mpsc::UnboundedSender<Command>,
     local: SocketAddr,
+    trunks: TrunkStates,
 }
 
 impl SipStack {
@@ -318,15 +389,39 @@ impl SipStack {
         };
         let secret = uuid::Uuid::new_v4().simple().to_string();
         let ua = UserAgent::new(config, addrs, &secret, now(), msg::unix_now());
+        let trunks: TrunkStates = Arc::new(Mutex::new(ua.trunk_states().collect()));
         let shell = Shell {
             ua,
             wire,
             incoming,
             commands: commands.clone(),
             events: HashMap::new(),
+            trunks: trunks.clone(),
         };
         tokio::spawn(shell.run(inbound, command_rx));
-        (Self { commands, local }, incoming_rx)
+        (
+            Self {
+                commands,
+                local,
+                trunks,
+            },
+            incoming_rx,
+        )
+    }
+
+    /// A trunk's registration and reachability; `None` for an unknown trunk.
+    pub fn trunk_state(&self, name: &str) -> Option<TrunkState> {
+        lock(&self.trunks).get(name).cloned()
+    }
+
+    /// Every trunk's state, by name.
+    pub fn trunk_states(&self) -> Vec<(String, TrunkState)> {
+        let mut all: Vec<_> = lock(&self.trunks)
+            .iter()
+            .map(|(n, s)| (n.clone(), s.clone()))
+            .collect();
+        all.sort_by(|a, b| a.0.cmp(&b.0));
+        all
     }
 
     /// The address SDP and Contact headers advertise.
@@ -383,6 +478,14 @@ impl SipStack {
     }
 }
 
+/// The trunk table; a panic while it was held cannot leave it half-written (each write
+/// is one insert), so a poisoned lock is still read.
+fn lock(trunks: &TrunkStates) -> std::sync::MutexGuard<'_, HashMap<String, TrunkState>> {
+    trunks
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
 /// The clock the user agent is fed: tokio's, so a test with paused time drives the SIP
 /// timers too.
 fn now() -> Instant {
@@ -397,6 +500,7 @@ struct Shell {
     commands: mpsc::UnboundedSender<Command>,
     /// Each live call's event queue to the core.
     events: HashMap<u64, mpsc::UnboundedSender<CallEvent>>,
+    trunks: TrunkStates,
 }
 
 impl Shell {
@@ -444,6 +548,9 @@ impl Shell {
                     self.events.remove(&id);
                 }
                 Output::Incoming(call) => self.offer_to_core(call),
+                Output::Trunk(name, state) => {
+                    lock(&self.trunks).insert(name, state);
+                }
             }
         }
     }

@@ -22,6 +22,7 @@ fn config() -> StackConfig {
         realm: "switchboard".into(),
         endpoints: [("1000".to_owned(), endpoint)].into_iter().collect(),
         trunks: vec![("carrier".into(), "127.0.0.9:5080".parse().unwrap())],
+        trunk_accounts: Vec::new(),
         user_agent: "switchboard-test".into(),
         algorithms: vec![Algorithm::Md5],
         nonce_lifetime_secs: 300,
@@ -723,4 +724,244 @@ fn an_early_offer_2xx_is_acked_at_once() {
     assert_eq!(acks.len(), 1);
     assert_eq!(acks[0].1.method, Method::Ack);
     assert!(acks[0].1.body().is_empty());
+}
+
+// ---- trunks: outbound registration and OPTIONS pings ----
+
+const CARRIER: &str = "127.0.0.9:5080";
+
+fn trunk_config(register: bool, password: &str, qualify: u64) -> StackConfig {
+    let mut config = config();
+    config.trunk_accounts = vec![crate::stack::TrunkAccount {
+        name: "carrier".into(),
+        addr: CARRIER.parse().unwrap(),
+        register,
+        username: "acct".into(),
+        password: password.into(),
+        expires: 600,
+        from_user: None,
+        from_domain: None,
+        qualify: Duration::from_secs(qualify),
+    }];
+    config
+}
+
+fn carrier_state(h: &Harness) -> crate::stack::TrunkState {
+    h.ua.trunk_states()
+        .find(|(n, _)| n == "carrier")
+        .map(|(_, s)| s)
+        .expect("the carrier trunk has a state")
+}
+
+/// The one request of `method` sent now to the carrier.
+fn sent_to_carrier(h: &mut Harness, method: Method) -> Request {
+    let sent: Vec<_> = sent_requests(&h.outputs())
+        .into_iter()
+        .filter(|(flow, r)| flow.remote == CARRIER.parse().unwrap() && r.method == method)
+        .map(|(_, r)| r)
+        .collect();
+    assert_eq!(
+        sent.len(),
+        1,
+        "expected one {method} to the carrier: {sent:?}"
+    );
+    sent.into_iter().next().unwrap()
+}
+
+fn carrier_answers(h: &mut Harness, request: &Request, code: u16, extra: &[(HeaderName, String)]) {
+    let response = msg::response(request, code, Some("carrier"), extra, None).unwrap();
+    h.ua.on_message(Message::Response(response), udp(CARRIER), h.now);
+}
+
+const CHALLENGE: &str =
+    r#"Digest realm="carrier.example", nonce="n0nce", qop="auth", algorithm=SHA-256"#;
+
+/// The Authorization of `register` must be the right SHA-256 `qop=auth` answer to
+/// [`CHALLENGE`] with nonce count `nc`.
+fn assert_authorized(register: &Request, password: &str, nc: u32) {
+    let value = header(&register.headers, &HeaderName::Authorization).expect("credentials");
+    let given = crate::digest::DigestResponse::parse(&value).expect("a digest answer");
+    assert_eq!(given.username, "acct");
+    assert_eq!(given.uri, format!("sip:{CARRIER}"));
+    assert_eq!(given.qop.as_deref(), Some("auth"));
+    assert_eq!(given.nc.as_deref(), Some(format!("{nc:08x}").as_str()));
+    assert_eq!(given.algorithm.as_deref(), Some("SHA-256"));
+    let cnonce = given.cnonce.clone().expect("a cnonce with qop");
+    let challenge = Challenge::parse(CHALLENGE.as_bytes(), false).unwrap();
+    let expected = respond(
+        &challenge,
+        &Credentials::new("acct", password),
+        "REGISTER",
+        &given.uri,
+        nc,
+        &cnonce,
+    );
+    let expected = crate::digest::DigestResponse::parse(&expected).unwrap();
+    assert_eq!(given.response, expected.response, "digest of {value}");
+}
+
+#[test]
+fn a_trunk_registers_through_a_challenge_refreshes_and_goes_down_on_failure() {
+    let mut h = Harness::new(trunk_config(true, "secret", 0));
+    assert_eq!(carrier_state(&h).registered, None);
+    h.advance(Duration::ZERO);
+    let first = sent_to_carrier(&mut h, Method::Register);
+    assert!(header(&first.headers, &HeaderName::Authorization).is_none());
+    assert_eq!(
+        header(&first.headers, &HeaderName::Expires).as_deref(),
+        Some("600")
+    );
+    assert_eq!(first.uri.to_string(), format!("sip:{CARRIER}"));
+
+    carrier_answers(
+        &mut h,
+        &first,
+        401,
+        &[(HeaderName::WwwAuthenticate, CHALLENGE.into())],
+    );
+    let second = sent_to_carrier(&mut h, Method::Register);
+    assert_authorized(&second, "secret", 1);
+    assert_eq!(
+        msg::call_id(&second),
+        msg::call_id(&first),
+        "one Call-ID per registrar"
+    );
+    assert!(msg::cseq_number(&second.headers) > msg::cseq_number(&first.headers));
+
+    // Granted 300 s of the 600 asked: refreshed at 90 %, 270 s.
+    let contact = header(&second.headers, &HeaderName::Contact).unwrap();
+    carrier_answers(
+        &mut h,
+        &second,
+        200,
+        &[(HeaderName::Contact, format!("{contact};expires=300"))],
+    );
+    let out = h.outputs();
+    assert!(out.iter().any(|o| matches!(o,
+        Output::Trunk(name, s) if name == "carrier" && s.registered == Some(true))));
+    assert!(carrier_state(&h).is_up());
+    h.advance(Duration::from_secs(269));
+    assert!(sent_requests(&h.outputs())
+        .iter()
+        .all(|(_, r)| r.method != Method::Register));
+    h.advance(Duration::from_secs(1));
+    let refresh = sent_to_carrier(&mut h, Method::Register);
+    // The refresh answers the last challenge again, with the next nonce count.
+    assert_authorized(&refresh, "secret", 2);
+
+    carrier_answers(&mut h, &refresh, 403, &[]);
+    let state = carrier_state(&h);
+    assert_eq!(state.registered, Some(false));
+    assert!(!state.is_up());
+    assert_eq!(
+        state.last_error.as_deref(),
+        Some("REGISTER answered 403 Forbidden")
+    );
+
+    // Retried after 5 s, afresh; unanswered, it times out (64*T1) and the next retry
+    // waits twice as long.
+    h.advance(Duration::from_secs(5));
+    let retry = sent_to_carrier(&mut h, Method::Register);
+    assert!(header(&retry.headers, &HeaderName::Authorization).is_none());
+    // Timer F fires 32 s after the send; the retry is due 10 s later.
+    h.advance(Duration::from_secs(32));
+    h.outputs();
+    assert_eq!(
+        carrier_state(&h).last_error.as_deref(),
+        Some("REGISTER timed out")
+    );
+    h.advance(Duration::from_secs(9));
+    assert!(sent_requests(&h.outputs())
+        .iter()
+        .all(|(_, r)| r.method != Method::Register));
+    h.advance(Duration::from_secs(1));
+    let again = sent_to_carrier(&mut h, Method::Register);
+    carrier_answers(&mut h, &again, 200, &[]);
+    let state = carrier_state(&h);
+    assert_eq!((state.registered, state.last_error), (Some(true), None));
+}
+
+#[test]
+fn a_wrong_trunk_password_fails_after_one_answered_challenge() {
+    let mut h = Harness::new(trunk_config(true, "wrong", 0));
+    h.advance(Duration::ZERO);
+    let first = sent_to_carrier(&mut h, Method::Register);
+    carrier_answers(
+        &mut h,
+        &first,
+        401,
+        &[(HeaderName::WwwAuthenticate, CHALLENGE.into())],
+    );
+    let second = sent_to_carrier(&mut h, Method::Register);
+    carrier_answers(
+        &mut h,
+        &second,
+        401,
+        &[(HeaderName::WwwAuthenticate, CHALLENGE.into())],
+    );
+    assert!(
+        sent_requests(&h.outputs()).is_empty(),
+        "no third REGISTER in the same attempt"
+    );
+    let state = carrier_state(&h);
+    assert_eq!(state.registered, Some(false));
+    assert!(state.last_error.unwrap().contains("credentials refused"));
+}
+
+#[test]
+fn a_stale_nonce_is_answered_again_and_423_raises_the_interval() {
+    let mut h = Harness::new(trunk_config(true, "secret", 0));
+    h.advance(Duration::ZERO);
+    let first = sent_to_carrier(&mut h, Method::Register);
+    carrier_answers(
+        &mut h,
+        &first,
+        423,
+        &[(HeaderName::MinExpires, "1800".into())],
+    );
+    let second = sent_to_carrier(&mut h, Method::Register);
+    assert_eq!(
+        header(&second.headers, &HeaderName::Expires).as_deref(),
+        Some("1800")
+    );
+    carrier_answers(
+        &mut h,
+        &second,
+        401,
+        &[(HeaderName::WwwAuthenticate, CHALLENGE.into())],
+    );
+    let third = sent_to_carrier(&mut h, Method::Register);
+    let stale = format!("{CHALLENGE}, stale=true");
+    carrier_answers(&mut h, &third, 401, &[(HeaderName::WwwAuthenticate, stale)]);
+    let fourth = sent_to_carrier(&mut h, Method::Register);
+    assert_authorized(&fourth, "secret", 1);
+    carrier_answers(&mut h, &fourth, 200, &[]);
+    assert_eq!(carrier_state(&h).registered, Some(true));
+}
+
+#[test]
+fn an_unanswered_options_ping_takes_the_trunk_down_until_one_is_answered() {
+    let mut h = Harness::new(trunk_config(false, "", 60));
+    assert_eq!(carrier_state(&h).registered, None);
+    h.advance(Duration::ZERO);
+    let ping = sent_to_carrier(&mut h, Method::Options);
+    carrier_answers(&mut h, &ping, 200, &[]);
+    assert!(carrier_state(&h).is_up());
+
+    h.advance(Duration::from_secs(60));
+    sent_to_carrier(&mut h, Method::Options);
+    for _ in 0..33 {
+        h.advance(Duration::from_secs(1));
+    }
+    h.outputs();
+    let state = carrier_state(&h);
+    assert!(!state.reachable && !state.is_up());
+    assert_eq!(state.last_error.as_deref(), Some("OPTIONS ping timed out"));
+
+    // Any answer brings it back, even a refusal.
+    h.advance(Duration::from_secs(27));
+    let ping = sent_to_carrier(&mut h, Method::Options);
+    carrier_answers(&mut h, &ping, 404, &[]);
+    let state = carrier_state(&h);
+    assert!(state.reachable && state.is_up() && state.last_error.is_none());
 }

@@ -47,7 +47,7 @@ fn late_offer_originate_through_a_trunk_carries_headers_and_audio() {
     let leg = LiveLeg::start(carrier, rtp, tone(freq)).wait();
     leg.sipp.assert_success();
     leg.sipp.assert_logged(
-        "HEADERS Auto | <sip:alice@127.0.0.1> | info=alert-autoanswer;delay=0 | length 0",
+        "HEADERS Auto | <sip:alice@127.0.0.1> | info=alert-autoanswer;delay=0 | length 0 ( 0)",
     );
     assert_eq!(leg.media.payload_type, 0, "codec of the ACK's answer");
     media::assert_hears(&leg.received, "late-offer carrier", freq, None, MIN_FRAMES);
