@@ -10,7 +10,8 @@ use crate::cause::Cause;
 use crate::channel::{CallerId, Channel};
 use crate::header_value;
 use crate::state::ChannelState;
-use crate::switch::{parse_local, ControlError, OriginateError, Switch};
+use crate::switch::{parse_dialstring, parse_local, ControlError, OriginateError, Switch};
+use switchboard_sip::Target;
 
 /// Where an originated channel goes once it answers.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -65,6 +66,9 @@ pub struct Originate {
 pub struct InviteShape {
     pub headers: Vec<(String, String)>,
     pub late_offer: bool,
+    /// The request named its caller number itself: a trunk's `caller_id_number` does
+    /// not replace it.
+    pub caller_set: bool,
 }
 
 impl Originate {
@@ -111,6 +115,7 @@ impl Switch {
             self.channel(other)?;
         }
         let caller = caller_from_variables(request.caller_id, &request.variables);
+        let caller_set = !caller.number.is_empty();
         let channel = self
             .call_out(
                 &request.endpoint,
@@ -121,6 +126,7 @@ impl Switch {
                 InviteShape {
                     headers,
                     late_offer,
+                    caller_set,
                 },
             )
             .await?;
@@ -145,6 +151,10 @@ impl Switch {
         shape: InviteShape,
     ) -> Result<Arc<Channel>, OriginateError> {
         header_value::check_outbound(dialstring, &caller)?;
+        if let Ok(Target::Trunk { name, .. }) = parse_dialstring(dialstring, self.config()) {
+            // Refused before a channel exists: nothing rings, nothing to clean up.
+            self.check_trunk_up(&name)?;
+        }
         if let Some((exten, context)) = parse_local(dialstring) {
             let channel = self.local_pair(
                 &exten,

@@ -59,6 +59,10 @@ pub enum OriginateError {
     /// The call could not be placed, for this cause.
     #[error("{}", .0.text())]
     Failed(Cause),
+    /// The trunk the call would go through is down (registration failed, pings
+    /// unanswered): refused at once with GATEWAY_DOWN.
+    #[error("trunk {trunk} is down: {reason}")]
+    TrunkDown { trunk: String, reason: String },
 }
 
 impl From<Cause> for OriginateError {
@@ -73,6 +77,7 @@ impl OriginateError {
         match self {
             Self::Refused(_) => Cause::INVALID_NUMBER_FORMAT,
             Self::Failed(cause) => *cause,
+            Self::TrunkDown { .. } => Cause::GATEWAY_DOWN,
         }
     }
 }
@@ -626,6 +631,13 @@ impl Switch {
         channel: &Arc<Channel>,
         target: Target,
     ) -> Result<(), Cause> {
+        if let Target::Trunk { name, .. } = &target {
+            if let Err(e) = self.check_trunk_up(name) {
+                tracing::info!(channel = %channel.name, error = %e, "cannot dial");
+                return Err(Cause::GATEWAY_DOWN);
+            }
+            self.trunk_caller_id(channel, name);
+        }
         let call = {
             let data = channel.data();
             // A late offer keeps our prepared offer unsent: it is the base of the answer.
@@ -655,6 +667,21 @@ impl Switch {
                     InviteError::Stopped => Cause::SWITCH_CONGESTION,
                 })
             }
+        }
+    }
+
+    /// A trunk's `caller_id_number` becomes the From user of a call through it, unless
+    /// the request named its own caller number.
+    fn trunk_caller_id(&self, channel: &Channel, trunk: &str) {
+        let number = self
+            .config()
+            .trunk
+            .iter()
+            .find(|t| t.name == trunk)
+            .and_then(|t| t.caller_id_number.clone());
+        let mut data = channel.data();
+        if let Some(number) = number.filter(|_| !data.invite.caller_set) {
+            data.connected.number = number;
         }
     }
 

@@ -131,6 +131,7 @@ fn validate(config: &Config) -> Result<(), String> {
                 trunk.name, trunk.host
             ));
         }
+        validate_trunk(trunk)?;
     }
     validate_security(&config.security)?;
     if config.sip.auth_algorithms.is_empty() {
@@ -140,6 +141,51 @@ fn validate(config: &Config) -> Result<(), String> {
         AriConfig::from_core(ari)?;
     }
     switchboard_core::dialplan::Dialplan::from_config(&config.dialplan)?;
+    Ok(())
+}
+
+/// A trunk's registration settings: what the carrier needs to accept us.
+fn validate_trunk(trunk: &switchboard_core::config::Trunk) -> Result<(), String> {
+    let name = &trunk.name;
+    let missing = |field: &str| format!("trunk {name:?}: register = true needs {field}");
+    if trunk.register {
+        if trunk.username.as_deref().unwrap_or_default().is_empty() {
+            return Err(missing("a username"));
+        }
+        if trunk.password.is_none() {
+            return Err(missing("a password"));
+        }
+    }
+    if !(60..=86_400).contains(&trunk.expires) {
+        return Err(format!(
+            "trunk {name:?}: expires = {} is outside 60..=86400 seconds",
+            trunk.expires
+        ));
+    }
+    if trunk.qualify.is_some_and(|q| q > 86_400) {
+        return Err(format!(
+            "trunk {name:?}: qualify is at most 86400 seconds (0 turns pings off)"
+        ));
+    }
+    let fields = [
+        ("username", &trunk.username),
+        ("from_user", &trunk.from_user),
+        ("from_domain", &trunk.from_domain),
+        ("caller_id_number", &trunk.caller_id_number),
+    ];
+    for (field, value) in fields {
+        let Some(value) = value else { continue };
+        // These end up in From/To/Request-URI: nothing that could split the line or
+        // the URI.
+        if value
+            .chars()
+            .any(|c| c.is_control() || c.is_whitespace() || "<>\"@".contains(c))
+        {
+            return Err(format!(
+                "trunk {name:?}: {field} {value:?} must not hold spaces, control characters, <, >, \" or @"
+            ));
+        }
+    }
     Ok(())
 }
 

@@ -7,9 +7,9 @@ use std::time::Duration;
 use crate::cli::cli;
 use crate::support::calls::LiveLeg;
 use crate::support::media::{self, RtpPeer, Segment};
+use crate::support::ports;
 use crate::support::server::{Server, ServerConfig};
 use crate::support::sipp::Sipp;
-use crate::support::ports;
 
 const TALK: Duration = Duration::from_secs(4);
 const MIN_FRAMES: usize = 125;
@@ -40,10 +40,13 @@ fn late_offer_originate_through_a_trunk_carries_headers_and_audio() {
     let vars = "{sip_late_offer=true,sip_h_Answer-Mode=Auto,\
                 sip_h_P-Asserted-Identity=<sip:alice@127.0.0.1>,\
                 sip_h_Alert-Info=info=alert-autoanswer;delay=0}";
-    let run = cli(&server, &format!("originate {vars}sofia/gateway/carrier/2000 101"));
+    let run = cli(
+        &server,
+        &format!("originate {vars}sofia/gateway/carrier/2000 101"),
+    );
     assert!(run.stdout.starts_with("+OK "), "{run}");
 
-    let freq = 700.0;
+    let freq = 800.0;
     let leg = LiveLeg::start(carrier, rtp, tone(freq)).wait();
     leg.sipp.assert_success();
     leg.sipp.assert_logged(
@@ -51,4 +54,59 @@ fn late_offer_originate_through_a_trunk_carries_headers_and_audio() {
     );
     assert_eq!(leg.media.payload_type, 0, "codec of the ACK's answer");
     media::assert_hears(&leg.received, "late-offer carrier", freq, None, MIN_FRAMES);
+}
+
+/// A config with trunk `carrier` at `port` registering as acct/`password`.
+fn registering_trunk(port: u16, password: &str, qualify: u64) -> ServerConfig {
+    ServerConfig::default().toml(&format!(
+        "[[trunk]]\nname = \"carrier\"\nhost = \"127.0.0.1:{port}\"\ncontext = \"default\"\n\
+         register = true\nusername = \"acct\"\npassword = \"{password}\"\nexpires = 3600\n\
+         qualify = {qualify}\n"
+    ))
+}
+
+/// Waits for a server log line holding `text`.
+fn wait_for_server_log(server: &Server, text: &str) {
+    let found = crate::support::poll(Duration::from_secs(10), || {
+        server.log().contains(text).then_some(())
+    });
+    assert!(
+        found.is_some(),
+        "no {text:?} in the server log:\n{}",
+        server.log()
+    );
+}
+
+/// The carrier challenges the REGISTER (401, MD5 with qop=auth), SIPp's
+/// verifyauth accepts our answer, and the OPTIONS ping is answered: the
+/// trunk is registered.
+#[test]
+fn a_trunk_registers_with_digest_auth_and_answers_pings() {
+    let port = ports::free_udp_port();
+    let server = Server::start_with("trunk-register", registering_trunk(port, "s3cret", 60));
+    // The server's first REGISTER and OPTIONS may leave before SIPp listens: their
+    // retransmissions reach it.
+    let carrier = Sipp::new(&server, "uas_carrier_register")
+        .local_port(port)
+        .calls(2)
+        .spawn();
+    let result = carrier.wait();
+    result.assert_logged("REGISTERED");
+    result.assert_logged("PING");
+    wait_for_server_log(&server, "trunk registered");
+}
+
+/// A carrier that refuses the registration: calls through the trunk are
+/// refused at once with GATEWAY_DOWN.
+#[test]
+fn a_trunk_whose_registration_failed_refuses_calls() {
+    let port = ports::free_udp_port();
+    let server = Server::start_with("trunk-down", registering_trunk(port, "s3cret", 0));
+    let carrier = Sipp::new(&server, "uas_carrier_reject")
+        .local_port(port)
+        .spawn();
+    carrier.wait().assert_success();
+    wait_for_server_log(&server, "trunk registration failed");
+    let run = cli(&server, "originate sofia/gateway/carrier/2000 &park");
+    assert_eq!(run.stdout.trim(), "-ERR GATEWAY_DOWN", "{run}");
 }
