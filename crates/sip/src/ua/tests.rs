@@ -648,12 +648,18 @@ fn extra_headers_go_on_the_invite_and_reserved_ones_are_refused() {
     assert!(crate::is_reserved_header("CSeq") && !crate::is_reserved_header("Answer-Mode"));
 }
 
-#[test]
-fn a_late_offer_invite_has_no_body_and_its_ack_carries_the_answer() {
+/// A user agent that placed a call without an offer, the call and its INVITE.
+fn late_offer_call() -> (Harness, CallId, Flow, Request) {
     let mut h = Harness::new(config());
     let call = OutgoingCall::new(Target::Uri("sip:2000@127.0.0.1:5090".into()), "1000", None);
     let id = h.ua.invite(&call, h.now).unwrap();
     let (flow, invite) = sent_requests(&h.outputs()).remove(0);
+    (h, id, flow, invite)
+}
+
+#[test]
+fn a_late_offer_invite_has_no_body_and_its_ack_carries_the_answer() {
+    let (mut h, id, flow, invite) = late_offer_call();
     assert!(invite.body().is_empty());
     assert!(invite.headers.value(&HeaderName::ContentType).is_none());
 
@@ -690,10 +696,7 @@ fn a_late_offer_invite_has_no_body_and_its_ack_carries_the_answer() {
 
 #[test]
 fn a_late_offer_never_answered_is_acked_bare_and_ended() {
-    let mut h = Harness::new(config());
-    let call = OutgoingCall::new(Target::Uri("sip:2000@127.0.0.1:5090".into()), "1000", None);
-    let id = h.ua.invite(&call, h.now).unwrap();
-    let (flow, invite) = sent_requests(&h.outputs()).remove(0);
+    let (mut h, id, flow, invite) = late_offer_call();
     h.recv(&ok_for(&invite, PEER_OFFER), flow);
     h.outputs();
     h.advance(Duration::from_secs(33));
@@ -800,6 +803,21 @@ fn assert_authorized(register: &Request, password: &str, nc: u32) {
     assert_eq!(given.response, expected.response, "digest of {value}");
 }
 
+/// A user agent registering the carrier trunk with `password`, and its first REGISTER.
+fn first_register(password: &str) -> (Harness, Request) {
+    let mut h = Harness::new(trunk_config(true, password, 0));
+    h.advance(Duration::ZERO);
+    let first = sent_to_carrier(&mut h, Method::Register);
+    (h, first)
+}
+
+/// The carrier challenges `register` with [`CHALLENGE`]; the REGISTER that follows.
+fn challenged(h: &mut Harness, register: &Request) -> Request {
+    let challenge = [(HeaderName::WwwAuthenticate, CHALLENGE.to_owned())];
+    carrier_answers(h, register, 401, &challenge);
+    sent_to_carrier(h, Method::Register)
+}
+
 #[test]
 fn a_trunk_registers_through_a_challenge_refreshes_and_goes_down_on_failure() {
     let mut h = Harness::new(trunk_config(true, "secret", 0));
@@ -813,13 +831,7 @@ fn a_trunk_registers_through_a_challenge_refreshes_and_goes_down_on_failure() {
     );
     assert_eq!(first.uri.to_string(), format!("sip:{CARRIER}"));
 
-    carrier_answers(
-        &mut h,
-        &first,
-        401,
-        &[(HeaderName::WwwAuthenticate, CHALLENGE.into())],
-    );
-    let second = sent_to_carrier(&mut h, Method::Register);
+    let second = challenged(&mut h, &first);
     assert_authorized(&second, "secret", 1);
     assert_eq!(
         msg::call_id(&second),
@@ -883,16 +895,8 @@ fn a_trunk_registers_through_a_challenge_refreshes_and_goes_down_on_failure() {
 
 #[test]
 fn a_wrong_trunk_password_fails_after_one_answered_challenge() {
-    let mut h = Harness::new(trunk_config(true, "wrong", 0));
-    h.advance(Duration::ZERO);
-    let first = sent_to_carrier(&mut h, Method::Register);
-    carrier_answers(
-        &mut h,
-        &first,
-        401,
-        &[(HeaderName::WwwAuthenticate, CHALLENGE.into())],
-    );
-    let second = sent_to_carrier(&mut h, Method::Register);
+    let (mut h, first) = first_register("wrong");
+    let second = challenged(&mut h, &first);
     carrier_answers(
         &mut h,
         &second,
@@ -910,9 +914,7 @@ fn a_wrong_trunk_password_fails_after_one_answered_challenge() {
 
 #[test]
 fn a_stale_nonce_is_answered_again_and_423_raises_the_interval() {
-    let mut h = Harness::new(trunk_config(true, "secret", 0));
-    h.advance(Duration::ZERO);
-    let first = sent_to_carrier(&mut h, Method::Register);
+    let (mut h, first) = first_register("secret");
     carrier_answers(
         &mut h,
         &first,
@@ -924,13 +926,7 @@ fn a_stale_nonce_is_answered_again_and_423_raises_the_interval() {
         header(&second.headers, &HeaderName::Expires).as_deref(),
         Some("1800")
     );
-    carrier_answers(
-        &mut h,
-        &second,
-        401,
-        &[(HeaderName::WwwAuthenticate, CHALLENGE.into())],
-    );
-    let third = sent_to_carrier(&mut h, Method::Register);
+    let third = challenged(&mut h, &second);
     let stale = format!("{CHALLENGE}, stale=true");
     carrier_answers(&mut h, &third, 401, &[(HeaderName::WwwAuthenticate, stale)]);
     let fourth = sent_to_carrier(&mut h, Method::Register);
