@@ -441,7 +441,19 @@ impl UserAgent {
         } else {
             msg::uri_user(&out.caller)
         };
-        let from = format!("{display}<sip:{caller}@{}>;tag={local_tag}", local.ip());
+        // A carrier that wants its own domain in From says so with the trunk's
+        // `from_domain`; elsewhere our address is the From host.
+        let from_host = match &out.target {
+            Target::Trunk { name, .. } => self
+                .config
+                .trunk_accounts
+                .iter()
+                .find(|a| &a.name == name)
+                .and_then(|a| a.from_domain.clone()),
+            _ => None,
+        }
+        .unwrap_or_else(|| local.ip().to_string());
+        let from = format!("{display}<sip:{caller}@{from_host}>;tag={local_tag}");
         let to = format!("<{to_uri}>");
         let uri = parse_uri(&request_uri)?;
         let mut builder = RequestBuilder::new(Method::Invite, uri);

@@ -7,7 +7,7 @@ use super::dialog::dtmf_relay;
 use super::*;
 use crate::digest::Algorithm;
 use crate::guard::GuardConfig;
-use crate::stack::{EndpointAuth, InviteError, OutgoingCall, Target};
+use crate::stack::{EndpointAuth, InviteError, Origin, OutgoingCall, Target};
 
 const SECRET: &str = "test-secret";
 
@@ -933,6 +933,35 @@ fn a_stale_nonce_is_answered_again_and_423_raises_the_interval() {
     assert_authorized(&fourth, "secret", 1);
     carrier_answers(&mut h, &fourth, 200, &[]);
     assert_eq!(carrier_state(&h).registered, Some(true));
+}
+
+#[test]
+fn calls_from_a_registering_trunk_are_still_known_by_their_source() {
+    let mut config = trunk_config(true, "secret", 60);
+    config.trunk_accounts[0].from_domain = Some("carrier.example".into());
+    let mut h = Harness::new(config);
+    h.advance(Duration::ZERO);
+    h.outputs();
+    // An INVITE from the carrier's address: no challenge, a call from the trunk.
+    h.recv(&invite("from-carrier", "t1", None), udp(CARRIER));
+    let out = h.outputs();
+    assert_eq!(Harness::sent_codes(&out), vec![100]);
+    let call = incoming(&out).expect("an incoming call");
+    assert_eq!(call.info.origin, Origin::Trunk("carrier".into()));
+    // Calls out through it carry its From domain.
+    let target = Target::Trunk {
+        name: "carrier".into(),
+        number: "2000".into(),
+    };
+    h.ua.invite(&OutgoingCall::new(target, "1000", None), h.now)
+        .unwrap();
+    let (flow, invite) = sent_requests(&h.outputs()).remove(0);
+    assert_eq!(flow.remote, CARRIER.parse().unwrap());
+    let from = header(&invite.headers, &HeaderName::From).unwrap();
+    assert!(
+        from.starts_with("<sip:1000@carrier.example>;tag="),
+        "{from}"
+    );
 }
 
 #[test]
