@@ -80,6 +80,8 @@ impl UserAgent {
             reinvite: None,
             late_offer: false,
             ack_pending: false,
+            trunk: None,
+            auth_rounds: 0,
             invite: request.clone(),
         };
         let response = msg::response(&request, 100, None, &[], None);
@@ -212,6 +214,15 @@ impl UserAgent {
             );
             return;
         }
+        if (code == 401 || code == 407)
+            && call.phase != Phase::Cancelling
+            && self.reinvite_with_credentials(id, &response, now)
+        {
+            return;
+        }
+        let Some(call) = self.calls.get_mut(&id) else {
+            return;
+        };
         if code >= 300 {
             if call.phase != Phase::Cancelling {
                 self.emit(id, CallEvent::Failed { code });
@@ -508,6 +519,11 @@ impl UserAgent {
             reinvite: None,
             late_offer,
             ack_pending: false,
+            trunk: match &out.target {
+                Target::Trunk { name, .. } => Some(name.clone()),
+                _ => None,
+            },
+            auth_rounds: 0,
         });
         self.send_request(flow, request, now);
         Ok(id)

@@ -122,6 +122,12 @@ struct Call {
     late_offer: bool,
     /// A late-offer 2xx received, its ACK waiting for the core's answer.
     ack_pending: bool,
+    /// Outgoing call through a trunk: the trunk, whose credentials answer a challenge
+    /// to the INVITE.
+    trunk: Option<String>,
+    /// Challenges to this call's INVITE answered so far (one is enough; a second
+    /// means the credentials are refused).
+    auth_rounds: u8,
 }
 
 /// Maps the monotonic clock the shell passes in onto wall-clock seconds (digest nonces

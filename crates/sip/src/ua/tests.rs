@@ -965,6 +965,96 @@ fn calls_from_a_registering_trunk_are_still_known_by_their_source() {
 }
 
 #[test]
+fn a_challenged_invite_through_a_trunk_is_sent_again_with_its_credentials() {
+    let (mut h, register) = first_register("secret");
+    carrier_answers(&mut h, &register, 200, &[]);
+    h.outputs();
+    let target = Target::Trunk {
+        name: "carrier".into(),
+        number: "2000".into(),
+    };
+    let offer = Some("v=0\r\n".to_owned());
+    let id =
+        h.ua.invite(
+            &OutgoingCall::new(target.clone(), "1000", offer.clone()),
+            h.now,
+        )
+        .unwrap();
+    let first = sent_to_carrier(&mut h, Method::Invite);
+    let challenge = CHALLENGE.replace("SHA-256", "MD5");
+    carrier_answers(
+        &mut h,
+        &first,
+        407,
+        &[(HeaderName::ProxyAuthenticate, challenge.clone())],
+    );
+    let out = h.outputs();
+    let sent = sent_requests(&out);
+    let methods: Vec<_> = sent.iter().map(|(_, r)| r.method.clone()).collect();
+    assert_eq!(
+        methods,
+        vec![Method::Ack, Method::Invite],
+        "the 407 is ACKed, the INVITE resent"
+    );
+    let second = &sent[1].1;
+    assert_eq!(msg::call_id(second), msg::call_id(&first));
+    assert_eq!(msg::cseq_number(&second.headers), Some(2));
+    assert_eq!(second.body(), first.body());
+    assert_ne!(
+        header(&second.headers, &HeaderName::Via),
+        header(&first.headers, &HeaderName::Via),
+        "a new branch"
+    );
+    let auth = header(&second.headers, &HeaderName::ProxyAuthorization).expect("credentials");
+    let given = crate::digest::DigestResponse::parse(&auth).unwrap();
+    let expected = respond(
+        &Challenge::parse(challenge.as_bytes(), true).unwrap(),
+        &Credentials::new("acct", "secret"),
+        "INVITE",
+        &first.uri.to_string(),
+        1,
+        given.cnonce.as_deref().unwrap(),
+    );
+    assert_eq!(
+        Some(given.response),
+        crate::digest::DigestResponse::parse(&expected).map(|e| e.response)
+    );
+
+    // Answered: the call goes on as any other.
+    h.recv(
+        &ok_for(second, PEER_OFFER).replace("CSeq: 1 INVITE", "CSeq: 2 INVITE"),
+        udp(CARRIER),
+    );
+    let out = h.outputs();
+    assert!(out
+        .iter()
+        .any(|o| matches!(o, Output::Event(i, CallEvent::Answered { .. }) if *i == id)));
+
+    // A second challenge to the same call means the credentials are refused.
+    let id =
+        h.ua.invite(&OutgoingCall::new(target, "1000", offer), h.now)
+            .unwrap();
+    let first = sent_to_carrier(&mut h, Method::Invite);
+    carrier_answers(
+        &mut h,
+        &first,
+        407,
+        &[(HeaderName::ProxyAuthenticate, challenge.clone())],
+    );
+    let second = sent_to_carrier(&mut h, Method::Invite);
+    carrier_answers(
+        &mut h,
+        &second,
+        407,
+        &[(HeaderName::ProxyAuthenticate, challenge)],
+    );
+    let out = h.outputs();
+    assert!(out
+        .iter()
+        .any(|o| matches!(o, Output::Event(i, CallEvent::Failed { code: 407 }) if *i == id)));
+}
+
+#[test]
 fn an_unanswered_options_ping_takes_the_trunk_down_until_one_is_answered() {
     let mut h = Harness::new(trunk_config(false, "", 60));
     assert_eq!(carrier_state(&h).registered, None);

@@ -382,6 +382,73 @@ impl UserAgent {
     }
 }
 
+impl UserAgent {
+    /// Answers a carrier's challenge to our INVITE through its trunk: the same request
+    /// with credentials, the next CSeq and a new branch (RFC 3261 §22.2). False when the
+    /// call has no trunk credentials, its one answer was already refused, or no
+    /// challenge can be answered: the call then fails with the response.
+    pub(super) fn reinvite_with_credentials(
+        &mut self,
+        id: super::CallId,
+        response: &Response,
+        now: Instant,
+    ) -> bool {
+        let via = self.via(Transport::Udp);
+        let Some(call) = self.calls.get(&id) else {
+            return false;
+        };
+        let account = call
+            .trunk
+            .as_ref()
+            .and_then(|name| self.trunks.iter().find(|t| &t.account.name == name))
+            .map(|t| t.account.clone())
+            .filter(|a| !a.username.is_empty());
+        let (Some(account), 0) = (account, call.auth_rounds) else {
+            return false;
+        };
+        let proxy = response.status.code() == 407;
+        let Some(challenge) = strongest(challenges(response, proxy)) else {
+            return false;
+        };
+        let uri = call.invite.uri.to_string();
+        let cseq = msg::cseq_number(&call.invite.headers).unwrap_or(1) + 1;
+        let credentials = Credentials::new(account.username, account.password);
+        let cnonce = uuid::Uuid::new_v4().simple().to_string();
+        let answer = respond(&challenge, &credentials, "INVITE", &uri, 1, &cnonce);
+        let mut request = call.invite.clone();
+        let replaced = [
+            (HeaderName::Via, via),
+            (HeaderName::CSeq, format!("{cseq} INVITE")),
+            (challenge.response_header(), answer),
+        ];
+        for (name, value) in replaced {
+            request.headers.remove_all(&name);
+            let top = matches!(name, HeaderName::Via);
+            match sipx_sip::Header::build(name, value) {
+                Ok(header) if top => request.headers.push_front(header),
+                Ok(header) => request.headers.push(header),
+                Err(_) => return false,
+            }
+        }
+        let Some(key) = TransactionKey::from_sent_request(&request) else {
+            return false;
+        };
+        let flow = call.flow;
+        let old_key = call.invite_key.clone();
+        if let Some(call) = self.calls.get_mut(&id) {
+            call.auth_rounds += 1;
+            call.local_cseq = cseq;
+            call.invite = request.clone();
+            call.invite_key = key;
+        }
+        self.invites.remove(&old_key);
+        if let Some(key) = self.send_request(flow, request, now) {
+            self.invites.insert(key, id);
+        }
+        true
+    }
+}
+
 /// Every digest challenge of a 401 (WWW-Authenticate) or 407 (Proxy-Authenticate).
 fn challenges(response: &Response, proxy: bool) -> Vec<Challenge> {
     let name = if proxy {
