@@ -401,4 +401,34 @@ mod tests {
         }
         assert!(matches!(parse(&["-c", "s.toml"]), Ok(Mode::Run(Some(_)))));
     }
+
+    #[test]
+    fn trunk_registration_settings_are_checked() {
+        let trunk = |extra: &str| -> switchboard_core::config::Trunk {
+            toml::from_str(&format!(
+                "name = \"carrier\"\nhost = \"127.0.0.1:5080\"\n{extra}"
+            ))
+            .expect("a trunk table")
+        };
+        let plain = trunk("");
+        assert_eq!((plain.expires, plain.qualify_secs()), (3600, 0));
+        let registering = trunk("register = true\nusername = \"acct\"\npassword = \"pw\"");
+        assert_eq!(validate_trunk(&registering), Ok(()));
+        assert_eq!(registering.qualify_secs(), 60);
+        assert_eq!(
+            validate_trunk(&trunk("register = true\npassword = \"pw\"")),
+            Err("trunk \"carrier\": register = true needs a username".into())
+        );
+        assert_eq!(
+            validate_trunk(&trunk("register = true\nusername = \"acct\"")),
+            Err("trunk \"carrier\": register = true needs a password".into())
+        );
+        assert!(validate_trunk(&trunk("expires = 10"))
+            .unwrap_err()
+            .contains("outside 60..=86400"));
+        assert!(validate_trunk(&trunk("from_user = \"a b\""))
+            .unwrap_err()
+            .contains("from_user"));
+        assert_eq!(validate_trunk(&trunk("qualify = 0")), Ok(()));
+    }
 }
