@@ -1474,7 +1474,8 @@ impl Switch {
         while !self.registry().is_empty() && tokio::time::Instant::now() < deadline {
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
-        // Let the BYEs leave before the process exits.
+        self.sip().unregister_trunks();
+        // Let the BYEs and un-REGISTERs leave before the process exits.
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }

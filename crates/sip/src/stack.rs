@@ -267,6 +267,7 @@ enum Command {
         aor: String,
         reply: oneshot::Sender<Vec<String>>,
     },
+    UnregisterTrunks,
 }
 
 /// Controls one call (dialog) in the stack.
@@ -461,6 +462,13 @@ impl SipStack {
         rx.await.map_err(|_| InviteError::Stopped)?
     }
 
+    /// Removes our registrations with the carriers (REGISTER with Expires: 0) and stops
+    /// refreshing them, for a shutdown; the REGISTERs are on their way when this returns.
+    pub fn unregister_trunks(&self) {
+        // A stopped stack has nothing registered.
+        let _ = self.commands.send(Command::UnregisterTrunks);
+    }
+
     /// The registered contacts of an endpoint.
     pub async fn contacts(&self, aor: &str) -> Vec<String> {
         let (reply, rx) = oneshot::channel();
@@ -603,6 +611,7 @@ impl Shell {
                 });
                 let _ = reply.send(result);
             }
+            Command::UnregisterTrunks => self.ua.unregister_trunks(now),
             Command::Contacts { aor, reply } => {
                 let _ = reply.send(self.ua.contacts(&aor, now));
             }

@@ -1055,6 +1055,28 @@ fn a_challenged_invite_through_a_trunk_is_sent_again_with_its_credentials() {
 }
 
 #[test]
+fn unregistering_removes_the_binding_and_stops_refreshes() {
+    let (mut h, first) = first_register("secret");
+    let second = challenged(&mut h, &first);
+    carrier_answers(&mut h, &second, 200, &[]);
+    h.outputs();
+    h.ua.unregister_trunks(h.now);
+    let bye = sent_to_carrier(&mut h, Method::Register);
+    assert_eq!(
+        header(&bye.headers, &HeaderName::Expires).as_deref(),
+        Some("0")
+    );
+    assert_authorized(&bye, "secret", 2);
+    carrier_answers(&mut h, &bye, 200, &[]);
+    assert_eq!(carrier_state(&h).registered, None);
+    h.advance(Duration::from_secs(7200));
+    assert!(
+        sent_requests(&h.outputs()).is_empty(),
+        "nothing after leaving"
+    );
+}
+
+#[test]
 fn an_unanswered_options_ping_takes_the_trunk_down_until_one_is_answered() {
     let mut h = Harness::new(trunk_config(false, "", 60));
     assert_eq!(carrier_state(&h).registered, None);

@@ -51,6 +51,8 @@ pub(super) struct TrunkLink {
     /// What we ask for; a 423 may raise it.
     expires: u32,
     options_pending: bool,
+    /// Shutting down: the binding is being removed (Expires: 0), nothing is re-armed.
+    leaving: bool,
     state: TrunkState,
 }
 
@@ -67,6 +69,7 @@ impl TrunkLink {
             failures: 0,
             expires: account.expires.max(1),
             options_pending: false,
+            leaving: false,
             state: TrunkState::default(),
             account,
         }
@@ -103,6 +106,24 @@ impl UserAgent {
             }
             if !link.account.qualify.is_zero() {
                 self.timers.set(TimerId::TrunkQualify(i), now);
+            }
+        }
+    }
+
+    /// Removes our registrations (REGISTER with Expires: 0, answering the last
+    /// challenge again) and stops refreshes and pings: the switch is shutting down.
+    pub fn unregister_trunks(&mut self, now: Instant) {
+        for i in 0..self.trunks.len() {
+            self.timers.clear(&TimerId::TrunkRegister(i));
+            self.timers.clear(&TimerId::TrunkQualify(i));
+            let Some(link) = self.trunks.get_mut(i) else {
+                continue;
+            };
+            link.leaving = true;
+            if link.state.registered == Some(true) {
+                link.rounds = 0;
+                link.fresh_credentials = false;
+                self.send_register(i, now);
             }
         }
     }
@@ -163,7 +184,10 @@ impl UserAgent {
             (HeaderName::To, aor),
             (HeaderName::CallId, link.call_id.clone()),
             (HeaderName::Contact, format!("<sip:{user}@{local}>")),
-            (HeaderName::Expires, link.expires.to_string()),
+            (
+                HeaderName::Expires,
+                if link.leaving { 0 } else { link.expires }.to_string(),
+            ),
         ];
         if !user_agent.is_empty() {
             headers.push((HeaderName::UserAgent, user_agent));
@@ -287,6 +311,11 @@ impl UserAgent {
         let Some(link) = self.trunks.get_mut(i) else {
             return;
         };
+        if link.leaving && !matches!(code, 401 | 407) {
+            // Removed (or not: we are going either way).
+            self.update_trunk(i, |s| s.registered = None);
+            return;
+        }
         match code {
             200..=299 => {
                 let granted = granted_expires(response, link.expires);
@@ -347,7 +376,9 @@ impl UserAgent {
     pub(super) fn on_trunk_timeout(&mut self, i: usize, request: TrunkRequest, now: Instant) {
         match request {
             TrunkRequest::Register => {
-                self.register_failed(i, "REGISTER timed out".into(), now);
+                if self.trunks.get(i).is_some_and(|t| !t.leaving) {
+                    self.register_failed(i, "REGISTER timed out".into(), now);
+                }
             }
             TrunkRequest::Options => {
                 if let Some(link) = self.trunks.get_mut(i) {
@@ -374,7 +405,9 @@ impl UserAgent {
         let exponent = link.failures.saturating_sub(1).min(16);
         let retry = RETRY_FIRST.saturating_mul(1 << exponent).min(RETRY_MAX);
         tracing::info!(trunk = %link.account.name, error = %why, ?retry, "trunk registration failed");
-        self.timers.set(TimerId::TrunkRegister(i), now + retry);
+        if !link.leaving {
+            self.timers.set(TimerId::TrunkRegister(i), now + retry);
+        }
         self.update_trunk(i, |s| {
             s.registered = Some(false);
             s.last_error = Some(why);
