@@ -54,11 +54,25 @@ impl UserAgent {
         let local_tag = msg::new_tag();
         let call_id = msg::call_id(&request);
         let (caller, caller_name) = msg::party(&request.headers, &HeaderName::From);
-        let callee = request
+        let mut callee = request
             .uri
             .user()
             .map(|u| String::from_utf8_lossy(u).into_owned())
             .unwrap_or_default();
+        if let Origin::Trunk(name) = &origin {
+            // A carrier we register with sends calls to our Contact (its user is our
+            // account), the dialled number in To: the number is what the dialplan needs.
+            let account = self.config.trunk_accounts.iter().find(|a| &a.name == name);
+            let contact_user = account
+                .filter(|a| a.register)
+                .map(|a| a.from_user.as_deref().unwrap_or(&a.username));
+            if contact_user.is_some_and(|u| !u.is_empty() && msg::uri_user(u) == callee) {
+                let (to_user, _) = msg::party(&request.headers, &HeaderName::To);
+                if !to_user.is_empty() {
+                    callee = to_user;
+                }
+            }
+        }
         let offer = (!request.body().is_empty())
             .then(|| String::from_utf8_lossy(request.body()).into_owned());
         let to = header(&request.headers, &HeaderName::To).unwrap_or_default();

@@ -948,6 +948,17 @@ fn calls_from_a_registering_trunk_are_still_known_by_their_source() {
     assert_eq!(Harness::sent_codes(&out), vec![100]);
     let call = incoming(&out).expect("an incoming call");
     assert_eq!(call.info.origin, Origin::Trunk("carrier".into()));
+    assert_eq!(call.info.callee, "101", "the Request-URI's number");
+    // Sent to our Contact (user `acct`): the number dialled is the To user.
+    let to_contact = invite("to-contact", "t2", None)
+        .replacen("INVITE sip:101@", "INVITE sip:acct@", 1)
+        .replace("To: <sip:101@", "To: <sip:15550100@");
+    h.recv(&to_contact, udp(CARRIER));
+    let out = h.outputs();
+    assert_eq!(
+        incoming(&out).expect("a second call").info.callee,
+        "15550100"
+    );
     // Calls out through it carry its From domain.
     let target = Target::Trunk {
         name: "carrier".into(),
