@@ -110,3 +110,23 @@ fn a_trunk_whose_registration_failed_refuses_calls() {
     let run = cli(&server, "originate sofia/gateway/carrier/2000 &park");
     assert_eq!(run.stdout.trim(), "-ERR GATEWAY_DOWN", "{run}");
 }
+
+/// Registering does not change how the trunk's own calls are recognised: by
+/// their source address, without a challenge, into its context.
+#[test]
+fn calls_from_a_registered_trunk_land_in_its_context() {
+    let port = ports::free_udp_port();
+    let server = Server::start_with(
+        "trunk-registered-inbound",
+        registering_trunk(port, "s3cret", 0),
+    );
+    let carrier = Sipp::new(&server, "uas_carrier_register")
+        .local_port(port)
+        .spawn();
+    carrier.wait().assert_logged("REGISTERED");
+    wait_for_server_log(&server, "trunk registered");
+    let caller = Sipp::new(&server, "uac_trunk")
+        .key("user", "+15550100")
+        .local_port(port);
+    crate::assert_plays_tone1k(caller, "100");
+}
