@@ -318,7 +318,8 @@ impl UserAgent {
         }
         match code {
             200..=299 => {
-                let granted = granted_expires(response, link.expires);
+                let ours = format!("sip:{}@{}", msg::uri_user(link.user()), self.local.udp);
+                let granted = granted_expires(response, &ours, link.expires);
                 link.failures = 0;
                 link.fresh_credentials = false;
                 let refresh = Duration::from_secs(u64::from(granted) * REFRESH_PERCENT / 100)
@@ -496,15 +497,17 @@ fn challenges(response: &Response, proxy: bool) -> Vec<Challenge> {
         .collect()
 }
 
-/// The registration time the registrar granted: our Contact's `expires`, else the
-/// Expires header, else what we asked for (RFC 3261 §10.2.4).
-fn granted_expires(response: &Response, asked: u32) -> u32 {
+/// The registration time the registrar granted: our Contact's `expires` (the
+/// registrar lists every binding of the AOR, others' too), else the Expires header, else
+/// what we asked for (RFC 3261 §10.2.4).
+fn granted_expires(response: &Response, ours: &str, asked: u32) -> u32 {
     let from_contact = response
         .headers
         .get_all(&HeaderName::Contact)
         .filter_map(|h| sipx_sip::headers::Address::parse_list(&h.value(), "Contact").ok())
         .flatten()
-        .find_map(|a| {
+        .find(|a| a.uri.to_string().eq_ignore_ascii_case(ours))
+        .and_then(|a| {
             a.param("expires")
                 .and_then(|e| std::str::from_utf8(e).ok()?.trim().parse::<u32>().ok())
         });
