@@ -252,6 +252,9 @@ impl Switch {
         session.swapped.notify_one();
         placed.map(|_| ()).map_err(|e| match e {
             crate::switch::OriginateError::Refused(e) => e,
+            down @ crate::switch::OriginateError::TrunkDown { .. } => {
+                ControlError::Conflict(down.to_string())
+            }
             // The session's state (its party gone with the failed target) is what
             // the request ran into.
             crate::switch::OriginateError::Failed(cause) => {

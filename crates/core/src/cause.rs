@@ -62,6 +62,8 @@ causes! {
     MANAGER_REQUEST = 503, "MANAGER_REQUEST", "Manager request";
     // FreeSWITCH's cause for a call cut at its time limit (`sched_hangup`'s default).
     ALLOTTED_TIMEOUT = 602, "ALLOTTED_TIMEOUT", "Allotted timeout";
+    // FreeSWITCH's cause for a call refused because its gateway (trunk) is down.
+    GATEWAY_DOWN = 609, "GATEWAY_DOWN", "Gateway down";
 }
 
 impl Cause {
@@ -81,6 +83,8 @@ impl Cause {
             58 | 88 => 488,
             102 => 504,
             487 => 487,
+            // As FreeSWITCH answers a call it cannot pass to a down gateway.
+            609 => 502,
             _ => 480,
         }
     }

@@ -84,6 +84,8 @@ pub struct ChannelData {
     pub pending_local: Option<String>,
     /// The other half of a Local pair: digits sent to this half reach it.
     pub local_peer: Option<String>,
+    /// How an outbound channel's INVITE is shaped (extra headers, late offer).
+    pub invite: crate::originate::InviteShape,
 }
 
 impl ChannelData {
@@ -117,6 +119,7 @@ impl ChannelData {
             pending_dial: None,
             pending_local: None,
             local_peer: None,
+            invite: Default::default(),
         }
     }
 }

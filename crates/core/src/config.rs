@@ -318,7 +318,46 @@ pub struct Trunk {
     pub codecs: Option<Vec<String>>,
     #[serde(default)]
     pub dtmf_mode: DtmfMode,
+    /// Register with the carrier (digest auth with `username`/`password`), refreshed
+    /// before `expires` runs out.
+    #[serde(default)]
+    pub register: bool,
+    #[serde(default)]
+    pub username: Option<String>,
+    #[serde(default)]
+    pub password: Option<String>,
+    /// Seconds asked for in REGISTER.
+    #[serde(default = "default_trunk_expires")]
+    pub expires: u32,
+    /// User and domain of our address of record at the carrier (From/To of REGISTER and
+    /// pings); `username` and the carrier's `host` when absent.
+    #[serde(default)]
+    pub from_user: Option<String>,
+    #[serde(default)]
+    pub from_domain: Option<String>,
+    /// Seconds between OPTIONS pings; 0 sends none. Default: 60 for a trunk that
+    /// registers, none otherwise.
+    #[serde(default)]
+    pub qualify: Option<u64>,
+    /// The From user of calls out through this trunk, unless the call sets a caller id.
+    #[serde(default)]
+    pub caller_id_number: Option<String>,
 }
+
+fn default_trunk_expires() -> u32 {
+    3600
+}
+
+impl Trunk {
+    /// Seconds between OPTIONS pings (0: none), defaults applied.
+    pub fn qualify_secs(&self) -> u64 {
+        self.qualify
+            .unwrap_or(if self.register { DEFAULT_QUALIFY } else { 0 })
+    }
+}
+
+/// Seconds between OPTIONS pings of a registering trunk that does not say.
+const DEFAULT_QUALIFY: u64 = 60;
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]

@@ -34,6 +34,7 @@ pub(crate) async fn dial(switch: &Switch, caller: &Arc<Channel>, args: &[String]
                 Some(caller),
                 [None, None],
                 &BTreeMap::new(),
+                Default::default(),
             )
             .await;
         match placed {

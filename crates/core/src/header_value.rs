@@ -35,6 +35,24 @@ pub(crate) fn check_outbound(dialstring: &str, caller: &CallerId) -> Result<(), 
     check_caller_id(caller)
 }
 
+/// An extra header for an outbound INVITE: a token name (RFC 3261 §25.1) that the
+/// switch does not write itself, and a value that cannot start a header of its own.
+pub fn check_extra_header(name: &str, value: &str) -> Result<(), ControlError> {
+    check_header_value("header name", name)?;
+    let token = |c: char| c.is_ascii_alphanumeric() || "-.!%*_+`'~".contains(c);
+    if name.is_empty() || !name.chars().all(token) {
+        return Err(ControlError::Invalid(format!(
+            "header name {name:?} is not a token"
+        )));
+    }
+    if switchboard_sip::is_reserved_header(name) {
+        return Err(ControlError::Invalid(format!(
+            "header {name} is set by the switch and cannot be given"
+        )));
+    }
+    check_header_value(&format!("header {name}"), value)
+}
+
 pub(crate) fn check_caller_id(caller: &CallerId) -> Result<(), ControlError> {
     check_header_value("callerId name", &caller.name)?;
     check_header_value("callerId number", &caller.number)
@@ -89,6 +107,25 @@ mod tests {
         assert!(refusal(check_caller_id(&caller("Al\rice", "1000"))).starts_with("callerId name"));
         assert!(refusal(check_caller_id(&caller("Alice", "10\n00"))).starts_with("callerId number"));
         assert!(refusal(check_outbound("SIP/10\r01", &caller("", ""))).starts_with("endpoint"));
+    }
+
+    #[test]
+    fn extra_headers_need_token_names_of_our_own_and_clean_values() {
+        assert_eq!(check_extra_header("Answer-Mode", "Auto"), Ok(()));
+        assert_eq!(
+            check_extra_header("Remote-Party-ID", "<sip:a@b>;party=calling;screen=yes"),
+            Ok(())
+        );
+        assert!(refusal(check_extra_header("X Bad", "1")).contains("not a token"));
+        assert!(refusal(check_extra_header("X:Bad", "1")).contains("not a token"));
+        assert!(refusal(check_extra_header("", "1")).contains("not a token"));
+        assert!(refusal(check_extra_header("Via", "x")).contains("set by the switch"));
+        assert!(refusal(check_extra_header("call-id", "x")).contains("set by the switch"));
+        assert_eq!(
+            refusal(check_extra_header("Alert-Info", "a\r\nVia: x")),
+            "header Alert-Info must not contain CR"
+        );
+        assert!(refusal(check_extra_header("X\nY", "1")).starts_with("header name"));
     }
 
     #[test]

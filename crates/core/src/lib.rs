@@ -37,6 +37,7 @@ mod switch;
 #[cfg(test)]
 mod testing;
 pub mod time;
+pub mod trunks;
 
 pub use apps::{AppFuture, AppHandler, Application, Next, Transfer};
 pub use bridge::{AddToBridge, Bridge, BridgeKind, NewBridge};
@@ -56,6 +57,7 @@ pub use playback::{
 pub use snapshot::{BridgeSnapshot, ChannelSnapshot, PlaybackSnapshot, RecordingSnapshot};
 pub use state::ChannelState;
 pub use switch::{parse_dialstring, ControlError, OriginateError, Switch};
+pub use trunks::TrunkStatus;
 
 /// A channel or a bridge: what a playback plays into or a recording records.
 #[derive(Debug, Clone, PartialEq, Eq)]

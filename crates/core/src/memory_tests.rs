@@ -220,4 +220,127 @@ async fn originate_collect_transfer_and_bridge_without_sockets() {
     );
 }
 
+/// A registering trunk at `host` (acct/pw, no pings) with `caller_id_number`.
+fn registering_trunk(
+    name: &str,
+    host: &str,
+    caller_id_number: Option<&str>,
+) -> crate::config::Trunk {
+    crate::config::Trunk {
+        name: name.into(),
+        host: host.into(),
+        context: "default".into(),
+        codecs: None,
+        dtmf_mode: Default::default(),
+        register: true,
+        username: Some("acct".into()),
+        password: Some("pw".into()),
+        expires: 3600,
+        from_user: None,
+        from_domain: None,
+        qualify: Some(0),
+        caller_id_number: caller_id_number.map(str::to_owned),
+    }
+}
+
+/// The registrar's final answer to `request` (its Vias, From, To with a tag, Call-ID,
+/// CSeq).
+fn registrar_answer(request: &str, status: &str) -> String {
+    let vias: String = request
+        .lines()
+        .filter(|l| l.starts_with("Via:"))
+        .map(|l| format!("{l}\r\n"))
+        .collect();
+    let h = |name: &str| header(request, name).unwrap_or_default().to_owned();
+    format!(
+        "SIP/2.0 {status}\r\n{vias}From: {}\r\nTo: {};tag=reg\r\nCall-ID: {}\r\nCSeq: {}\r\n\
+         Content-Length: 0\r\n\r\n",
+        h("From"),
+        h("To"),
+        h("Call-ID"),
+        h("CSeq")
+    )
+}
+
+/// Polls (in paused time) until `name`'s registration state is `registered`.
+async fn registered(switch: &crate::Switch, name: &str, registered: Option<bool>) {
+    for _ in 0..100 {
+        if switch.trunk_status(name).and_then(|s| s.registered) == registered {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!(
+        "{name} never became {registered:?}: {:?}",
+        switch.trunk_status(name)
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn trunks_register_carry_their_caller_id_and_refuse_calls_when_down() {
+    let (switch, mut net) =
+        crate::testing::memory_switch_with("memory-trunks", BTreeMap::new(), |config| {
+            config.trunk = vec![
+                registering_trunk("carrier", "192.0.2.20:5060", Some("15550001")),
+                registering_trunk("dead", "192.0.2.21:5060", None),
+            ];
+        })
+        .await;
+    for (host, status) in [
+        ("192.0.2.20:5060", "200 OK"),
+        ("192.0.2.21:5060", "403 Forbidden"),
+    ] {
+        let remote: std::net::SocketAddr = host.parse().unwrap();
+        let (flow, register) = net
+            .expect("a REGISTER", |f, t| {
+                f.remote == remote && t.starts_with("REGISTER ")
+            })
+            .await;
+        net.deliver(flow, &registrar_answer(&register, status))
+            .await;
+    }
+    registered(&switch, "carrier", Some(true)).await;
+    registered(&switch, "dead", Some(false)).await;
+    let names: Vec<_> = switch
+        .trunks()
+        .into_iter()
+        .map(|t| (t.is_up(), t.name))
+        .collect();
+    assert_eq!(
+        names,
+        vec![(true, "carrier".into()), (false, "dead".into())]
+    );
+    assert!(switch.trunk_status("nope").is_none());
+
+    // Through the registered trunk: its caller id, unless the request names one.
+    let carrier: std::net::SocketAddr = "192.0.2.20:5060".parse().unwrap();
+    for (caller, from_user) in [("", "15550001"), ("777", "777")] {
+        let mut request = Originate::new("SIP/carrier/2000", Then::Park);
+        request.caller_id.number = caller.into();
+        let channel = switch.originate(request).await.expect("originated");
+        let (_, invite) = net
+            .expect("an INVITE", |f, t| {
+                f.remote == carrier && t.starts_with("INVITE ")
+            })
+            .await;
+        let from = header(&invite, "From").unwrap_or_default();
+        assert!(from.contains(&format!("<sip:{from_user}@")), "{from}");
+        switch.hangup(&channel.id, crate::Cause::NORMAL_CLEARING);
+    }
+
+    // Through the trunk whose registration failed: refused at once, naming it and why.
+    let refused = switch
+        .originate(Originate::new("SIP/dead/2000", Then::Park))
+        .await
+        .expect_err("a down trunk refuses calls");
+    match &refused {
+        crate::OriginateError::TrunkDown { trunk, reason } => {
+            assert_eq!(trunk, "dead");
+            assert!(reason.contains("403"), "{reason}");
+        }
+        other => panic!("expected TrunkDown, got {other:?}"),
+    }
+    assert_eq!(refused.cause(), crate::Cause::GATEWAY_DOWN);
+}
+
 mod requests;

@@ -10,7 +10,8 @@ use crate::cause::Cause;
 use crate::channel::{CallerId, Channel};
 use crate::header_value;
 use crate::state::ChannelState;
-use crate::switch::{parse_local, ControlError, OriginateError, Switch};
+use crate::switch::{parse_dialstring, parse_local, ControlError, OriginateError, Switch};
+use switchboard_sip::Target;
 
 /// Where an originated channel goes once it answers.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -45,15 +46,29 @@ pub struct Originate {
     pub timeout: Option<Duration>,
     /// Go to `then` on early media (183 with SDP) already, not only on answer.
     pub early_media: bool,
-    /// Extra headers for the INVITE (`Answer-Mode`, `Alert-Info`, …).
-    pub headers: Vec<(String, String)>,
-    /// Send the INVITE without SDP: the far end offers in its answer.
-    pub late_offer: bool,
     pub then: Then,
     /// The new channel's id (ARI `channelId`), and the second half's for a Local
     /// channel (`otherChannelId`).
     pub channel_id: Option<String>,
     pub other_channel_id: Option<String>,
+    /// Extra headers on the INVITE, in order (`Answer-Mode: Auto`, `Call-Info`,
+    /// `Alert-Info`, `P-Asserted-Identity`, `Remote-Party-ID`, …). Refused (400) when a
+    /// name is not a token or is a header the switch writes itself (Via, From, To,
+    /// Call-ID, CSeq, Contact, …), or a name or value holds CR, LF or NUL.
+    pub headers: Vec<(String, String)>,
+    /// Send the INVITE without SDP: the far end offers in its 200 and our answer goes
+    /// in the ACK (RFC 3261 §13.2.1; the RFC 3725 third-party call control flows).
+    pub late_offer: bool,
+}
+
+/// How an outbound channel's INVITE is shaped beyond its target and caller id.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct InviteShape {
+    pub headers: Vec<(String, String)>,
+    pub late_offer: bool,
+    /// The request named its caller number itself: a trunk's `caller_id_number` does
+    /// not replace it.
+    pub caller_set: bool,
 }
 
 impl Originate {
@@ -65,11 +80,11 @@ impl Originate {
             variables: BTreeMap::new(),
             timeout: None,
             early_media: false,
-            headers: Vec::new(),
-            late_offer: false,
             then,
             channel_id: None,
             other_channel_id: None,
+            headers: Vec::new(),
+            late_offer: false,
         }
     }
 }
@@ -80,6 +95,10 @@ impl Switch {
     pub async fn originate(&self, request: Originate) -> Result<Arc<Channel>, OriginateError> {
         for (name, value) in &request.variables {
             header_value::check_variable(name, value)?;
+        }
+        let (headers, late_offer) = invite_shape(&request);
+        for (name, value) in &headers {
+            header_value::check_extra_header(name, value)?;
         }
         for id in [&request.channel_id, &request.other_channel_id]
             .into_iter()
@@ -96,6 +115,7 @@ impl Switch {
             self.channel(other)?;
         }
         let caller = caller_from_variables(request.caller_id, &request.variables);
+        let caller_set = !caller.number.is_empty();
         let channel = self
             .call_out(
                 &request.endpoint,
@@ -103,6 +123,11 @@ impl Switch {
                 None,
                 [request.channel_id, request.other_channel_id],
                 &request.variables,
+                InviteShape {
+                    headers,
+                    late_offer,
+                    caller_set,
+                },
             )
             .await?;
         tokio::spawn(self.clone().when_answered(
@@ -123,8 +148,13 @@ impl Switch {
         parent: Option<&Arc<Channel>>,
         [channel_id, other_id]: [Option<String>; 2],
         variables: &BTreeMap<String, String>,
+        shape: InviteShape,
     ) -> Result<Arc<Channel>, OriginateError> {
         header_value::check_outbound(dialstring, &caller)?;
+        if let Ok(Target::Trunk { name, .. }) = parse_dialstring(dialstring, self.config()) {
+            // Refused before a channel exists: nothing rings, nothing to clean up.
+            self.check_trunk_up(&name)?;
+        }
         if let Some((exten, context)) = parse_local(dialstring) {
             let channel = self.local_pair(
                 &exten,
@@ -139,6 +169,7 @@ impl Switch {
         }
         let (channel, target) = self.prepare_outbound(dialstring, caller, parent, channel_id)?;
         self.set_vars(&channel, variables);
+        channel.data().invite = shape;
         if let Err(cause) = self.place_call(&channel, target).await {
             self.hangup(&channel.id, cause);
             return Err(cause.into());
@@ -208,6 +239,26 @@ impl Switch {
     }
 }
 
+/// The INVITE's extra headers and whether it goes without SDP: the request's own, plus
+/// FreeSWITCH's `sip_h_<Name>` variables (each adds header `Name`) and
+/// `sip_late_offer=true` (switchboard's; FreeSWITCH has no per-call switch for it), so
+/// dial strings (`{sip_h_Answer-Mode=Auto}sofia/gateway/…`) can shape the INVITE too.
+fn invite_shape(request: &Originate) -> (Vec<(String, String)>, bool) {
+    let mut headers = request.headers.clone();
+    let mut late_offer = request.late_offer;
+    for (name, value) in &request.variables {
+        if let Some(header) = name.strip_prefix("sip_h_") {
+            headers.push((header.to_owned(), value.clone()));
+        } else if name == "sip_late_offer" {
+            // FreeSWITCH's switch_true().
+            late_offer |= ["true", "yes", "on", "1", "enabled", "active", "allow"]
+                .iter()
+                .any(|t| value.trim().eq_ignore_ascii_case(t));
+        }
+    }
+    (headers, late_offer)
+}
+
 /// The caller id, with what the request's variables say of it (Asterisk's
 /// `CALLERID(name)`/`CALLERID(num)`, FreeSWITCH's `origination_caller_id_*`).
 fn caller_from_variables(mut caller: CallerId, variables: &BTreeMap<String, String>) -> CallerId {
@@ -226,6 +277,31 @@ fn caller_from_variables(mut caller: CallerId, variables: &BTreeMap<String, Stri
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn sip_h_variables_and_sip_late_offer_shape_the_invite() {
+        let mut request = Originate::new("SIP/carrier/2000", Then::Park);
+        request.headers = vec![("Answer-Mode".into(), "Auto".into())];
+        request.variables = [
+            ("sip_h_Alert-Info", "info=intercom"),
+            ("sip_late_offer", "true"),
+            ("other", "x"),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .collect();
+        let (headers, late) = invite_shape(&request);
+        assert_eq!(
+            headers,
+            vec![
+                ("Answer-Mode".to_owned(), "Auto".to_owned()),
+                ("Alert-Info".to_owned(), "info=intercom".to_owned())
+            ]
+        );
+        assert!(late);
+        request.variables.clear();
+        assert!(!invite_shape(&request).1);
+    }
 
     #[test]
     fn caller_id_variables_shape_the_caller() {

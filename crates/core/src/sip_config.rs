@@ -6,7 +6,7 @@ use std::time::Duration;
 use switchboard_sip::digest::Algorithm;
 use switchboard_sip::guard::{BanAction as GuardBanAction, GuardConfig};
 use switchboard_sip::transport::TransportLimits;
-use switchboard_sip::{EndpointAuth, StackConfig};
+use switchboard_sip::{EndpointAuth, StackConfig, TrunkAccount};
 
 use crate::config::{BanAction, Config, DigestAlgorithm, Security};
 
@@ -17,6 +17,7 @@ pub(crate) fn stack_config(
     trunks: Vec<(String, SocketAddr)>,
 ) -> StackConfig {
     let security = &config.security;
+    let trunk_accounts = trunk_accounts(config, &trunks);
     StackConfig {
         udp,
         tcp,
@@ -35,12 +36,36 @@ pub(crate) fn stack_config(
             })
             .collect(),
         trunks,
+        trunk_accounts,
         user_agent: config.sip.user_agent.clone(),
         algorithms: algorithms(&config.sip.auth_algorithms),
         nonce_lifetime_secs: security.nonce_lifetime,
         guard: guard(security),
         limits: limits(security),
     }
+}
+
+/// The trunks that register or are pinged, with their resolved addresses.
+fn trunk_accounts(config: &Config, addrs: &[(String, SocketAddr)]) -> Vec<TrunkAccount> {
+    config
+        .trunk
+        .iter()
+        .filter(|t| t.register || t.qualify_secs() > 0)
+        .filter_map(|t| {
+            let addr = addrs.iter().find(|(n, _)| n == &t.name)?.1;
+            Some(TrunkAccount {
+                name: t.name.clone(),
+                addr,
+                register: t.register,
+                username: t.username.clone().unwrap_or_default(),
+                password: t.password.clone().unwrap_or_default(),
+                expires: t.expires,
+                from_user: t.from_user.clone(),
+                from_domain: t.from_domain.clone(),
+                qualify: Duration::from_secs(t.qualify_secs()),
+            })
+        })
+        .collect()
 }
 
 fn algorithms(names: &[DigestAlgorithm]) -> Vec<Algorithm> {

@@ -10,7 +10,9 @@ use std::time::{Duration, SystemTime};
 use switchboard_media::codec::Codec;
 use switchboard_media::engine::{EngineConfig, Leg, MediaEngine, MediaEvent, Remote, Source};
 use switchboard_sip::sdp::{Direction as SdpDirection, Format, Sdp};
-use switchboard_sip::{CallEvent, IncomingCall, InviteError, Origin, SipStack, Target};
+use switchboard_sip::{
+    CallEvent, IncomingCall, InviteError, Origin, OutgoingCall, SipStack, Target,
+};
 use switchboard_store::{Cdr, Store};
 use tokio::sync::mpsc;
 
@@ -57,6 +59,10 @@ pub enum OriginateError {
     /// The call could not be placed, for this cause.
     #[error("{}", .0.text())]
     Failed(Cause),
+    /// The trunk the call would go through is down (registration failed, pings
+    /// unanswered): refused at once with GATEWAY_DOWN.
+    #[error("trunk {trunk} is down: {reason}")]
+    TrunkDown { trunk: String, reason: String },
 }
 
 impl From<Cause> for OriginateError {
@@ -71,6 +77,7 @@ impl OriginateError {
         match self {
             Self::Refused(_) => Cause::INVALID_NUMBER_FORMAT,
             Self::Failed(cause) => *cause,
+            Self::TrunkDown { .. } => Cause::GATEWAY_DOWN,
         }
     }
 }
@@ -624,23 +631,25 @@ impl Switch {
         channel: &Arc<Channel>,
         target: Target,
     ) -> Result<(), Cause> {
-        let (offer, caller) = {
+        if let Target::Trunk { name, .. } = &target {
+            if let Err(e) = self.check_trunk_up(name) {
+                tracing::info!(channel = %channel.name, error = %e, "cannot dial");
+                return Err(Cause::GATEWAY_DOWN);
+            }
+            self.trunk_caller_id(channel, name);
+        }
+        let call = {
             let data = channel.data();
-            (
-                data.local_sdp.as_ref().map(Sdp::to_string),
-                data.connected.clone(),
-            )
+            // A late offer keeps our prepared offer unsent: it is the base of the answer.
+            let offer = (!data.invite.late_offer)
+                .then(|| data.local_sdp.as_ref().map(Sdp::to_string))
+                .flatten();
+            let mut call = OutgoingCall::new(target, data.connected.number.clone(), offer);
+            call.caller_name = Some(data.connected.name.clone()).filter(|n| !n.is_empty());
+            call.headers.clone_from(&data.invite.headers);
+            call
         };
-        let invited = self
-            .inner
-            .sip
-            .invite(
-                target,
-                &caller.number,
-                Some(caller.name.as_str()).filter(|n| !n.is_empty()),
-                offer,
-            )
-            .await;
+        let invited = self.inner.sip.place(call).await;
         match invited {
             Ok((handle, events)) => {
                 let _ = channel.sip.set(handle);
@@ -653,10 +662,26 @@ impl Switch {
                     InviteError::NotRegistered(_) => Cause::SUBSCRIBER_ABSENT,
                     InviteError::UnknownTrunk(_)
                     | InviteError::BadUri(_)
-                    | InviteError::BadHeader => Cause::NO_ROUTE_DESTINATION,
+                    | InviteError::BadHeader
+                    | InviteError::ReservedHeader(_) => Cause::NO_ROUTE_DESTINATION,
                     InviteError::Stopped => Cause::SWITCH_CONGESTION,
                 })
             }
+        }
+    }
+
+    /// A trunk's `caller_id_number` becomes the From user of a call through it, unless
+    /// the request named its own caller number.
+    fn trunk_caller_id(&self, channel: &Channel, trunk: &str) {
+        let number = self
+            .config()
+            .trunk
+            .iter()
+            .find(|t| t.name == trunk)
+            .and_then(|t| t.caller_id_number.clone());
+        let mut data = channel.data();
+        if let Some(number) = number.filter(|_| !data.invite.caller_set) {
+            data.connected.number = number;
         }
     }
 
@@ -691,7 +716,9 @@ impl Switch {
     fn on_call_event(&self, channel: &Arc<Channel>, event: CallEvent) {
         match event {
             CallEvent::Provisional { code, sdp } => {
-                if let Some(sdp) = sdp {
+                // An offer in an unreliable 1xx is not one we can answer (no PRACK).
+                let late = channel.data().invite.late_offer;
+                if let Some(sdp) = sdp.filter(|_| !late) {
                     if self.apply_answer(channel, &sdp) {
                         channel.set_early_media();
                     }
@@ -701,7 +728,12 @@ impl Switch {
                 }
             }
             CallEvent::Answered { sdp } => {
-                if let Some(sdp) = sdp {
+                if channel.data().invite.late_offer {
+                    if !self.answer_late_offer(channel, sdp.as_deref()) {
+                        self.hangup(&channel.id, Cause::INCOMPATIBLE_DESTINATION);
+                        return;
+                    }
+                } else if let Some(sdp) = sdp {
                     if !self.apply_answer(channel, &sdp) {
                         self.hangup(&channel.id, Cause::INCOMPATIBLE_DESTINATION);
                         return;
@@ -751,6 +783,32 @@ impl Switch {
         };
         channel.leg.set_remote(remote);
         channel.data().awaiting_answer = false;
+        true
+    }
+
+    /// Answers the offer a late-offer call's 2xx carried, in the ACK; false (after a
+    /// bare ACK) when there is none or nothing in it we can use.
+    fn answer_late_offer(&self, channel: &Channel, offer: Option<&str>) -> bool {
+        let Some(sip) = channel.sip.get() else {
+            return false;
+        };
+        let prefs: Vec<&str> = channel.codecs.iter().map(String::as_str).collect();
+        let answer = offer.and_then(|o| Sdp::parse(o).ok()).and_then(|offer| {
+            let answer = offer.answer(&prefs, channel.leg.local_addr(), session_id())?;
+            Some((offer, answer))
+        });
+        let Some((offer, answer)) = answer else {
+            tracing::info!(channel = %channel.name, "late offer without a usable SDP offer");
+            sip.ack(None);
+            return false;
+        };
+        apply_remote(&channel.leg, &offer, &answer);
+        {
+            let mut data = channel.data();
+            data.local_sdp = Some(answer.clone());
+            data.awaiting_answer = false;
+        }
+        sip.ack(Some(answer.to_string()));
         true
     }
 
@@ -1416,7 +1474,8 @@ impl Switch {
         while !self.registry().is_empty() && tokio::time::Instant::now() < deadline {
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
-        // Let the BYEs leave before the process exits.
+        self.sip().unregister_trunks();
+        // Let the BYEs and un-REGISTERs leave before the process exits.
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }

@@ -80,7 +80,17 @@ pub(crate) async fn memory_switch(
     name: &str,
     dialplan: BTreeMap<String, BTreeMap<String, Vec<String>>>,
 ) -> (Switch, phone::Network) {
-    let config = config(data_dir(name), format!("udp:{}", phone::SWITCH), dialplan);
+    memory_switch_with(name, dialplan, |_| {}).await
+}
+
+/// [`memory_switch`] with its config changed by `configure` (trunks, endpoints).
+pub(crate) async fn memory_switch_with(
+    name: &str,
+    dialplan: BTreeMap<String, BTreeMap<String, Vec<String>>>,
+    configure: impl FnOnce(&mut Config),
+) -> (Switch, phone::Network) {
+    let mut config = config(data_dir(name), format!("udp:{}", phone::SWITCH), dialplan);
+    configure(&mut config);
     let (network, io) = phone::Network::new();
     let switch = Switch::start_with(config, io)
         .await

@@ -218,7 +218,7 @@ pub fn document(instance_id: &str, trunks: &[String]) -> String {
                         json!({"200": {"description": "OK", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Created"}}}}}),
                         &[("400", "The body or a field is not valid."),
                           ("404", "A party is not an endpoint of this switch and no trunk reaches it."),
-                          ("503", "Too many sessions are in progress.")],
+                          ("503", "The trunk is down, or too many sessions are in progress.")],
                     )
                 }
             },

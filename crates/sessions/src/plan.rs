@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use switchboard_core::{
-    CallSession, CallerId, Config, NewCallSession, Originate, SessionParty, Then,
+    CallSession, CallerId, Config, NewCallSession, Originate, SessionParty, Switch, Then,
 };
 
 use crate::error::ApiError;
@@ -96,7 +96,8 @@ pub fn transfer(
     .into_originate()
 }
 
-pub fn plan(config: &Config, request: &CreateSession) -> Result<NewCallSession, ApiError> {
+pub fn plan(switch: &Switch, request: &CreateSession) -> Result<NewCallSession, ApiError> {
+    let config = switch.config();
     let trunk = match &request.trunk {
         Some(name) => Some(
             config
@@ -107,6 +108,15 @@ pub fn plan(config: &Config, request: &CreateSession) -> Result<NewCallSession, 
         ),
         None => None,
     };
+    // A trunk that is down (registration failed, pings unanswered) takes no calls.
+    if let Some(status) = trunk.and_then(|t| switch.trunk_status(&t.name)) {
+        if !status.is_up() {
+            return Err(
+                ApiError::unavailable(format!("trunk {} is down", status.name))
+                    .with_detail(status.down_reason()),
+            );
+        }
+    }
     // A single switch is the only instance of its deployment: another id names
     // nothing it can reach (a field error, as the OpenAPI document's enum says).
     if let Some(instance) = &request.target_instance_id {

@@ -119,7 +119,7 @@ async fn create(
     body: Bytes,
 ) -> Result<Json<Value>, ApiError> {
     let request = CreateSession::parse(&body)?;
-    let new = crate::plan::plan(api.switch.config(), &request)?;
+    let new = crate::plan::plan(&api.switch, &request)?;
     let session = api.switch.start_call_session(new).map_err(control)?;
     tracing::info!(session = %session.id, caller = %session.caller, callee = %session.callee, "Sessions API: session created");
     Ok(Json(json!({ "id": session.id })))

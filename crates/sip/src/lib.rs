@@ -16,9 +16,10 @@ mod ua;
 pub mod validate;
 pub mod wire;
 
+pub use msg::is_reserved_header;
 pub use stack::{
-    CallEvent, CallHandle, CallInfo, EndpointAuth, IncomingCall, InviteError, Origin, SipStack,
-    StackConfig, Target,
+    CallEvent, CallHandle, CallInfo, EndpointAuth, IncomingCall, InviteError, Origin, OutgoingCall,
+    SipStack, StackConfig, Target, TrunkAccount, TrunkState,
 };
 pub use transport::{Flow, Inbound, Transport, TransportLimits};
 pub use wire::{MemoryWire, Wire};

@@ -268,6 +268,28 @@ pub fn unix_now() -> u64 {
         .unwrap_or(0)
 }
 
+/// Headers the user agent writes itself: one set from outside would contradict the
+/// dialog or the framing.
+pub const RESERVED_HEADERS: [HeaderName; 11] = [
+    HeaderName::Via,
+    HeaderName::From,
+    HeaderName::To,
+    HeaderName::CallId,
+    HeaderName::CSeq,
+    HeaderName::Contact,
+    HeaderName::MaxForwards,
+    HeaderName::ContentLength,
+    HeaderName::ContentType,
+    HeaderName::Route,
+    HeaderName::RecordRoute,
+];
+
+/// Whether `name` is a header the user agent writes on its INVITEs itself.
+pub fn is_reserved_header(name: &str) -> bool {
+    let parsed = HeaderName::parse(&Bytes::from(name.to_owned()));
+    RESERVED_HEADERS.contains(&parsed)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -5,7 +5,7 @@
 
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use tokio::sync::{mpsc, oneshot};
@@ -28,6 +28,8 @@ pub struct StackConfig {
     pub endpoints: HashMap<String, EndpointAuth>,
     /// Trunk name → peer address; requests from that address are trusted.
     pub trunks: Vec<(String, SocketAddr)>,
+    /// Trunks we register with or ping (OPTIONS); the others are assumed up.
+    pub trunk_accounts: Vec<TrunkAccount>,
     /// `Server`/`User-Agent` header text; empty sends none.
     pub user_agent: String,
     /// Digest algorithms challenged with, in order, unless an endpoint has its own.
@@ -47,6 +49,71 @@ pub struct EndpointAuth {
     pub force_rport: bool,
     /// …or to the Contact rewritten to that source address (PJSIP's `rewrite_contact`).
     pub rewrite_contact: bool,
+}
+
+/// How the stack keeps a trunk alive: outbound registration with digest credentials
+/// and OPTIONS pings.
+#[derive(Clone, PartialEq, Eq)]
+pub struct TrunkAccount {
+    pub name: String,
+    /// The carrier's address (its registrar and the target of the pings).
+    pub addr: SocketAddr,
+    /// Send REGISTER and keep it refreshed.
+    pub register: bool,
+    pub username: String,
+    pub password: String,
+    /// Seconds asked for in REGISTER (the carrier may grant fewer).
+    pub expires: u32,
+    /// The user part of our AOR (From/To); `username` when `None`.
+    pub from_user: Option<String>,
+    /// The domain of our AOR and the REGISTER's Request-URI; the carrier's address when
+    /// `None`.
+    pub from_domain: Option<String>,
+    /// Time between OPTIONS pings; zero sends none.
+    pub qualify: Duration,
+}
+
+impl std::fmt::Debug for TrunkAccount {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TrunkAccount")
+            .field("name", &self.name)
+            .field("addr", &self.addr)
+            .field("register", &self.register)
+            .field("username", &self.username)
+            .field("password", &"[REDACTED]")
+            .field("expires", &self.expires)
+            .field("qualify", &self.qualify)
+            .finish_non_exhaustive()
+    }
+}
+
+/// What the stack knows of a trunk's health.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TrunkState {
+    /// `Some(true)` registered, `Some(false)` the last attempt failed, `None` when the
+    /// trunk does not register or its first attempt has not finished.
+    pub registered: Option<bool>,
+    /// False once an OPTIONS ping went unanswered, until one is answered again.
+    pub reachable: bool,
+    /// Why the trunk is (or last was) down.
+    pub last_error: Option<String>,
+}
+
+impl Default for TrunkState {
+    fn default() -> Self {
+        Self {
+            registered: None,
+            reachable: true,
+            last_error: None,
+        }
+    }
+}
+
+impl TrunkState {
+    /// Whether calls may go through the trunk.
+    pub fn is_up(&self) -> bool {
+        self.reachable && self.registered != Some(false)
+    }
 }
 
 /// Who placed an incoming call.
@@ -84,7 +151,9 @@ pub struct CallInfo {
 pub enum CallEvent {
     /// Outgoing call: 1xx (other than 100), with early-media SDP when present.
     Provisional { code: u16, sdp: Option<String> },
-    /// Outgoing call: 2xx (already acknowledged).
+    /// Outgoing call: 2xx. Acknowledged already, except for a late-offer call (INVITE
+    /// without SDP) whose 2xx carried an offer: then `sdp` is the peer's offer and the ACK
+    /// waits for our answer ([`CallHandle::ack`]).
     Answered { sdp: Option<String> },
     /// Outgoing call: final failure response (or 408 for no answer at all).
     Failed { code: u16 },
@@ -100,6 +169,36 @@ pub enum CallEvent {
     Dtmf { digit: char, duration_ms: u32 },
     /// The peer stopped answering (our 2xx never acknowledged, transport failure).
     Lost,
+}
+
+/// An outgoing call as the core asks for it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OutgoingCall {
+    pub target: Target,
+    /// The From user; empty goes out as `anonymous`.
+    pub caller: String,
+    pub caller_name: Option<String>,
+    /// Our SDP offer. `None` sends the INVITE without SDP (late offer): the peer's offer
+    /// then comes in its 2xx ([`CallEvent::Answered`]) and our answer goes in the ACK
+    /// ([`CallHandle::ack`]).
+    pub offer: Option<String>,
+    /// Extra headers put on the INVITE, in order (`Answer-Mode`, `P-Asserted-Identity`,
+    /// …). A name that is not a token or a value with CR/LF/NUL refuses the call, as does
+    /// a header the user agent writes itself (Via, From, To, Call-ID, CSeq, …).
+    pub headers: Vec<(String, String)>,
+}
+
+impl OutgoingCall {
+    /// A call to `target` with our offer, no display name and no extra headers.
+    pub fn new(target: Target, caller: impl Into<String>, offer: Option<String>) -> Self {
+        Self {
+            target,
+            caller: caller.into(),
+            caller_name: None,
+            offer,
+            headers: Vec::new(),
+        }
+    }
 }
 
 /// Where an outgoing call goes.
@@ -125,6 +224,8 @@ pub enum InviteError {
     BadUri(String),
     #[error("a header value holds a line break or NUL")]
     BadHeader,
+    #[error("header {0} cannot be set on an INVITE")]
+    ReservedHeader(String),
     #[error("the SIP stack has stopped")]
     Stopped,
 }
@@ -153,11 +254,12 @@ enum Command {
         call: u64,
         target: Target,
     },
+    Ack {
+        call: u64,
+        sdp: Option<String>,
+    },
     Invite {
-        target: Target,
-        caller: String,
-        caller_name: Option<String>,
-        offer: Option<String>,
+        call: Box<OutgoingCall>,
         reply:
             oneshot::Sender<Result<(CallHandle, mpsc::UnboundedReceiver<CallEvent>), InviteError>>,
     },
@@ -165,6 +267,7 @@ enum Command {
         aor: String,
         reply: oneshot::Sender<Vec<String>>,
     },
+    UnregisterTrunks,
 }
 
 /// Controls one call (dialog) in the stack.
@@ -222,6 +325,12 @@ impl CallHandle {
         });
     }
 
+    /// The ACK of a late-offer call's 2xx, carrying our answer to the offer in it. Without
+    /// an answer (`None`: no common codec) the ACK goes out bare; hang up after it.
+    pub fn ack(&self, sdp: Option<String>) {
+        self.send(Command::Ack { call: self.id, sdp });
+    }
+
     pub fn answer_reinvite(&self, sdp: Result<String, u16>) {
         self.send(Command::ReinviteAnswer { call: self.id, sdp });
     }
@@ -244,11 +353,15 @@ impl CallHandle {
     }
 }
 
+/// Each trunk's state, written by the stack task and read by the core at any time.
+type TrunkStates = Arc<Mutex<HashMap<String, TrunkState>>>;
+
 /// The handle the core keeps to the stack.
 #[derive(Debug, Clone)]
 pub struct SipStack {
     commands: mpsc::UnboundedSender<Command>,
     local: SocketAddr,
+    trunks: TrunkStates,
 }
 
 impl SipStack {
@@ -277,15 +390,39 @@ impl SipStack {
         };
         let secret = uuid::Uuid::new_v4().simple().to_string();
         let ua = UserAgent::new(config, addrs, &secret, now(), msg::unix_now());
+        let trunks: TrunkStates = Arc::new(Mutex::new(ua.trunk_states().collect()));
         let shell = Shell {
             ua,
             wire,
             incoming,
             commands: commands.clone(),
             events: HashMap::new(),
+            trunks: trunks.clone(),
         };
         tokio::spawn(shell.run(inbound, command_rx));
-        (Self { commands, local }, incoming_rx)
+        (
+            Self {
+                commands,
+                local,
+                trunks,
+            },
+            incoming_rx,
+        )
+    }
+
+    /// A trunk's registration and reachability; `None` for an unknown trunk.
+    pub fn trunk_state(&self, name: &str) -> Option<TrunkState> {
+        lock(&self.trunks).get(name).cloned()
+    }
+
+    /// Every trunk's state, by name.
+    pub fn trunk_states(&self) -> Vec<(String, TrunkState)> {
+        let mut all: Vec<_> = lock(&self.trunks)
+            .iter()
+            .map(|(n, s)| (n.clone(), s.clone()))
+            .collect();
+        all.sort_by(|a, b| a.0.cmp(&b.0));
+        all
     }
 
     /// The address SDP and Contact headers advertise.
@@ -297,6 +434,7 @@ impl SipStack {
         self.local
     }
 
+    /// Places a call with an offer and no extra headers (see [`Self::place`]).
     pub async fn invite(
         &self,
         target: Target,
@@ -304,17 +442,31 @@ impl SipStack {
         caller_name: Option<&str>,
         offer: Option<String>,
     ) -> Result<(CallHandle, mpsc::UnboundedReceiver<CallEvent>), InviteError> {
+        let mut call = OutgoingCall::new(target, caller, offer);
+        call.caller_name = caller_name.map(str::to_owned);
+        self.place(call).await
+    }
+
+    /// Places a call: the handle and its events once the INVITE is on its way.
+    pub async fn place(
+        &self,
+        call: OutgoingCall,
+    ) -> Result<(CallHandle, mpsc::UnboundedReceiver<CallEvent>), InviteError> {
         let (reply, rx) = oneshot::channel();
         self.commands
             .send(Command::Invite {
-                target,
-                caller: caller.to_owned(),
-                caller_name: caller_name.map(str::to_owned),
-                offer,
+                call: Box::new(call),
                 reply,
             })
             .map_err(|_| InviteError::Stopped)?;
         rx.await.map_err(|_| InviteError::Stopped)?
+    }
+
+    /// Removes our registrations with the carriers (REGISTER with Expires: 0) and stops
+    /// refreshing them, for a shutdown; the REGISTERs are on their way when this returns.
+    pub fn unregister_trunks(&self) {
+        // A stopped stack has nothing registered.
+        let _ = self.commands.send(Command::UnregisterTrunks);
     }
 
     /// The registered contacts of an endpoint.
@@ -334,6 +486,14 @@ impl SipStack {
     }
 }
 
+/// The trunk table; a panic while it was held cannot leave it half-written (each write
+/// is one insert), so a poisoned lock is still read.
+fn lock(trunks: &TrunkStates) -> std::sync::MutexGuard<'_, HashMap<String, TrunkState>> {
+    trunks
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
 /// The clock the user agent is fed: tokio's, so a test with paused time drives the SIP
 /// timers too.
 fn now() -> Instant {
@@ -348,6 +508,7 @@ struct Shell {
     commands: mpsc::UnboundedSender<Command>,
     /// Each live call's event queue to the core.
     events: HashMap<u64, mpsc::UnboundedSender<CallEvent>>,
+    trunks: TrunkStates,
 }
 
 impl Shell {
@@ -395,6 +556,9 @@ impl Shell {
                     self.events.remove(&id);
                 }
                 Output::Incoming(call) => self.offer_to_core(call),
+                Output::Trunk(name, state) => {
+                    lock(&self.trunks).insert(name, state);
+                }
             }
         }
     }
@@ -439,22 +603,15 @@ impl Shell {
                 duration_ms,
             } => self.ua.send_info_dtmf(call, digit, duration_ms, now),
             Command::Redirect { call, target } => self.ua.redirect(call, &target, now),
-            Command::Invite {
-                target,
-                caller,
-                caller_name,
-                offer,
-                reply,
-            } => {
-                let result = self
-                    .ua
-                    .invite(&target, &caller, caller_name.as_deref(), offer, now)
-                    .map(|id| {
-                        let call_id = self.ua.call_id(id).unwrap_or_default().to_owned();
-                        self.handle(id, &call_id)
-                    });
+            Command::Ack { call, sdp } => self.ua.ack(call, sdp, now),
+            Command::Invite { call, reply } => {
+                let result = self.ua.invite(&call, now).map(|id| {
+                    let call_id = self.ua.call_id(id).unwrap_or_default().to_owned();
+                    self.handle(id, &call_id)
+                });
                 let _ = reply.send(result);
             }
+            Command::UnregisterTrunks => self.ua.unregister_trunks(now),
             Command::Contacts { aor, reply } => {
                 let _ = reply.send(self.ua.contacts(&aor, now));
             }

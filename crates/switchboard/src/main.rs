@@ -131,6 +131,7 @@ fn validate(config: &Config) -> Result<(), String> {
                 trunk.name, trunk.host
             ));
         }
+        validate_trunk(trunk)?;
     }
     validate_security(&config.security)?;
     if config.sip.auth_algorithms.is_empty() {
@@ -154,6 +155,51 @@ fn validate(config: &Config) -> Result<(), String> {
         }
     }
     switchboard_core::dialplan::Dialplan::from_config(&config.dialplan)?;
+    Ok(())
+}
+
+/// A trunk's registration settings: what the carrier needs to accept us.
+fn validate_trunk(trunk: &switchboard_core::config::Trunk) -> Result<(), String> {
+    let name = &trunk.name;
+    let missing = |field: &str| format!("trunk {name:?}: register = true needs {field}");
+    if trunk.register {
+        if trunk.username.as_deref().unwrap_or_default().is_empty() {
+            return Err(missing("a username"));
+        }
+        if trunk.password.is_none() {
+            return Err(missing("a password"));
+        }
+    }
+    if !(60..=86_400).contains(&trunk.expires) {
+        return Err(format!(
+            "trunk {name:?}: expires = {} is outside 60..=86400 seconds",
+            trunk.expires
+        ));
+    }
+    if trunk.qualify.is_some_and(|q| q > 86_400) {
+        return Err(format!(
+            "trunk {name:?}: qualify is at most 86400 seconds (0 turns pings off)"
+        ));
+    }
+    let fields = [
+        ("username", &trunk.username),
+        ("from_user", &trunk.from_user),
+        ("from_domain", &trunk.from_domain),
+        ("caller_id_number", &trunk.caller_id_number),
+    ];
+    for (field, value) in fields {
+        let Some(value) = value else { continue };
+        // These end up in From/To/Request-URI: nothing that could split the line or
+        // the URI.
+        if value
+            .chars()
+            .any(|c| c.is_control() || c.is_whitespace() || "<>\"@".contains(c))
+        {
+            return Err(format!(
+                "trunk {name:?}: {field} {value:?} must not hold spaces, control characters, <, >, \" or @"
+            ));
+        }
+    }
     Ok(())
 }
 
@@ -372,5 +418,35 @@ mod tests {
             assert!(parse(args).is_err(), "{args:?} should be refused");
         }
         assert!(matches!(parse(&["-c", "s.toml"]), Ok(Mode::Run(Some(_)))));
+    }
+
+    #[test]
+    fn trunk_registration_settings_are_checked() {
+        let trunk = |extra: &str| -> switchboard_core::config::Trunk {
+            toml::from_str(&format!(
+                "name = \"carrier\"\nhost = \"127.0.0.1:5080\"\n{extra}"
+            ))
+            .expect("a trunk table")
+        };
+        let plain = trunk("");
+        assert_eq!((plain.expires, plain.qualify_secs()), (3600, 0));
+        let registering = trunk("register = true\nusername = \"acct\"\npassword = \"pw\"");
+        assert_eq!(validate_trunk(&registering), Ok(()));
+        assert_eq!(registering.qualify_secs(), 60);
+        assert_eq!(
+            validate_trunk(&trunk("register = true\npassword = \"pw\"")),
+            Err("trunk \"carrier\": register = true needs a username".into())
+        );
+        assert_eq!(
+            validate_trunk(&trunk("register = true\nusername = \"acct\"")),
+            Err("trunk \"carrier\": register = true needs a password".into())
+        );
+        assert!(validate_trunk(&trunk("expires = 10"))
+            .unwrap_err()
+            .contains("outside 60..=86400"));
+        assert!(validate_trunk(&trunk("from_user = \"a b\""))
+            .unwrap_err()
+            .contains("from_user"));
+        assert_eq!(validate_trunk(&trunk("qualify = 0")), Ok(()));
     }
 }

@@ -13,6 +13,7 @@ mod sessions;
 mod slowloris;
 mod support;
 mod torture;
+mod trunks;
 
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};

@@ -412,6 +412,9 @@ async fn create(ari: Ari, args: Args) -> Result<Reply, AriError> {
                 "Cannot create a channel to {endpoint}: {}",
                 cause.text()
             )),
+            e @ OriginateError::TrunkDown { .. } => {
+                AriError::bad_request(format!("Cannot create a channel to {endpoint}: {e}"))
+            }
         })?;
     for (name, value) in &vars {
         let _ = ari.switch().set_var(&channel.id, name, value);
@@ -668,6 +671,10 @@ async fn originate_common(
             "Cannot originate to {endpoint}: {} ({})",
             cause.text(),
             cause.0
+        )),
+        e @ OriginateError::TrunkDown { .. } => AriError::bad_request(format!(
+            "Cannot originate to {endpoint}: {e} ({})",
+            e.cause().0
         )),
     })?;
     if let Some(app) = app {

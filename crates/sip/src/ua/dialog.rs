@@ -14,7 +14,7 @@ use super::{
     reliability, with_server, Call, CallId, NewCall, Output, Phase, TimerId, UserAgent, ALLOW,
 };
 use crate::msg::{self, header};
-use crate::stack::{CallEvent, CallInfo, InviteError, Origin, Target};
+use crate::stack::{CallEvent, CallInfo, InviteError, Origin, OutgoingCall, Target};
 use crate::transport::{Flow, Transport};
 
 impl UserAgent {
@@ -54,11 +54,25 @@ impl UserAgent {
         let local_tag = msg::new_tag();
         let call_id = msg::call_id(&request);
         let (caller, caller_name) = msg::party(&request.headers, &HeaderName::From);
-        let callee = request
+        let mut callee = request
             .uri
             .user()
             .map(|u| String::from_utf8_lossy(u).into_owned())
             .unwrap_or_default();
+        if let Origin::Trunk(name) = &origin {
+            // A carrier we register with sends calls to our Contact (its user is our
+            // account), the dialled number in To: the number is what the dialplan needs.
+            let account = self.config.trunk_accounts.iter().find(|a| &a.name == name);
+            let contact_user = account
+                .filter(|a| a.register)
+                .map(|a| a.from_user.as_deref().unwrap_or(&a.username));
+            if contact_user.is_some_and(|u| !u.is_empty() && msg::uri_user(u) == callee) {
+                let (to_user, _) = msg::party(&request.headers, &HeaderName::To);
+                if !to_user.is_empty() {
+                    callee = to_user;
+                }
+            }
+        }
         let offer = (!request.body().is_empty())
             .then(|| String::from_utf8_lossy(request.body()).into_owned());
         let to = header(&request.headers, &HeaderName::To).unwrap_or_default();
@@ -78,6 +92,10 @@ impl UserAgent {
             last_2xx: None,
             ack: None,
             reinvite: None,
+            late_offer: false,
+            ack_pending: false,
+            trunk: None,
+            auth_rounds: 0,
             invite: request.clone(),
         };
         let response = msg::response(&request, 100, None, &[], None);
@@ -210,6 +228,15 @@ impl UserAgent {
             );
             return;
         }
+        if (code == 401 || code == 407)
+            && call.phase != Phase::Cancelling
+            && self.reinvite_with_credentials(id, &response, now)
+        {
+            return;
+        }
+        let Some(call) = self.calls.get_mut(&id) else {
+            return;
+        };
         if code >= 300 {
             if call.phase != Phase::Cancelling {
                 self.emit(id, CallEvent::Failed { code });
@@ -217,7 +244,9 @@ impl UserAgent {
             self.forget(id);
             return;
         }
-        if call.ack.is_some() {
+        if call.ack.is_some() || call.ack_pending {
+            // A retransmission: resend our ACK (none yet while the core works on the
+            // answer to a late offer; the peer resends until it comes).
             self.reack(&response);
             return;
         }
@@ -226,6 +255,17 @@ impl UserAgent {
         }
         if let Some(target) = msg::contact_uri(&response.headers) {
             call.remote_target = target;
+        }
+        let sdp = body_of(&response);
+        if call.late_offer && sdp.is_some() && call.phase != Phase::Cancelling {
+            // The 2xx carries the offer: the ACK must carry our answer (RFC 3261 §13.2.1),
+            // which the core computes; `ack()` sends it.
+            call.ack_pending = true;
+            call.phase = Phase::Confirmed;
+            self.timers
+                .set(TimerId::LateAck(id), now + Timers::default().t1 * 64);
+            self.emit(id, CallEvent::Answered { sdp });
+            return;
         }
         let cseq = msg::cseq_number(&call.invite.headers).unwrap_or(1);
         let ack = self.in_dialog_request(id, Method::Ack, cseq, &[], None);
@@ -247,12 +287,32 @@ impl UserAgent {
         if let Some(call) = self.calls.get_mut(&id) {
             call.phase = Phase::Confirmed;
         }
-        self.emit(
-            id,
-            CallEvent::Answered {
-                sdp: body_of(&response),
-            },
-        );
+        self.emit(id, CallEvent::Answered { sdp });
+    }
+
+    /// Sends the ACK of a late-offer call's 2xx with our answer (bare when `None`).
+    pub fn ack(&mut self, id: CallId, sdp: Option<String>, now: Instant) {
+        let _ = now;
+        let Some(call) = self.calls.get_mut(&id) else {
+            return;
+        };
+        if !call.ack_pending {
+            return;
+        }
+        call.ack_pending = false;
+        self.timers.clear(&TimerId::LateAck(id));
+        let cseq = msg::cseq_number(&call.invite.headers).unwrap_or(1);
+        let flow = call.flow;
+        let body = sdp.as_deref().map(|s| ("application/sdp", s));
+        let ack = self
+            .in_dialog_request(id, Method::Ack, cseq, &[], body)
+            .map(Message::Request);
+        if let Some(call) = self.calls.get_mut(&id) {
+            call.ack.clone_from(&ack);
+        }
+        if let Some(ack) = ack {
+            self.send(flow, ack);
+        }
     }
 
     /// A provisional or final response to an incoming call's INVITE.
@@ -315,7 +375,11 @@ impl UserAgent {
                 }
             }
             (_, Phase::Cancelling) => {}
-            (_, Phase::Answering { .. } | Phase::Confirmed) => self.send_bye(id, now),
+            (_, Phase::Answering { .. } | Phase::Confirmed) => {
+                // A late-offer 2xx still owed its ACK: acknowledged bare, then ended.
+                self.ack(id, None, now);
+                self.send_bye(id, now);
+            }
         }
     }
 
@@ -385,28 +449,36 @@ impl UserAgent {
     }
 
     /// Starts an outgoing call.
-    pub fn invite(
-        &mut self,
-        target: &Target,
-        caller: &str,
-        caller_name: Option<&str>,
-        offer: Option<String>,
-        now: Instant,
-    ) -> Result<CallId, InviteError> {
-        let (request_uri, flow, to_uri) = self.resolve(target, now)?;
+    pub fn invite(&mut self, out: &OutgoingCall, now: Instant) -> Result<CallId, InviteError> {
+        let extra = extra_headers(&out.headers)?;
+        let (request_uri, flow, to_uri) = self.resolve(&out.target, now)?;
         let local = self.local.of(flow.transport);
         let local_tag = msg::new_tag();
         let call_id = format!("{}@switchboard", uuid::Uuid::new_v4().simple());
-        let display = caller_name
+        let display = out
+            .caller_name
+            .as_deref()
             .map(|n| format!("{} ", msg::quoted(n)))
             .unwrap_or_default();
         // A From URI needs a user part: calls without a caller id go out as anonymous.
-        let caller = if caller.is_empty() {
+        let caller = if out.caller.is_empty() {
             "anonymous".to_owned()
         } else {
-            msg::uri_user(caller)
+            msg::uri_user(&out.caller)
         };
-        let from = format!("{display}<sip:{caller}@{}>;tag={local_tag}", local.ip());
+        // A carrier that wants its own domain in From says so with the trunk's
+        // `from_domain`; elsewhere our address is the From host.
+        let from_host = match &out.target {
+            Target::Trunk { name, .. } => self
+                .config
+                .trunk_accounts
+                .iter()
+                .find(|a| &a.name == name)
+                .and_then(|a| a.from_domain.clone()),
+            _ => None,
+        }
+        .unwrap_or_else(|| local.ip().to_string());
+        let from = format!("{display}<sip:{caller}@{from_host}>;tag={local_tag}");
         let to = format!("<{to_uri}>");
         let uri = parse_uri(&request_uri)?;
         let mut builder = RequestBuilder::new(Method::Invite, uri);
@@ -422,6 +494,7 @@ impl UserAgent {
         if !self.config.user_agent.is_empty() {
             headers.push((HeaderName::UserAgent, self.config.user_agent.clone()));
         }
+        headers.extend(extra);
         for (name, value) in headers {
             builder = builder
                 .header(name, value)
@@ -431,7 +504,9 @@ impl UserAgent {
             .max_forwards(70)
             .cseq(1, &Method::Invite)
             .map_err(|_| InviteError::BadHeader)?;
-        if let Some(offer) = offer.filter(|o| !o.is_empty()) {
+        let offer = out.offer.clone().filter(|o| !o.is_empty());
+        let late_offer = offer.is_none();
+        if let Some(offer) = offer {
             builder = builder
                 .header(HeaderName::ContentType, "application/sdp")
                 .map_err(|_| InviteError::BadHeader)?
@@ -456,6 +531,13 @@ impl UserAgent {
             last_2xx: None,
             ack: None,
             reinvite: None,
+            late_offer,
+            ack_pending: false,
+            trunk: match &out.target {
+                Target::Trunk { name, .. } => Some(name.clone()),
+                _ => None,
+            },
+            auth_rounds: 0,
         });
         self.send_request(flow, request, now);
         Ok(id)
@@ -613,6 +695,23 @@ impl UserAgent {
             format!("<sip:switchboard@{local}{param}>"),
         )
     }
+}
+
+/// The caller's extra headers, typed; the builder checks names are tokens and values
+/// hold no line break.
+fn extra_headers(headers: &[(String, String)]) -> Result<Vec<(HeaderName, String)>, InviteError> {
+    headers
+        .iter()
+        .map(|(name, value)| {
+            let parsed = HeaderName::parse(&Bytes::from(name.trim().to_owned()));
+            if msg::RESERVED_HEADERS.contains(&parsed) {
+                return Err(InviteError::ReservedHeader(name.clone()));
+            }
+            sipx_sip::Header::build(parsed.clone(), value.clone())
+                .map_err(|_| InviteError::BadHeader)?;
+            Ok((parsed, value.clone()))
+        })
+        .collect()
 }
 
 fn parse_uri(uri: &str) -> Result<Uri, InviteError> {

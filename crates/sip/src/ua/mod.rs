@@ -32,6 +32,7 @@ use crate::validate::{self, ALLOW};
 mod auth;
 mod dialog;
 mod registration;
+mod trunk;
 
 /// A call's number inside the user agent.
 pub(crate) type CallId = u64;
@@ -51,6 +52,8 @@ pub(crate) enum Output {
     Event(CallId, CallEvent),
     /// The call's dialog is gone: no more events for it.
     Closed(CallId),
+    /// A trunk's registration or reachability changed.
+    Trunk(String, crate::stack::TrunkState),
 }
 
 /// The addresses our Via and Contact headers advertise.
@@ -74,6 +77,13 @@ enum TimerId {
     Transaction(TransactionKey, Timer),
     /// Our 2xx to an INVITE, resent until the ACK comes (RFC 3261 §13.3.1.4).
     Retransmit2xx(CallId),
+    /// A late-offer call's 2xx waits for the core's answer to go in the ACK; bounded, so
+    /// a core that never answers does not leave the peer resending its 2xx.
+    LateAck(CallId),
+    /// Time to (re-)REGISTER trunk number n.
+    TrunkRegister(usize),
+    /// Time to ping trunk number n with OPTIONS.
+    TrunkQualify(usize),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -108,6 +118,16 @@ struct Call {
     last_2xx: Option<Message>,
     ack: Option<Message>,
     reinvite: Option<(TransactionKey, Request)>,
+    /// Outgoing INVITE sent without SDP: the 2xx holds the offer, the ACK our answer.
+    late_offer: bool,
+    /// A late-offer 2xx received, its ACK waiting for the core's answer.
+    ack_pending: bool,
+    /// Outgoing call through a trunk: the trunk, whose credentials answer a challenge
+    /// to the INVITE.
+    trunk: Option<String>,
+    /// Challenges to this call's INVITE answered so far (one is enough; a second
+    /// means the credentials are refused).
+    auth_rounds: u8,
 }
 
 /// Maps the monotonic clock the shell passes in onto wall-clock seconds (digest nonces
@@ -142,6 +162,12 @@ pub(crate) struct UserAgent {
     invites: HashMap<TransactionKey, CallId>,
     next_call: CallId,
     out: VecDeque<Output>,
+    /// Registration and keep-alive of the trunks that have them.
+    trunks: Vec<trunk::TrunkLink>,
+    /// Our REGISTER and OPTIONS transactions → (trunk, which).
+    trunk_txs: HashMap<TransactionKey, (usize, trunk::TrunkRequest)>,
+    /// Trunks without registration or pings: always up.
+    plain_trunks: Vec<String>,
 }
 
 /// What the guard lets a request do.
@@ -172,7 +198,18 @@ impl UserAgent {
         for (_, addr) in &config.trunks {
             guard.exempt(addr.ip());
         }
-        Self {
+        let trunks: Vec<_> = config
+            .trunk_accounts
+            .iter()
+            .map(|a| trunk::TrunkLink::new(a.clone()))
+            .collect();
+        let plain_trunks = config
+            .trunks
+            .iter()
+            .map(|(name, _)| name.clone())
+            .filter(|name| !trunks.iter().any(|t| &t.account.name == name))
+            .collect();
+        let mut ua = Self {
             auth: Authenticator::new(config.realm.clone(), secret, config.nonce_lifetime_secs),
             guard,
             config,
@@ -187,7 +224,12 @@ impl UserAgent {
             invites: HashMap::new(),
             next_call: 1,
             out: VecDeque::new(),
-        }
+            trunks,
+            trunk_txs: HashMap::new(),
+            plain_trunks,
+        };
+        ua.start_trunks(now);
+        ua
     }
 
     pub fn poll_output(&mut self) -> Option<Output> {
@@ -254,6 +296,7 @@ impl UserAgent {
 
     fn forget_transaction(&mut self, key: &TransactionKey) {
         self.flows.remove(key);
+        self.trunk_txs.remove(key);
         self.invites.remove(key);
         for timer in Timer::ALL {
             self.timers.clear(&TimerId::Transaction(key.clone(), timer));
@@ -400,6 +443,19 @@ impl UserAgent {
     }
 
     fn on_tu(&mut self, key: &TransactionKey, event: TuEvent, now: Instant) {
+        if let Some((trunk, request)) = self.trunk_txs.get(key).copied() {
+            match event {
+                TuEvent::Response(response) => {
+                    self.on_trunk_response(key, trunk, request, &response, now);
+                }
+                TuEvent::Timeout | TuEvent::TransportError => {
+                    self.trunk_txs.remove(key);
+                    self.on_trunk_timeout(trunk, request, now);
+                }
+                _ => {}
+            }
+            return;
+        }
         match event {
             TuEvent::Request(request) => self.on_new_request(key, *request, now),
             TuEvent::Response(response) => self.on_tx_response(key, *response, now),
@@ -483,6 +539,19 @@ impl UserAgent {
                 }
                 self.timers.set(TimerId::Retransmit2xx(call_id), now + next);
             }
+            TimerId::TrunkRegister(trunk) => self.register_attempt(trunk, now),
+            TimerId::TrunkQualify(trunk) => self.send_options(trunk, now),
+            TimerId::LateAck(call_id) => {
+                if self.calls.get(&call_id).is_some_and(|c| c.ack_pending) {
+                    tracing::info!(
+                        call_id,
+                        "no answer for the late offer in time; ending the call"
+                    );
+                    self.ack(call_id, None, now);
+                    self.emit(call_id, CallEvent::Lost);
+                    self.send_bye(call_id, now);
+                }
+            }
         }
     }
 
@@ -497,6 +566,7 @@ impl UserAgent {
         if let Some(call) = self.calls.remove(&id) {
             self.dialogs.remove(&(call.call_id, call.local_tag));
             self.timers.clear(&TimerId::Retransmit2xx(id));
+            self.timers.clear(&TimerId::LateAck(id));
             if !call.outgoing {
                 self.invites.remove(&call.invite_key);
             }

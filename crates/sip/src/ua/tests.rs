@@ -7,7 +7,7 @@ use super::dialog::dtmf_relay;
 use super::*;
 use crate::digest::Algorithm;
 use crate::guard::GuardConfig;
-use crate::stack::{EndpointAuth, Target};
+use crate::stack::{EndpointAuth, InviteError, Origin, OutgoingCall, Target};
 
 const SECRET: &str = "test-secret";
 
@@ -22,6 +22,7 @@ fn config() -> StackConfig {
         realm: "switchboard".into(),
         endpoints: [("1000".to_owned(), endpoint)].into_iter().collect(),
         trunks: vec![("carrier".into(), "127.0.0.9:5080".parse().unwrap())],
+        trunk_accounts: Vec::new(),
         user_agent: "switchboard-test".into(),
         algorithms: vec![Algorithm::Md5],
         nonce_lifetime_secs: 300,
@@ -169,14 +170,8 @@ fn an_empty_user_agent_sends_no_server_header() {
         .headers
         .value(&HeaderName::Server)
         .is_none());
-    h.ua.invite(
-        &Target::Uri("sip:2000@127.0.0.1:5090".into()),
-        "1000",
-        None,
-        None,
-        h.now,
-    )
-    .unwrap();
+    let call = OutgoingCall::new(Target::Uri("sip:2000@127.0.0.1:5090".into()), "1000", None);
+    h.ua.invite(&call, h.now).unwrap();
     let invite = h.outputs().into_iter().find_map(|o| match o {
         Output::Send(_, Message::Request(r)) => Some(r),
         _ => None,
@@ -192,8 +187,9 @@ fn an_empty_user_agent_sends_no_server_header() {
 fn a_header_value_with_a_line_break_is_never_sent() {
     let mut h = Harness::new(config());
     let target = Target::Uri("sip:2000@127.0.0.1:5090".into());
-    let refused =
-        h.ua.invite(&target, "1000", Some("Eve\r\nX-Evil: 1"), None, h.now);
+    let mut call = OutgoingCall::new(target, "1000", None);
+    call.caller_name = Some("Eve\r\nX-Evil: 1".into());
+    let refused = h.ua.invite(&call, h.now);
     // The display name loses its control characters; the call goes out intact.
     assert!(refused.is_ok());
     let sent: Vec<_> = h
@@ -405,8 +401,8 @@ fn calls_go_to_the_registered_contact_unless_behind_nat() {
         );
         h.recv(&register(contact, Some(&auth), &format!("{tag}b")), flow);
         assert_eq!(Harness::sent_codes(&h.outputs()), vec![200]);
-        h.ua.invite(&Target::Endpoint("1000".into()), "2000", None, None, h.now)
-            .unwrap();
+        let call = OutgoingCall::new(Target::Endpoint("1000".into()), "2000", None);
+        h.ua.invite(&call, h.now).unwrap();
         h.outputs()
             .into_iter()
             .find_map(|o| match o {
@@ -564,4 +560,559 @@ fn stamps_received_and_rport() {
         "SIP/2.0/UDP 10.0.0.1:5060;branch=z9hG4bKa;rport=4444;received=192.0.2.7"
     );
     assert_eq!(vias[1], "SIP/2.0/UDP 10.0.0.2;branch=z9hG4bKb");
+}
+
+fn sent_requests(outputs: &[Output]) -> Vec<(Flow, Request)> {
+    outputs
+        .iter()
+        .filter_map(|o| match o {
+            Output::Send(flow, Message::Request(r)) => Some((*flow, r.clone())),
+            _ => None,
+        })
+        .collect()
+}
+
+/// The peer's 2xx to our INVITE, with its SDP.
+fn ok_for(invite: &Request, body: &str) -> String {
+    let via = header(&invite.headers, &HeaderName::Via).unwrap();
+    let from = header(&invite.headers, &HeaderName::From).unwrap();
+    let to = header(&invite.headers, &HeaderName::To).unwrap();
+    let call_id = msg::call_id(invite);
+    let kind = if body.is_empty() {
+        String::new()
+    } else {
+        "Content-Type: application/sdp\r\n".to_owned()
+    };
+    format!(
+        "SIP/2.0 200 OK\r\nVia: {via}\r\nFrom: {from}\r\nTo: {to};tag=far\r\nCall-ID: {call_id}\r\n\
+         CSeq: 1 INVITE\r\nContact: <sip:2000@127.0.0.1:5090>\r\n{kind}Content-Length: {}\r\n\r\n{body}",
+        body.len()
+    )
+}
+
+const PEER_OFFER: &str = "v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio 6000 RTP/AVP 0\r\n";
+
+#[test]
+fn extra_headers_go_on_the_invite_and_reserved_ones_are_refused() {
+    let mut h = Harness::new(config());
+    let mut call = OutgoingCall::new(
+        Target::Uri("sip:2000@127.0.0.1:5090".into()),
+        "1000",
+        Some("v=0\r\n".into()),
+    );
+    call.headers = vec![
+        ("Answer-Mode".into(), "Auto".into()),
+        ("Call-Info".into(), "<sip:127.0.0.1>;answer-after=0".into()),
+        ("Alert-Info".into(), "info=alert-autoanswer;delay=0".into()),
+        ("P-Asserted-Identity".into(), "<sip:alice@127.0.0.1>".into()),
+        (
+            "Remote-Party-ID".into(),
+            "<sip:alice@127.0.0.1>;party=calling;screen=yes;privacy=off".into(),
+        ),
+    ];
+    h.ua.invite(&call, h.now).unwrap();
+    let (_, invite) = sent_requests(&h.outputs()).remove(0);
+    let text = String::from_utf8_lossy(&Message::Request(invite).to_bytes()).into_owned();
+    for line in [
+        "\r\nAnswer-Mode: Auto\r\n",
+        "\r\nCall-Info: <sip:127.0.0.1>;answer-after=0\r\n",
+        "\r\nAlert-Info: info=alert-autoanswer;delay=0\r\n",
+        "\r\nP-Asserted-Identity: <sip:alice@127.0.0.1>\r\n",
+        "\r\nRemote-Party-ID: <sip:alice@127.0.0.1>;party=calling;screen=yes;privacy=off\r\n",
+    ] {
+        assert!(text.contains(line), "{line:?} missing from {text}");
+    }
+
+    for (name, value, expected) in [
+        (
+            "Call-ID",
+            "x",
+            InviteError::ReservedHeader("Call-ID".into()),
+        ),
+        (
+            "from",
+            "<sip:x@y>",
+            InviteError::ReservedHeader("from".into()),
+        ),
+        ("X-Evil", "a\r\nVia: b", InviteError::BadHeader),
+        ("X Bad", "a", InviteError::BadHeader),
+        ("X:Bad", "a", InviteError::BadHeader),
+    ] {
+        call.headers = vec![(name.into(), value.into())];
+        assert_eq!(h.ua.invite(&call, h.now), Err(expected), "{name}");
+    }
+    assert!(
+        sent_requests(&h.outputs()).is_empty(),
+        "a refused INVITE went out"
+    );
+    assert!(crate::is_reserved_header("CSeq") && !crate::is_reserved_header("Answer-Mode"));
+}
+
+/// A user agent that placed a call without an offer, the call and its INVITE.
+fn late_offer_call() -> (Harness, CallId, Flow, Request) {
+    let mut h = Harness::new(config());
+    let call = OutgoingCall::new(Target::Uri("sip:2000@127.0.0.1:5090".into()), "1000", None);
+    let id = h.ua.invite(&call, h.now).unwrap();
+    let (flow, invite) = sent_requests(&h.outputs()).remove(0);
+    (h, id, flow, invite)
+}
+
+#[test]
+fn a_late_offer_invite_has_no_body_and_its_ack_carries_the_answer() {
+    let (mut h, id, flow, invite) = late_offer_call();
+    assert!(invite.body().is_empty());
+    assert!(invite.headers.value(&HeaderName::ContentType).is_none());
+
+    h.recv(&ok_for(&invite, PEER_OFFER), flow);
+    let out = h.outputs();
+    assert!(
+        sent_requests(&out).is_empty(),
+        "the ACK waits for the answer"
+    );
+    assert!(out.iter().any(|o| matches!(o,
+        Output::Event(i, CallEvent::Answered { sdp: Some(s) }) if *i == id && s == PEER_OFFER)));
+
+    // The 2xx resent meanwhile: still no bare ACK, no second Answered.
+    h.recv(&ok_for(&invite, PEER_OFFER), flow);
+    let out = h.outputs();
+    assert!(sent_requests(&out).is_empty());
+    assert!(!out.iter().any(|o| matches!(o, Output::Event(..))));
+
+    let answer = "v=0\r\nm=audio 7000 RTP/AVP 0\r\n";
+    h.ua.ack(id, Some(answer.into()), h.now);
+    let (_, ack) = sent_requests(&h.outputs()).remove(0);
+    assert_eq!(ack.method, Method::Ack);
+    assert_eq!(ack.body().as_ref(), answer.as_bytes());
+    assert_eq!(
+        ack.headers.value(&HeaderName::ContentType).as_deref(),
+        Some(&b"application/sdp"[..])
+    );
+    // A later retransmission of the 2xx gets the same ACK again.
+    h.recv(&ok_for(&invite, PEER_OFFER), flow);
+    let again = sent_requests(&h.outputs());
+    assert_eq!(again.len(), 1);
+    assert_eq!(again[0].1.body().as_ref(), answer.as_bytes());
+}
+
+#[test]
+fn a_late_offer_never_answered_is_acked_bare_and_ended() {
+    let (mut h, id, flow, invite) = late_offer_call();
+    h.recv(&ok_for(&invite, PEER_OFFER), flow);
+    h.outputs();
+    h.advance(Duration::from_secs(33));
+    let out = h.outputs();
+    let methods: Vec<_> = sent_requests(&out)
+        .into_iter()
+        .map(|(_, r)| r.method)
+        .collect();
+    assert_eq!(methods, vec![Method::Ack, Method::Bye]);
+    assert!(out
+        .iter()
+        .any(|o| matches!(o, Output::Event(i, CallEvent::Lost) if *i == id)));
+}
+
+#[test]
+fn an_early_offer_2xx_is_acked_at_once() {
+    let mut h = Harness::new(config());
+    let call = OutgoingCall::new(
+        Target::Uri("sip:2000@127.0.0.1:5090".into()),
+        "1000",
+        Some("v=0\r\n".into()),
+    );
+    h.ua.invite(&call, h.now).unwrap();
+    let (flow, invite) = sent_requests(&h.outputs()).remove(0);
+    assert!(!invite.body().is_empty());
+    h.recv(&ok_for(&invite, PEER_OFFER), flow);
+    let acks = sent_requests(&h.outputs());
+    assert_eq!(acks.len(), 1);
+    assert_eq!(acks[0].1.method, Method::Ack);
+    assert!(acks[0].1.body().is_empty());
+}
+
+// ---- trunks: outbound registration and OPTIONS pings ----
+
+const CARRIER: &str = "127.0.0.9:5080";
+
+fn trunk_config(register: bool, password: &str, qualify: u64) -> StackConfig {
+    let mut config = config();
+    config.trunk_accounts = vec![crate::stack::TrunkAccount {
+        name: "carrier".into(),
+        addr: CARRIER.parse().unwrap(),
+        register,
+        username: "acct".into(),
+        password: password.into(),
+        expires: 600,
+        from_user: None,
+        from_domain: None,
+        qualify: Duration::from_secs(qualify),
+    }];
+    config
+}
+
+fn carrier_state(h: &Harness) -> crate::stack::TrunkState {
+    h.ua.trunk_states()
+        .find(|(n, _)| n == "carrier")
+        .map(|(_, s)| s)
+        .expect("the carrier trunk has a state")
+}
+
+/// The one request of `method` sent now to the carrier.
+fn sent_to_carrier(h: &mut Harness, method: Method) -> Request {
+    let sent: Vec<_> = sent_requests(&h.outputs())
+        .into_iter()
+        .filter(|(flow, r)| flow.remote == CARRIER.parse().unwrap() && r.method == method)
+        .map(|(_, r)| r)
+        .collect();
+    assert_eq!(
+        sent.len(),
+        1,
+        "expected one {method} to the carrier: {sent:?}"
+    );
+    sent.into_iter().next().unwrap()
+}
+
+fn carrier_answers(h: &mut Harness, request: &Request, code: u16, extra: &[(HeaderName, String)]) {
+    let response = msg::response(request, code, Some("carrier"), extra, None).unwrap();
+    h.ua.on_message(Message::Response(response), udp(CARRIER), h.now);
+}
+
+const CHALLENGE: &str =
+    r#"Digest realm="carrier.example", nonce="n0nce", qop="auth", algorithm=SHA-256"#;
+
+/// The Authorization of `register` must be the right SHA-256 `qop=auth` answer to
+/// [`CHALLENGE`] with nonce count `nc`.
+fn assert_authorized(register: &Request, password: &str, nc: u32) {
+    let value = header(&register.headers, &HeaderName::Authorization).expect("credentials");
+    let given = crate::digest::DigestResponse::parse(&value).expect("a digest answer");
+    assert_eq!(given.username, "acct");
+    assert_eq!(given.uri, format!("sip:{CARRIER}"));
+    assert_eq!(given.qop.as_deref(), Some("auth"));
+    assert_eq!(given.nc.as_deref(), Some(format!("{nc:08x}").as_str()));
+    assert_eq!(given.algorithm.as_deref(), Some("SHA-256"));
+    let cnonce = given.cnonce.clone().expect("a cnonce with qop");
+    let challenge = Challenge::parse(CHALLENGE.as_bytes(), false).unwrap();
+    let expected = respond(
+        &challenge,
+        &Credentials::new("acct", password),
+        "REGISTER",
+        &given.uri,
+        nc,
+        &cnonce,
+    );
+    let expected = crate::digest::DigestResponse::parse(&expected).unwrap();
+    assert_eq!(given.response, expected.response, "digest of {value}");
+}
+
+/// A user agent registering the carrier trunk with `password`, and its first REGISTER.
+fn first_register(password: &str) -> (Harness, Request) {
+    let mut h = Harness::new(trunk_config(true, password, 0));
+    h.advance(Duration::ZERO);
+    let first = sent_to_carrier(&mut h, Method::Register);
+    (h, first)
+}
+
+/// The carrier challenges `register` with [`CHALLENGE`]; the REGISTER that follows.
+fn challenged(h: &mut Harness, register: &Request) -> Request {
+    let challenge = [(HeaderName::WwwAuthenticate, CHALLENGE.to_owned())];
+    carrier_answers(h, register, 401, &challenge);
+    sent_to_carrier(h, Method::Register)
+}
+
+#[test]
+fn a_trunk_registers_through_a_challenge_refreshes_and_goes_down_on_failure() {
+    let mut h = Harness::new(trunk_config(true, "secret", 0));
+    assert_eq!(carrier_state(&h).registered, None);
+    h.advance(Duration::ZERO);
+    let first = sent_to_carrier(&mut h, Method::Register);
+    assert!(header(&first.headers, &HeaderName::Authorization).is_none());
+    assert_eq!(
+        header(&first.headers, &HeaderName::Expires).as_deref(),
+        Some("600")
+    );
+    assert_eq!(first.uri.to_string(), format!("sip:{CARRIER}"));
+
+    let second = challenged(&mut h, &first);
+    assert_authorized(&second, "secret", 1);
+    assert_eq!(
+        msg::call_id(&second),
+        msg::call_id(&first),
+        "one Call-ID per registrar"
+    );
+    assert!(msg::cseq_number(&second.headers) > msg::cseq_number(&first.headers));
+
+    // Granted 300 s of the 600 asked: refreshed at 90 %, 270 s. (Another binding
+    // of the same account, listed first, does not count.)
+    let contact = header(&second.headers, &HeaderName::Contact).unwrap();
+    let bindings = [
+        (
+            HeaderName::Contact,
+            "<sip:acct@192.0.2.99:5060>;expires=30".to_owned(),
+        ),
+        (HeaderName::Contact, format!("{contact};expires=300")),
+    ];
+    carrier_answers(&mut h, &second, 200, &bindings);
+    let out = h.outputs();
+    assert!(out.iter().any(|o| matches!(o,
+        Output::Trunk(name, s) if name == "carrier" && s.registered == Some(true))));
+    assert!(carrier_state(&h).is_up());
+    h.advance(Duration::from_secs(269));
+    assert!(sent_requests(&h.outputs())
+        .iter()
+        .all(|(_, r)| r.method != Method::Register));
+    h.advance(Duration::from_secs(1));
+    let refresh = sent_to_carrier(&mut h, Method::Register);
+    // The refresh answers the last challenge again, with the next nonce count.
+    assert_authorized(&refresh, "secret", 2);
+
+    carrier_answers(&mut h, &refresh, 403, &[]);
+    let state = carrier_state(&h);
+    assert_eq!(state.registered, Some(false));
+    assert!(!state.is_up());
+    assert_eq!(
+        state.last_error.as_deref(),
+        Some("REGISTER answered 403 Forbidden")
+    );
+
+    // Retried after 5 s, afresh; unanswered, it times out (64*T1) and the next retry
+    // waits twice as long.
+    h.advance(Duration::from_secs(5));
+    let retry = sent_to_carrier(&mut h, Method::Register);
+    assert!(header(&retry.headers, &HeaderName::Authorization).is_none());
+    // Timer F fires 32 s after the send; the retry is due 10 s later.
+    h.advance(Duration::from_secs(32));
+    h.outputs();
+    assert_eq!(
+        carrier_state(&h).last_error.as_deref(),
+        Some("REGISTER timed out")
+    );
+    h.advance(Duration::from_secs(9));
+    assert!(sent_requests(&h.outputs())
+        .iter()
+        .all(|(_, r)| r.method != Method::Register));
+    h.advance(Duration::from_secs(1));
+    let again = sent_to_carrier(&mut h, Method::Register);
+    carrier_answers(&mut h, &again, 200, &[]);
+    let state = carrier_state(&h);
+    assert_eq!((state.registered, state.last_error), (Some(true), None));
+}
+
+#[test]
+fn a_wrong_trunk_password_fails_after_one_answered_challenge() {
+    let (mut h, first) = first_register("wrong");
+    let second = challenged(&mut h, &first);
+    carrier_answers(
+        &mut h,
+        &second,
+        401,
+        &[(HeaderName::WwwAuthenticate, CHALLENGE.into())],
+    );
+    assert!(
+        sent_requests(&h.outputs()).is_empty(),
+        "no third REGISTER in the same attempt"
+    );
+    let state = carrier_state(&h);
+    assert_eq!(state.registered, Some(false));
+    assert!(state.last_error.unwrap().contains("credentials refused"));
+}
+
+#[test]
+fn a_stale_nonce_is_answered_again_and_423_raises_the_interval() {
+    let (mut h, first) = first_register("secret");
+    carrier_answers(
+        &mut h,
+        &first,
+        423,
+        &[(HeaderName::MinExpires, "1800".into())],
+    );
+    let second = sent_to_carrier(&mut h, Method::Register);
+    assert_eq!(
+        header(&second.headers, &HeaderName::Expires).as_deref(),
+        Some("1800")
+    );
+    let third = challenged(&mut h, &second);
+    let stale = format!("{CHALLENGE}, stale=true");
+    carrier_answers(&mut h, &third, 401, &[(HeaderName::WwwAuthenticate, stale)]);
+    let fourth = sent_to_carrier(&mut h, Method::Register);
+    assert_authorized(&fourth, "secret", 1);
+    carrier_answers(&mut h, &fourth, 200, &[]);
+    assert_eq!(carrier_state(&h).registered, Some(true));
+}
+
+#[test]
+fn calls_from_a_registering_trunk_are_still_known_by_their_source() {
+    let mut config = trunk_config(true, "secret", 60);
+    config.trunk_accounts[0].from_domain = Some("carrier.example".into());
+    let mut h = Harness::new(config);
+    h.advance(Duration::ZERO);
+    h.outputs();
+    // An INVITE from the carrier's address: no challenge, a call from the trunk.
+    h.recv(&invite("from-carrier", "t1", None), udp(CARRIER));
+    let out = h.outputs();
+    assert_eq!(Harness::sent_codes(&out), vec![100]);
+    let call = incoming(&out).expect("an incoming call");
+    assert_eq!(call.info.origin, Origin::Trunk("carrier".into()));
+    assert_eq!(call.info.callee, "101", "the Request-URI's number");
+    // Sent to our Contact (user `acct`): the number dialled is the To user.
+    let to_contact = invite("to-contact", "t2", None)
+        .replacen("INVITE sip:101@", "INVITE sip:acct@", 1)
+        .replace("To: <sip:101@", "To: <sip:15550100@");
+    h.recv(&to_contact, udp(CARRIER));
+    let out = h.outputs();
+    assert_eq!(
+        incoming(&out).expect("a second call").info.callee,
+        "15550100"
+    );
+    // Calls out through it carry its From domain.
+    let target = Target::Trunk {
+        name: "carrier".into(),
+        number: "2000".into(),
+    };
+    h.ua.invite(&OutgoingCall::new(target, "1000", None), h.now)
+        .unwrap();
+    let (flow, invite) = sent_requests(&h.outputs()).remove(0);
+    assert_eq!(flow.remote, CARRIER.parse().unwrap());
+    let from = header(&invite.headers, &HeaderName::From).unwrap();
+    assert!(
+        from.starts_with("<sip:1000@carrier.example>;tag="),
+        "{from}"
+    );
+}
+
+#[test]
+fn a_challenged_invite_through_a_trunk_is_sent_again_with_its_credentials() {
+    let (mut h, register) = first_register("secret");
+    carrier_answers(&mut h, &register, 200, &[]);
+    h.outputs();
+    let target = Target::Trunk {
+        name: "carrier".into(),
+        number: "2000".into(),
+    };
+    let offer = Some("v=0\r\n".to_owned());
+    let id =
+        h.ua.invite(
+            &OutgoingCall::new(target.clone(), "1000", offer.clone()),
+            h.now,
+        )
+        .unwrap();
+    let first = sent_to_carrier(&mut h, Method::Invite);
+    let challenge = CHALLENGE.replace("SHA-256", "MD5");
+    carrier_answers(
+        &mut h,
+        &first,
+        407,
+        &[(HeaderName::ProxyAuthenticate, challenge.clone())],
+    );
+    let out = h.outputs();
+    let sent = sent_requests(&out);
+    let methods: Vec<_> = sent.iter().map(|(_, r)| r.method.clone()).collect();
+    assert_eq!(
+        methods,
+        vec![Method::Ack, Method::Invite],
+        "the 407 is ACKed, the INVITE resent"
+    );
+    let second = &sent[1].1;
+    assert_eq!(msg::call_id(second), msg::call_id(&first));
+    assert_eq!(msg::cseq_number(&second.headers), Some(2));
+    assert_eq!(second.body(), first.body());
+    assert_ne!(
+        header(&second.headers, &HeaderName::Via),
+        header(&first.headers, &HeaderName::Via),
+        "a new branch"
+    );
+    let auth = header(&second.headers, &HeaderName::ProxyAuthorization).expect("credentials");
+    let given = crate::digest::DigestResponse::parse(&auth).unwrap();
+    let expected = respond(
+        &Challenge::parse(challenge.as_bytes(), true).unwrap(),
+        &Credentials::new("acct", "secret"),
+        "INVITE",
+        &first.uri.to_string(),
+        1,
+        given.cnonce.as_deref().unwrap(),
+    );
+    assert_eq!(
+        Some(given.response),
+        crate::digest::DigestResponse::parse(&expected).map(|e| e.response)
+    );
+
+    // Answered: the call goes on as any other.
+    h.recv(
+        &ok_for(second, PEER_OFFER).replace("CSeq: 1 INVITE", "CSeq: 2 INVITE"),
+        udp(CARRIER),
+    );
+    let out = h.outputs();
+    assert!(out
+        .iter()
+        .any(|o| matches!(o, Output::Event(i, CallEvent::Answered { .. }) if *i == id)));
+
+    // A second challenge to the same call means the credentials are refused.
+    let id =
+        h.ua.invite(&OutgoingCall::new(target, "1000", offer), h.now)
+            .unwrap();
+    let first = sent_to_carrier(&mut h, Method::Invite);
+    carrier_answers(
+        &mut h,
+        &first,
+        407,
+        &[(HeaderName::ProxyAuthenticate, challenge.clone())],
+    );
+    let second = sent_to_carrier(&mut h, Method::Invite);
+    carrier_answers(
+        &mut h,
+        &second,
+        407,
+        &[(HeaderName::ProxyAuthenticate, challenge)],
+    );
+    let out = h.outputs();
+    assert!(out
+        .iter()
+        .any(|o| matches!(o, Output::Event(i, CallEvent::Failed { code: 407 }) if *i == id)));
+}
+
+#[test]
+fn unregistering_removes_the_binding_and_stops_refreshes() {
+    let (mut h, first) = first_register("secret");
+    let second = challenged(&mut h, &first);
+    carrier_answers(&mut h, &second, 200, &[]);
+    h.outputs();
+    h.ua.unregister_trunks(h.now);
+    let bye = sent_to_carrier(&mut h, Method::Register);
+    assert_eq!(
+        header(&bye.headers, &HeaderName::Expires).as_deref(),
+        Some("0")
+    );
+    assert_authorized(&bye, "secret", 2);
+    carrier_answers(&mut h, &bye, 200, &[]);
+    assert_eq!(carrier_state(&h).registered, None);
+    h.advance(Duration::from_secs(7200));
+    assert!(
+        sent_requests(&h.outputs()).is_empty(),
+        "nothing after leaving"
+    );
+}
+
+#[test]
+fn an_unanswered_options_ping_takes_the_trunk_down_until_one_is_answered() {
+    let mut h = Harness::new(trunk_config(false, "", 60));
+    assert_eq!(carrier_state(&h).registered, None);
+    h.advance(Duration::ZERO);
+    let ping = sent_to_carrier(&mut h, Method::Options);
+    carrier_answers(&mut h, &ping, 200, &[]);
+    assert!(carrier_state(&h).is_up());
+
+    h.advance(Duration::from_secs(60));
+    sent_to_carrier(&mut h, Method::Options);
+    for _ in 0..33 {
+        h.advance(Duration::from_secs(1));
+    }
+    h.outputs();
+    let state = carrier_state(&h);
+    assert!(!state.reachable && !state.is_up());
+    assert_eq!(state.last_error.as_deref(), Some("OPTIONS ping timed out"));
+
+    // Any answer brings it back, even a refusal.
+    h.advance(Duration::from_secs(27));
+    let ping = sent_to_carrier(&mut h, Method::Options);
+    carrier_answers(&mut h, &ping, 404, &[]);
+    let state = carrier_state(&h);
+    assert!(state.reachable && state.is_up() && state.last_error.is_none());
 }

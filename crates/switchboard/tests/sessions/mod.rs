@@ -451,3 +451,217 @@ fn refer_transfers_the_callee_and_hangs_up_the_caller() {
         "the callee hears the echo of its own tone; {echoed}"
     );
 }
+
+/// What a party's `INVITED` log line says of the INVITE it got: `field=value` up to the
+/// next field.
+fn invited(line: &str, field: &str) -> String {
+    let fields = ["from", "am", "ci", "ai", "pai", "rpid", "sdp"];
+    let start = line
+        .find(&format!(" {field}="))
+        .map(|i| i + field.len() + 2)
+        .unwrap_or_else(|| panic!("no {field} in {line:?}"));
+    let rest = &line[start..];
+    let end = fields
+        .iter()
+        .filter_map(|f| rest.find(&format!(" {f}=")))
+        .min()
+        .unwrap_or(rest.len());
+    rest[..end].trim().to_owned()
+}
+
+/// `send_sdp` true and false: the callee's INVITE with and without SDP, audio both ways
+/// either way.
+#[test]
+fn send_sdp_shapes_the_callee_invite_and_both_shapes_connect_audio() {
+    let (server, client) = server("sessions-sdp", ServerConfig::default());
+    for (send_sdp, callee_scenario) in
+        [(true, "uas_session_bye"), (false, "uas_session_late_offer")]
+    {
+        let (caller_rtp, callee_rtp) = (RtpPeer::bind(), RtpPeer::bind());
+        let caller = party(&server, ALICE, "uas_session", &caller_rtp, Duration::ZERO);
+        let mut callee = party(
+            &server,
+            BOB,
+            callee_scenario,
+            &callee_rtp,
+            Duration::from_secs(3),
+        );
+        create(
+            &client,
+            &format!(r#"{{"caller":"1000","callee":"1001","send_sdp":{send_sdp}}}"#),
+        );
+        let line = callee.wait_for_log("INVITED ", SETUP_TIMEOUT);
+        let sdp = invited(&line, "sdp");
+        if send_sdp {
+            assert!(sdp.starts_with("m=audio"), "an offer in the INVITE: {line}");
+        } else {
+            // The scenario also refuses a body (Content-Length must be 0).
+            assert!(sdp.starts_with("none(0/"), "no SDP in the INVITE: {line}");
+        }
+        let caller = LiveLeg::start(
+            caller,
+            caller_rtp,
+            crate::tone_for(600.0, Duration::from_secs(6)),
+        );
+        let callee = LiveLeg::start(
+            callee,
+            callee_rtp,
+            crate::tone_for(1400.0, Duration::from_secs(6)),
+        );
+        let callee = callee.wait();
+        let caller = caller.wait_after(&callee);
+        callee.sipp.assert_success();
+        caller.sipp.assert_success();
+        let who = format!("send_sdp {send_sdp}");
+        media::assert_hears(
+            &caller.received,
+            &format!("caller, {who}"),
+            1400.0,
+            Some(600.0),
+            60,
+        );
+        media::assert_hears(
+            &callee.received,
+            &format!("callee, {who}"),
+            600.0,
+            Some(1400.0),
+            60,
+        );
+    }
+}
+
+/// Each `additional_header` value, with its text, in the INVITE of the party
+/// `header_direction` names and not the other's.
+#[test]
+fn additional_headers_reach_the_parties_the_direction_names() {
+    let (server, client) = server("sessions-headers", ServerConfig::default());
+    let cases = [
+        ("ANSWER_MODE", "CALLER", "am", "Auto"),
+        ("CALL_INFO", "CALLEE", "ci", ";answer-after=0"),
+        (
+            "ALERT_INFO_AUTO_ANSWER_DELAY0",
+            "ALL",
+            "ai",
+            "info=alert-autoanswer;delay=0",
+        ),
+        ("ALERT_INFO_AUTO_ANSWER", "CALLEE", "ai", "info=Auto Answer"),
+        ("ALERT_INFO_INTERCOM", "CALLER", "ai", "info=intercom"),
+    ];
+    for (header, direction, field, text) in cases {
+        let (caller_rtp, callee_rtp) = (RtpPeer::bind(), RtpPeer::bind());
+        let mut caller = party(&server, ALICE, "uas_session", &caller_rtp, Duration::ZERO);
+        let mut callee = party(
+            &server,
+            BOB,
+            "uas_session_bye",
+            &callee_rtp,
+            Duration::from_millis(300),
+        );
+        create(
+            &client,
+            &format!(
+                r#"{{"caller":"1000","callee":"1001","send_sdp":true,"additional_header":"{header}","header_direction":"{direction}"}}"#
+            ),
+        );
+        let to_caller = caller.wait_for_log("INVITED ", SETUP_TIMEOUT);
+        let to_callee = callee.wait_for_log("INVITED ", SETUP_TIMEOUT);
+        for (line, named) in [
+            (&to_caller, direction != "CALLEE"),
+            (&to_callee, direction != "CALLER"),
+        ] {
+            let value = invited(line, field);
+            if named {
+                assert!(value.ends_with(text), "{header} to {direction}: {line}");
+            } else {
+                assert_eq!(value, "", "{header} only to {direction}: {line}");
+            }
+        }
+        callee.wait().assert_success();
+        caller.wait().assert_success();
+    }
+}
+
+/// Through a trunk (a SIPp UAS as the carrier), From, P-Asserted-Identity and
+/// Remote-Party-ID carry the rewritten user parts; the endpoint's INVITE is untouched.
+#[test]
+fn rewrites_reach_the_invite_sent_through_the_trunk() {
+    let carrier_port = ports::free_udp_port();
+    let config =
+        ServerConfig::default().trunk("carrier", ([127, 0, 0, 1], carrier_port).into(), "default");
+    let (server, client) = server("sessions-trunk", config);
+    let (caller_rtp, carrier_rtp) = (RtpPeer::bind(), RtpPeer::bind());
+    let mut caller = party(&server, ALICE, "uas_session", &caller_rtp, Duration::ZERO);
+    let mut carrier = Sipp::new(&server, "uas_session_bye")
+        .key("user", "carrier")
+        .local_port(carrier_port)
+        .rtp(carrier_rtp.port(), "0 101")
+        .pause(Duration::from_millis(500))
+        .spawn();
+    carrier.wait_listening();
+    create(
+        &client,
+        r#"{"caller":"1000","callee":"5551234","send_sdp":true,"trunk":"carrier","rewrite_from":"777","rewrite_pai":"888","rewrite_rpi":"999"}"#,
+    );
+    let to_caller = caller.wait_for_log("INVITED ", SETUP_TIMEOUT);
+    let to_carrier = carrier.wait_for_log("INVITED ", SETUP_TIMEOUT);
+    assert!(
+        invited(&to_carrier, "from").contains("<sip:777@"),
+        "{to_carrier}"
+    );
+    assert!(
+        invited(&to_carrier, "pai").starts_with("<sip:888@"),
+        "{to_carrier}"
+    );
+    let rpid = invited(&to_carrier, "rpid");
+    assert!(
+        rpid.starts_with("<sip:999@") && rpid.contains("party=calling"),
+        "{to_carrier}"
+    );
+    assert!(
+        invited(&to_caller, "pai").is_empty() && invited(&to_caller, "rpid").is_empty(),
+        "{to_caller}"
+    );
+    assert!(!invited(&to_caller, "from").contains("777"), "{to_caller}");
+    carrier.wait().assert_success();
+    caller.wait().assert_success();
+}
+
+/// A trunk whose registration the carrier refused is down: a session through it is
+/// refused at once with 503 naming the trunk.
+#[test]
+fn a_session_through_a_down_trunk_is_refused() {
+    let port = ports::free_udp_port();
+    let config = ServerConfig::default().toml(&format!(
+        "[[trunk]]\nname = \"carrier\"\nhost = \"127.0.0.1:{port}\"\ncontext = \"default\"\n\
+         register = true\nusername = \"acct\"\npassword = \"pw\"\nqualify = 0\n"
+    ));
+    let (server, client) = server("sessions-trunk-down", config);
+    Sipp::new(&server, "uas_carrier_reject")
+        .local_port(port)
+        .spawn()
+        .wait()
+        .assert_success();
+    let deadline = Instant::now() + SETUP_TIMEOUT;
+    while !server.log().contains("trunk registration failed") && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let reply = client.call(
+        "POST",
+        "/api/sessions",
+        TOKEN,
+        r#"{"caller":"1000","callee":"5551234","send_sdp":true,"trunk":"carrier"}"#,
+    );
+    assert_eq!(reply.status, 503, "{}", reply.body);
+    let (code, message) = reply.error();
+    assert_eq!(
+        (code.as_str(), message.as_str()),
+        ("SERVICE_UNAVAILABLE", "trunk carrier is down")
+    );
+    assert!(
+        reply.json()["errors"][0]["detail"]
+            .as_str()
+            .is_some_and(|d| d.contains("registration")),
+        "{}",
+        reply.body
+    );
+}

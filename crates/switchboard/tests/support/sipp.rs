@@ -87,6 +87,11 @@ impl Sipp {
         self.arg("-d").arg(&pause.as_millis().to_string())
     }
 
+    /// Ends after `n` dialogs instead of one (`-m`; SIPp keeps the last one given).
+    pub fn calls(self, n: usize) -> Sipp {
+        self.arg("-m").arg(&n.to_string())
+    }
+
     /// Use TCP (one connection) instead of UDP.
     pub fn tcp(self) -> Sipp {
         self.arg("-t").arg("t1")
