@@ -12,6 +12,7 @@ mod directory;
 mod dump;
 pub mod event;
 mod expr;
+mod gateway;
 mod media;
 mod originate;
 mod registry;

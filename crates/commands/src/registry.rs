@@ -8,8 +8,8 @@ use std::sync::RwLock;
 use switchboard_core::Switch;
 
 use crate::{
-    clock, control, data, directory, dump, expr, media, originate, sched, show, system, util, uuid,
-    Reply,
+    clock, control, data, directory, dump, expr, gateway, media, originate, sched, show, system,
+    util, uuid, Reply,
 };
 
 /// A command's reply, once it comes.
@@ -193,6 +193,15 @@ const COMMANDS: &[Command] = &[
     ),
     later("show", "Show various reports", show::SYNTAX, show::show),
     command("shutdown", "Shutdown", "", directory::shutdown),
+    Command {
+        module: "mod_sofia",
+        ..command(
+            "sofia",
+            "Sofia Controls",
+            gateway::SOFIA_SYNTAX,
+            gateway::sofia,
+        )
+    },
     command("status", "Show current status", "", system::status),
     command(
         "strepoch",

@@ -664,4 +664,12 @@ fn a_session_through_a_down_trunk_is_refused() {
         "{}",
         reply.body
     );
+    // The API commands report it too.
+    let gateway = cli(&server, "sofia status gateway carrier").stdout;
+    assert!(
+        gateway.contains("FAIL_WAIT") && gateway.contains("DOWN"),
+        "{gateway}"
+    );
+    let all = cli(&server, "sofia status gateway").stdout;
+    assert!(all.contains("1 gateway: 0 up, 1 down"), "{all}");
 }

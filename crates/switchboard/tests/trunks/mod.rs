@@ -94,6 +94,11 @@ fn a_trunk_registers_with_digest_auth_and_answers_pings() {
     result.assert_logged("REGISTERED");
     result.assert_logged("PING");
     wait_for_server_log(&server, "trunk registered");
+    let gateway = cli(&server, "sofia status gateway carrier").stdout;
+    assert!(
+        gateway.contains("REGED") && gateway.contains("UP"),
+        "{gateway}"
+    );
 }
 
 /// A carrier that refuses the registration: calls through the trunk are
