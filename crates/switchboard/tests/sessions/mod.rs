@@ -673,3 +673,62 @@ fn a_session_through_a_down_trunk_is_refused() {
     let all = cli(&server, "sofia status gateway").stdout;
     assert!(all.contains("1 gateway: 0 up, 1 down"), "{all}");
 }
+
+/// `target_extension_number`: the callee is an extension of this switch, run through
+/// its dialplan (here the echo test), so the caller hears itself.
+#[test]
+fn a_target_extension_runs_through_the_dialplan() {
+    let (server, client) = server("sessions-extension", ServerConfig::default());
+    let caller_rtp = RtpPeer::bind();
+    let caller = party(&server, ALICE, "uas_session", &caller_rtp, Duration::ZERO);
+    let id = create(
+        &client,
+        r#"{"caller":"1000","callee":"echo","send_sdp":true,"target_instance_id":"node-1","target_extension_number":"101"}"#,
+    );
+    let caller = LiveLeg::start(
+        caller,
+        caller_rtp,
+        crate::tone_for(600.0, Duration::from_secs(8)),
+    );
+    std::thread::sleep(Duration::from_secs(4));
+    let done = client.call("POST", &format!("/api/sessions/{id}/destroy"), TOKEN, "");
+    assert_eq!(done.status, 204);
+    let caller = caller.wait();
+    caller.sipp.assert_success();
+    media::assert_hears(&caller.received, "caller", 600.0, None, 100);
+}
+
+/// `tls = false` serves plain HTTP.
+#[test]
+fn plain_http_when_tls_is_off() {
+    use std::io::{Read, Write};
+
+    let port = ports::free_tcp_port();
+    let config = ServerConfig::default().toml(&format!(
+        "[sessions_api]\nlisten = \"127.0.0.1:{port}\"\ntls = false\ntokens = [\"{TOKEN}\"]"
+    ));
+    let server = Server::start_with("sessions-plain", config);
+    let deadline = Instant::now() + SETUP_TIMEOUT;
+    let mut stream = loop {
+        match std::net::TcpStream::connect(("127.0.0.1", port)) {
+            Ok(stream) => break stream,
+            Err(e) => {
+                assert!(Instant::now() < deadline, "no plain listener: {e}");
+                std::thread::sleep(Duration::from_millis(50));
+            }
+        }
+    };
+    write!(
+        stream,
+        "GET /api/sessions HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {TOKEN}\r\nConnection: close\r\n\r\n"
+    )
+    .expect("send");
+    let mut reply = String::new();
+    let _ = stream.read_to_string(&mut reply);
+    assert!(reply.starts_with("HTTP/1.1 200"), "{reply}");
+    assert!(reply.contains(r#"{"count":0,"items":[]}"#), "{reply}");
+    assert!(
+        !server.dir().join("data/sessions-api.crt").exists(),
+        "no certificate made"
+    );
+}
