@@ -176,15 +176,25 @@ fn held_party(api: &Api, id: &str, body: &[u8]) -> Result<String, ApiError> {
     }
 }
 
+/// `hold` and `unhold`: the named party's channel on or off hold.
+async fn set_hold(api: &Api, id: &str, body: &[u8], on: bool) -> Result<StatusCode, ApiError> {
+    let channel = held_party(api, id, body)?;
+    let done = if on {
+        api.switch.hold(&channel)
+    } else {
+        api.switch.unhold(&channel)
+    };
+    done.map_err(control)?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
 async fn hold(
     _: Authorized,
     State(api): State<Arc<Api>>,
     Path(id): Path<String>,
     body: Bytes,
 ) -> Result<StatusCode, ApiError> {
-    let channel = held_party(&api, &id, &body)?;
-    api.switch.hold(&channel).map_err(control)?;
-    Ok(StatusCode::NO_CONTENT)
+    set_hold(&api, &id, &body, true).await
 }
 
 async fn unhold(
@@ -193,9 +203,7 @@ async fn unhold(
     Path(id): Path<String>,
     body: Bytes,
 ) -> Result<StatusCode, ApiError> {
-    let channel = held_party(&api, &id, &body)?;
-    api.switch.unhold(&channel).map_err(control)?;
-    Ok(StatusCode::NO_CONTENT)
+    set_hold(&api, &id, &body, false).await
 }
 
 /// Blind transfer of one party (`{"party": "caller"|"callee", "target": "<number>"}`)

@@ -310,6 +310,22 @@ fn server_port(server: &Server) -> u16 {
         .expect("the sessions_api port")
 }
 
+/// A session between 1000 and 1001 (both wait for the BYE), 1000 sending 400 Hz and
+/// 1001 800 Hz for 12 s.
+fn talking_session(server: &Server, client: &Client) -> (String, LiveLeg, LiveLeg) {
+    let (caller_rtp, callee_rtp) = (RtpPeer::bind(), RtpPeer::bind());
+    let caller = party(server, ALICE, "uas_session", &caller_rtp, Duration::ZERO);
+    let callee = party(server, BOB, "uas_session", &callee_rtp, Duration::ZERO);
+    let id = create(
+        client,
+        r#"{"caller":"1000","callee":"1001","send_sdp":true}"#,
+    );
+    let length = Duration::from_secs(12);
+    let caller = LiveLeg::start(caller, caller_rtp, crate::tone_for(400.0, length));
+    let callee = LiveLeg::start(callee, callee_rtp, crate::tone_for(800.0, length));
+    (id, caller, callee)
+}
+
 /// Hold puts the callee on music on hold and unhold brings the caller back; destroy
 /// hangs both up.
 #[test]
@@ -317,23 +333,7 @@ fn hold_unhold_and_destroy_act_on_the_session_calls() {
     use crate::support::server::MOH_TONES;
 
     let (server, client) = server("sessions-hold", ServerConfig::default());
-    let (caller_rtp, callee_rtp) = (RtpPeer::bind(), RtpPeer::bind());
-    let caller = party(&server, ALICE, "uas_session", &caller_rtp, Duration::ZERO);
-    let callee = party(&server, BOB, "uas_session", &callee_rtp, Duration::ZERO);
-    let id = create(
-        &client,
-        r#"{"caller":"1000","callee":"1001","send_sdp":true}"#,
-    );
-    let caller = LiveLeg::start(
-        caller,
-        caller_rtp,
-        crate::tone_for(400.0, Duration::from_secs(12)),
-    );
-    let callee = LiveLeg::start(
-        callee,
-        callee_rtp,
-        crate::tone_for(800.0, Duration::from_secs(12)),
-    );
+    let (id, caller, callee) = talking_session(&server, &client);
     let early = client.call("POST", &format!("/api/sessions/{id}/hold"), TOKEN, "");
     // Connected a moment after the callee's ACK; until then a hold conflicts.
     assert!(matches!(early.status, 204 | 409), "{}", early.body);
@@ -393,23 +393,7 @@ fn hold_unhold_and_destroy_act_on_the_session_calls() {
 #[test]
 fn refer_transfers_the_callee_and_hangs_up_the_caller() {
     let (server, client) = server("sessions-refer", ServerConfig::default());
-    let (caller_rtp, callee_rtp) = (RtpPeer::bind(), RtpPeer::bind());
-    let caller = party(&server, ALICE, "uas_session", &caller_rtp, Duration::ZERO);
-    let callee = party(&server, BOB, "uas_session", &callee_rtp, Duration::ZERO);
-    let id = create(
-        &client,
-        r#"{"caller":"1000","callee":"1001","send_sdp":true}"#,
-    );
-    let caller = LiveLeg::start(
-        caller,
-        caller_rtp,
-        crate::tone_for(400.0, Duration::from_secs(10)),
-    );
-    let callee = LiveLeg::start(
-        callee,
-        callee_rtp,
-        crate::tone_for(800.0, Duration::from_secs(10)),
-    );
+    let (id, caller, callee) = talking_session(&server, &client);
     std::thread::sleep(Duration::from_millis(2500));
     let missing = client.call(
         "POST",
