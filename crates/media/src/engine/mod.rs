@@ -15,6 +15,7 @@ mod leg;
 mod net;
 mod playback;
 mod ports;
+mod sound_cache;
 
 use std::net::IpAddr;
 use std::sync::atomic::{AtomicU64, Ordering};

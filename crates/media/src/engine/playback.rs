@@ -9,6 +9,7 @@ use tokio::sync::{mpsc, oneshot};
 
 use super::bridge::{AnnouncementQueue, BridgeShared, BRIDGE_RATE};
 use super::leg::{Shared, PTIME_MS};
+use super::sound_cache::{self, SoundCache};
 use crate::codec::Codec;
 use crate::dtmf::rfc4733;
 use crate::raw::RawFormat;
@@ -157,10 +158,11 @@ fn spawn(runtime: &tokio::runtime::Handle, sink: Sink, source: Source, offset_ms
     }
 }
 
-/// A source rendered frame by frame.
+/// A source rendered frame by frame. A file's samples are shared with every other
+/// playback of it (the sound cache's); a playback owns a position and a frame.
 enum Frames {
     Pcm {
-        samples: Vec<i16>,
+        samples: Arc<[i16]>,
         pos: usize,
     },
     /// Frames of silence left to send.
@@ -168,7 +170,7 @@ enum Frames {
     Tones(TonePlayer),
     /// Files played one after the other, forever (music on hold).
     Loop {
-        files: Vec<Vec<i16>>,
+        files: Vec<Arc<[i16]>>,
         index: usize,
         pos: usize,
     },
@@ -225,7 +227,7 @@ impl Frames {
             // Forward only, wrapping round the playlist (a music-on-hold class's
             // shared position).
             Self::Loop { files, index, pos } => {
-                let total: usize = files.iter().map(Vec::len).sum();
+                let total: usize = files.iter().map(|f| f.len()).sum();
                 if total == 0 || delta <= 0 {
                     return;
                 }
@@ -254,8 +256,17 @@ impl Frames {
     }
 }
 
+/// The decoded files, shared by all playbacks in the process.
+static SOUNDS: std::sync::LazyLock<SoundCache> =
+    std::sync::LazyLock::new(|| SoundCache::new(sound_cache::DEFAULT_BUDGET));
+
+/// A file's samples at `rate`, from the cache (decoded on first use).
+async fn load(path: PathBuf, rate: u32) -> Option<Arc<[i16]>> {
+    SOUNDS.get(&path, rate, decode).await
+}
+
 /// Reads a WAV, or a raw `.ulaw`/`.alaw`/`.sln`/`.sln16` file, resampled to `rate`.
-async fn load(path: PathBuf, rate: u32) -> Option<Vec<i16>> {
+async fn decode(path: PathBuf, rate: u32) -> Option<Arc<[i16]>> {
     let read = tokio::task::spawn_blocking(move || {
         let raw = path
             .extension()
@@ -268,7 +279,7 @@ async fn load(path: PathBuf, rate: u32) -> Option<Vec<i16>> {
     })
     .await;
     match read {
-        Ok(Ok(pcm)) => Some(resample(&pcm, rate)),
+        Ok(Ok(pcm)) => Some(Arc::from(resample(&pcm, rate))),
         Ok(Err(e)) => {
             tracing::warn!(error = %e, "playback file unreadable");
             None
@@ -310,13 +321,16 @@ async fn play(
             }
         }
         Source::Pcm(pcm) => Frames::Pcm {
-            samples: resample(&pcm, rate),
+            samples: Arc::from(resample(&pcm, rate)),
             pos: 0,
         },
         Source::Tone { freqs, duration_ms } => {
             let mut samples = vec![0; samples_for(rate, duration_ms)];
             ToneGenerator::new(&freqs, 8000, rate).fill(&mut samples);
-            Frames::Pcm { samples, pos: 0 }
+            Frames::Pcm {
+                samples: Arc::from(samples),
+                pos: 0,
+            }
         }
         Source::Tones(plan) => Frames::Tones(TonePlayer::new(plan, rate)),
         Source::Silence { duration_ms } => {
