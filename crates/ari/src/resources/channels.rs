@@ -533,10 +533,16 @@ async fn transfer_progress(ari: Ari, args: Args) -> Result<Reply, AriError> {
 
 async fn list(ari: Ari, _args: Args) -> Result<Reply, AriError> {
     let switch = ari.switch();
-    let snapshots: Vec<_> = switch.channels().iter().map(|c| switch.snapshot(c)).collect();
+    let snapshots: Vec<_> = switch
+        .channels()
+        .iter()
+        .map(|c| switch.snapshot(c))
+        .collect();
     let models: Vec<json::ChannelModel<'_>> = snapshots.iter().map(Into::into).collect();
     // Strings and numbers only: serializing cannot fail.
-    Ok(Reply::JsonBytes(serde_json::to_vec(&models).unwrap_or_default()))
+    Ok(Reply::JsonBytes(
+        serde_json::to_vec(&models).unwrap_or_default(),
+    ))
 }
 
 async fn get(ari: Ari, args: Args) -> Result<Reply, AriError> {
