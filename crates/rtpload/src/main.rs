@@ -3,7 +3,7 @@
 //! ```text
 //! rtpload echo --bind IP:PORT [--bind ...] [--bind-range IP:LO-HI] [--secs S]
 //! rtpload gen  --bind IP:PORT [--to IP:PORT ...] [--targets FILE] [--follow FILE]
-//!              [--target-secs S] [--secs S] [--rx-only] [--tone HZ] [--pt N]
+//!              [--target-secs S] [--secs S] [--rx-only] [--no-stamp] [--tone HZ] [--pt N]
 //! ```
 //! `echo` sends every datagram back to its source (a phone's echo). `gen` sends
 //! one 20 ms PCMU tone packet every 20 ms to each target from one socket and
@@ -11,6 +11,10 @@
 //! to a file while running ("MEDIA <ip> <port>" lines of a SIPp log, or
 //! `ip:port` lines); `--target-secs` stops sending to a target that long after
 //! it appeared; `--rx-only` sends nothing and measures what arrives (playback).
+//! Each payload's first 16 bytes carry a stamp (magic, run id, send time) so
+//! packets that come back unchanged give the round trip (`rtt_*`); a path that
+//! decodes (echo through a mixer, transcoding) drops it (`rtt_n=0`);
+//! `--no-stamp` sends the pure tone.
 //! Both print one line of `key=value` figures at the end (SIGINT/SIGTERM end a
 //! run early), including the tool's own CPU time from getrusage.
 
@@ -63,15 +67,18 @@ struct Options {
     target_secs: Option<f64>,
     secs: f64,
     rx_only: bool,
+    /// Stamp the send time into each payload (round-trip latency of what comes back).
+    stamp: bool,
     tone_hz: u32,
     payload_type: u8,
 }
 
-const USAGE: &str = "usage: rtpload echo --bind IP:PORT [--bind ...] [--bind-range IP:LO-HI] [--secs S]\n       rtpload gen --bind IP:PORT [--to IP:PORT ...] [--targets FILE] [--follow FILE] [--target-secs S] [--secs S] [--rx-only] [--tone HZ] [--pt N]";
+const USAGE: &str = "usage: rtpload echo --bind IP:PORT [--bind ...] [--bind-range IP:LO-HI] [--secs S]\n       rtpload gen --bind IP:PORT [--to IP:PORT ...] [--targets FILE] [--follow FILE] [--target-secs S] [--secs S] [--rx-only] [--no-stamp] [--tone HZ] [--pt N]";
 
 fn parse_args(args: &[String]) -> Result<Options, String> {
     let mut o = Options {
         secs: 10.0,
+        stamp: true,
         tone_hz: 400,
         ..Options::default()
     };
@@ -83,6 +90,10 @@ fn parse_args(args: &[String]) -> Result<Options, String> {
     while let Some(flag) = it.next() {
         if flag == "--rx-only" {
             o.rx_only = true;
+            continue;
+        }
+        if flag == "--no-stamp" {
+            o.stamp = false;
             continue;
         }
         let value = it.next().ok_or_else(|| format!("{flag} needs a value"))?;
@@ -283,6 +294,9 @@ fn gen(o: &Options) -> Result<(), String> {
 
     let mut sources: HashMap<SocketAddrV4, Source> = HashMap::new();
     let mut stats = RecvStats::default();
+    // 0.1 ms buckets up to 1 s
+    let mut round_trip = stats::Histogram::new(100, 10_000);
+    let run = std::process::id();
     let (mut untracked, mut not_rtp, mut sent, mut send_drops) = (0u64, 0u64, 0u64, 0u64);
     let (mut late_ticks, mut skipped_ticks) = (0u64, 0u64);
     let mut rb = RecvBatch::default();
@@ -349,6 +363,9 @@ fn gen(o: &Options) -> Result<(), String> {
                             return 0;
                         }
                         buf[rtp::HEADER_LEN..rtp::PACKET_LEN].copy_from_slice(payload);
+                        if o.stamp {
+                            let _ = rtp::write_stamp(&mut buf[rtp::HEADER_LEN..], run, now);
+                        }
                         rtp::PACKET_LEN
                     });
                     t.packets += 1;
@@ -373,10 +390,13 @@ fn gen(o: &Options) -> Result<(), String> {
                     not_rtp += 1;
                     continue;
                 };
-                let Ok((header, _)) = rtp::Header::parse(d.data) else {
+                let Ok((header, payload)) = rtp::Header::parse(d.data) else {
                     not_rtp += 1;
                     continue;
                 };
+                if let Some(sent_us) = rtp::read_stamp(&d.data[payload], run) {
+                    round_trip.record(at.saturating_sub(sent_us));
+                }
                 if !sources.contains_key(&from) && sources.len() >= MAX_SOURCES {
                     untracked += 1;
                     continue;
@@ -420,7 +440,7 @@ fn gen(o: &Options) -> Result<(), String> {
         percent(sent.saturating_sub(recv), sent)
     };
     println!(
-        "rtpload gen targets={} sources={} strangers={strangers} secs={send_secs:.1} sent={sent} recv={recv} loss_pct={loss:.3} due={due} seq_expected={expected} pps_out={:.0} pps_in={:.0} ia_p50_ms={} ia_p99_ms={} jitter_p50_ms={} jitter_p99_ms={} late_ticks={late_ticks} skipped_ticks={skipped_ticks} send_drops={send_drops} not_rtp={not_rtp} untracked={untracked} {}",
+        "rtpload gen targets={} sources={} strangers={strangers} secs={send_secs:.1} sent={sent} recv={recv} loss_pct={loss:.3} due={due} seq_expected={expected} pps_out={:.0} pps_in={:.0} ia_p50_ms={} ia_p99_ms={} jitter_p50_ms={} jitter_p99_ms={} rtt_n={} rtt_p50_ms={} rtt_p99_ms={} late_ticks={late_ticks} skipped_ticks={skipped_ticks} send_drops={send_drops} not_rtp={not_rtp} untracked={untracked} {}",
         targets.len(),
         sources.len(),
         sent as f64 / send_secs.max(1e-9),
@@ -429,6 +449,9 @@ fn gen(o: &Options) -> Result<(), String> {
         ms(stats.interarrival.quantile(0.99)),
         ms(stats.transit_diff.quantile(0.5)),
         ms(stats.transit_diff.quantile(0.99)),
+        round_trip.count(),
+        ms(round_trip.quantile(0.5)),
+        ms(round_trip.quantile(0.99)),
         cpu_line(wall)
     );
     Ok(())

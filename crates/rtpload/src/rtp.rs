@@ -133,6 +133,33 @@ pub fn tone_frame(table: &[u8], n: u64) -> &[u8] {
     &table[start..start + SAMPLES_PER_PACKET]
 }
 
+/// Bytes a send-time stamp overwrites at the start of a payload.
+pub const STAMP_LEN: usize = 16;
+const STAMP_MAGIC: &[u8; 4] = b"RTPL";
+
+/// Writes a send-time stamp into the first [`STAMP_LEN`] bytes of `payload`:
+/// magic, `run` (tells this run's packets from a stale one's), `sent_us`.
+/// A relay that does not decode returns it unchanged, so the generator can
+/// measure the round trip. `None` if `payload` is too short.
+pub fn write_stamp(payload: &mut [u8], run: u32, sent_us: u64) -> Option<()> {
+    let s = payload.get_mut(..STAMP_LEN)?;
+    s[..4].copy_from_slice(STAMP_MAGIC);
+    s[4..8].copy_from_slice(&run.to_be_bytes());
+    s[8..16].copy_from_slice(&sent_us.to_be_bytes());
+    Some(())
+}
+
+/// The send time of a payload stamped by [`write_stamp`] in run `run`.
+pub fn read_stamp(payload: &[u8], run: u32) -> Option<u64> {
+    let s = payload.get(..STAMP_LEN)?;
+    if &s[..4] != STAMP_MAGIC || s[4..8] != run.to_be_bytes() {
+        return None;
+    }
+    let mut t = [0u8; 8];
+    t.copy_from_slice(&s[8..16]);
+    Some(u64::from_be_bytes(t))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -226,5 +253,20 @@ mod tests {
             .max()
             .unwrap();
         assert!((7000..=9000).contains(&peak), "peak {peak}");
+    }
+
+    #[test]
+    fn stamp_round_trips_and_rejects_others() {
+        let mut payload = [0xffu8; SAMPLES_PER_PACKET];
+        assert_eq!(read_stamp(&payload, 9), None);
+        write_stamp(&mut payload, 9, 1_234_567).unwrap();
+        assert_eq!(read_stamp(&payload, 9), Some(1_234_567));
+        assert_eq!(read_stamp(&payload, 10), None, "another run's packet");
+        assert_eq!(read_stamp(&payload[..15], 9), None);
+        assert!(write_stamp(&mut [0u8; 15], 9, 1).is_none());
+        assert_eq!(
+            payload[STAMP_LEN], 0xff,
+            "the rest of the payload is left alone"
+        );
     }
 }

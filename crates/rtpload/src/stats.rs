@@ -20,6 +20,10 @@ impl Histogram {
         }
     }
 
+    pub fn count(&self) -> u64 {
+        self.total
+    }
+
     pub fn record(&mut self, us: u64) {
         let last = self.counts.len() - 1;
         let i = usize::try_from(us / self.width_us).map_or(last, |i| i.min(last));
@@ -178,7 +182,7 @@ mod tests {
         for us in 0..100 {
             h.record(us * 100 + 50); // one per bucket
         }
-        assert_eq!(h.total, 100);
+        assert_eq!(h.count(), 100);
         assert_eq!(h.quantile(0.5), Some(5_000));
         assert_eq!(h.quantile(0.99), Some(9_900));
         assert_eq!(h.quantile(1.0), Some(10_000));
