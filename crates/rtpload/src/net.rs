@@ -34,6 +34,44 @@ fn from_sockaddr(sa: &libc::sockaddr_in, len: libc::socklen_t) -> Option<SocketA
     ))
 }
 
+/// The `mmsghdr`s and `iovec`s of one `recvmmsg`/`sendmmsg` call.
+struct Headers {
+    iovs: [libc::iovec; BATCH],
+    hdrs: [libc::mmsghdr; BATCH],
+}
+
+impl Headers {
+    fn new() -> Box<Headers> {
+        // SAFETY: iovec and mmsghdr are plain old data; all-zero is valid (null pointers).
+        Box::new(unsafe { mem::zeroed() })
+    }
+
+    /// Points header `k` at `bufs[k]` (length `lens[k]`, or the whole buffer)
+    /// and `addrs[k]`, for every `k` the three slices share (at most [`BATCH`]).
+    /// Called before every system call, so the pointers are always fresh.
+    fn point(
+        &mut self,
+        bufs: &mut [[u8; MAX_DATAGRAM]],
+        lens: Option<&[usize]>,
+        addrs: &mut [libc::sockaddr_in],
+    ) {
+        let slots = self.iovs.iter_mut().zip(self.hdrs.iter_mut());
+        for (k, ((buf, addr), (iov, hdr))) in
+            bufs.iter_mut().zip(addrs.iter_mut()).zip(slots).enumerate()
+        {
+            iov.iov_base = buf.as_mut_ptr().cast();
+            iov.iov_len = lens
+                .and_then(|l| l.get(k))
+                .map_or(MAX_DATAGRAM, |&l| l.min(MAX_DATAGRAM));
+            let h = &mut hdr.msg_hdr;
+            h.msg_name = (addr as *mut libc::sockaddr_in).cast();
+            h.msg_namelen = mem::size_of::<libc::sockaddr_in>() as libc::socklen_t;
+            h.msg_iov = iov;
+            h.msg_iovlen = 1;
+        }
+    }
+}
+
 /// One received datagram of a [`RecvBatch`].
 pub struct Datagram<'a> {
     /// `None` when the source is not IPv4.
@@ -50,6 +88,7 @@ pub struct RecvBatch {
     lens: Vec<usize>,
     flags: Vec<libc::c_int>,
     n: usize,
+    headers: Box<Headers>,
 }
 
 impl Default for RecvBatch {
@@ -61,6 +100,7 @@ impl Default for RecvBatch {
             lens: vec![0; BATCH],
             flags: vec![0; BATCH],
             n: 0,
+            headers: Headers::new(),
         }
     }
 }
@@ -70,20 +110,10 @@ impl RecvBatch {
     /// datagrams (0 when none is waiting).
     pub fn recv(&mut self, sock: &UdpSocket) -> io::Result<usize> {
         self.n = 0;
-        // SAFETY: zeroed iovec/mmsghdr are valid; every pointer set below points
-        // into `self`'s buffers, which outlive the call and are not moved during it.
-        let mut iovs: [libc::iovec; BATCH] = unsafe { mem::zeroed() };
-        let mut hdrs: [libc::mmsghdr; BATCH] = unsafe { mem::zeroed() };
-        for i in 0..BATCH {
-            iovs[i].iov_base = self.bufs[i].as_mut_ptr().cast();
-            iovs[i].iov_len = MAX_DATAGRAM;
-            let h = &mut hdrs[i].msg_hdr;
-            h.msg_name = (&mut self.addrs[i] as *mut libc::sockaddr_in).cast();
-            h.msg_namelen = mem::size_of::<libc::sockaddr_in>() as libc::socklen_t;
-            h.msg_iov = &mut iovs[i];
-            h.msg_iovlen = 1;
-        }
-        // SAFETY: `hdrs` holds BATCH initialised headers (see above).
+        self.headers.point(&mut self.bufs, None, &mut self.addrs);
+        let hdrs = &mut self.headers.hdrs;
+        // SAFETY: `hdrs` holds BATCH headers pointing into `self`'s buffers,
+        // which outlive the call and do not move during it.
         let r = unsafe {
             libc::recvmmsg(
                 sock.as_raw_fd(),
@@ -129,6 +159,7 @@ pub struct SendBatch {
     addrs: Vec<libc::sockaddr_in>,
     lens: Vec<usize>,
     n: usize,
+    headers: Box<Headers>,
 }
 
 /// Outcome of [`SendBatch::flush`].
@@ -148,6 +179,7 @@ impl Default for SendBatch {
             addrs: vec![to_sockaddr(SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, 0)); BATCH],
             lens: vec![0; BATCH],
             n: 0,
+            headers: Headers::new(),
         }
     }
 }
@@ -176,20 +208,14 @@ impl SendBatch {
         let mut start = 0;
         while start < self.n {
             let count = self.n - start;
-            // SAFETY: as in RecvBatch::recv; pointers into `self`, valid during the call.
-            let mut iovs: [libc::iovec; BATCH] = unsafe { mem::zeroed() };
-            let mut hdrs: [libc::mmsghdr; BATCH] = unsafe { mem::zeroed() };
-            for k in 0..count {
-                let i = start + k;
-                iovs[k].iov_base = self.bufs[i].as_mut_ptr().cast();
-                iovs[k].iov_len = self.lens[i];
-                let h = &mut hdrs[k].msg_hdr;
-                h.msg_name = (&mut self.addrs[i] as *mut libc::sockaddr_in).cast();
-                h.msg_namelen = mem::size_of::<libc::sockaddr_in>() as libc::socklen_t;
-                h.msg_iov = &mut iovs[k];
-                h.msg_iovlen = 1;
-            }
-            // SAFETY: `count` headers initialised above.
+            self.headers.point(
+                &mut self.bufs[start..self.n],
+                Some(&self.lens[start..self.n]),
+                &mut self.addrs[start..self.n],
+            );
+            let hdrs = &mut self.headers.hdrs;
+            // SAFETY: the first `count` headers point into `self`'s buffers (as in
+            // RecvBatch::recv), valid during the call.
             let r = unsafe {
                 libc::sendmmsg(
                     sock.as_raw_fd(),
