@@ -15,8 +15,9 @@
 //! packets that come back unchanged give the round trip (`rtt_*`); a path that
 //! decodes (echo through a mixer, transcoding) drops it (`rtt_n=0`);
 //! `--no-stamp` sends the pure tone.
-//! Both print one line of `key=value` figures at the end (SIGINT/SIGTERM end a
-//! run early), including the tool's own CPU time from getrusage.
+//! Both print one line of `key=value` figures at the end, including the tool's
+//! own CPU time from getrusage. `--secs 0` runs until SIGINT/SIGTERM, which also
+//! end a timed run early; `gen` then still receives for 0.5 s what is in flight.
 
 mod net;
 mod rtp;
@@ -255,7 +256,12 @@ fn gen(o: &Options) -> Result<(), String> {
     let tone = rtp::tone_second(o.tone_hz, 8000);
     let start = Instant::now();
     let now_us = || start.elapsed().as_micros() as u64;
-    let send_end_us = (o.secs * 1e6) as u64;
+    // --secs 0: until SIGINT/SIGTERM
+    let send_end_us = if o.secs > 0.0 {
+        (o.secs * 1e6) as u64
+    } else {
+        u64::MAX
+    };
     let target_us = o.target_secs.map(|s| (s * 1e6) as u64);
 
     let mut targets: Vec<Target> = Vec::new();
@@ -313,9 +319,7 @@ fn gen(o: &Options) -> Result<(), String> {
             send_end_at = Some(now);
         }
         if let Some(end) = send_end_at {
-            if now >= end + DRAIN.as_micros() as u64
-                || STOP.load(Ordering::Relaxed) && now >= end + 100_000
-            {
+            if now >= end + DRAIN.as_micros() as u64 {
                 break;
             }
         }
@@ -429,7 +433,7 @@ fn gen(o: &Options) -> Result<(), String> {
     }
 
     let wall = start.elapsed();
-    let send_secs = send_end_at.unwrap_or(send_end_us) as f64 / 1e6;
+    let send_secs = send_end_at.unwrap_or(now_us()) as f64 / 1e6;
     let recv = stats.packets;
     let due: u64 = sources.values().map(Source::due_20ms).sum();
     let expected: u64 = sources.values().map(Source::expected).sum();
