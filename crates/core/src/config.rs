@@ -44,6 +44,10 @@ pub struct General {
     pub sounds_dirs: Vec<PathBuf>,
     #[serde(default = "default_scripts_dir")]
     pub scripts_dir: PathBuf,
+    /// SIP calls (channels with a SIP leg, in and out) at once; a new INVITE beyond
+    /// gets 503 with Retry-After, so calls already up keep their resources. 0: no limit.
+    #[serde(default)]
+    pub max_channels: usize,
 }
 
 fn default_name() -> String {
@@ -66,6 +70,7 @@ impl Default for General {
             data_dir: default_data_dir(),
             sounds_dirs: default_sounds_dirs(),
             scripts_dir: default_scripts_dir(),
+            max_channels: 0,
         }
     }
 }

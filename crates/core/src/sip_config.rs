@@ -42,6 +42,7 @@ pub(crate) fn stack_config(
         nonce_lifetime_secs: security.nonce_lifetime,
         guard: guard(security),
         limits: limits(security),
+        max_calls: config.general.max_channels,
     }
 }
 

@@ -34,15 +34,30 @@ fn rss_kib() -> u64 {
 /// CPU seconds (user + system) of this process's `media` threads.
 fn media_cpu() -> f64 {
     let mut total = 0.0;
-    for task in std::fs::read_dir("/proc/self/task").into_iter().flatten().flatten() {
+    for task in std::fs::read_dir("/proc/self/task")
+        .into_iter()
+        .flatten()
+        .flatten()
+    {
         let dir = task.path();
-        if std::fs::read_to_string(dir.join("comm")).unwrap_or_default().trim() != "media" {
+        if std::fs::read_to_string(dir.join("comm"))
+            .unwrap_or_default()
+            .trim()
+            != "media"
+        {
             continue;
         }
         let stat = std::fs::read_to_string(dir.join("stat")).unwrap_or_default();
-        let Some((_, after)) = stat.rsplit_once(')') else { continue };
+        let Some((_, after)) = stat.rsplit_once(')') else {
+            continue;
+        };
         let fields: Vec<&str> = after.split_whitespace().collect();
-        let tick = |i: usize| fields.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
+        let tick = |i: usize| {
+            fields
+                .get(i)
+                .and_then(|v| v.parse::<f64>().ok())
+                .unwrap_or(0.0)
+        };
         total += (tick(11) + tick(12)) / 100.0;
     }
     total
@@ -97,7 +112,10 @@ fn main() {
     }
     std::thread::sleep(Duration::from_millis(300));
     let rss_before = rss_kib();
-    let playbacks: Vec<_> = legs.iter().map(|leg| leg.play(Source::File(file.clone()))).collect();
+    let playbacks: Vec<_> = legs
+        .iter()
+        .map(|leg| leg.play(Source::File(file.clone())))
+        .collect();
     // Every playback has its file by now (decoded once, then shared).
     std::thread::sleep(Duration::from_secs(2));
     let rss_playing = rss_kib();
@@ -121,7 +139,10 @@ fn main() {
     let elapsed = started.elapsed().as_secs_f64();
     let cpu = media_cpu() - cpu_start;
     let due = (elapsed * 50.0) as u64 * count as u64;
-    println!("{count} playbacks of one {} s file, {seconds} s", env_or("PLAYBACK_FILE_SECONDS", 258));
+    println!(
+        "{count} playbacks of one {} s file, {seconds} s",
+        env_or("PLAYBACK_FILE_SECONDS", 258)
+    );
     println!(
         "RSS: {rss_before} KiB before, {rss_playing} KiB playing: {:.1} KiB per playback (file shared)",
         (rss_playing.saturating_sub(rss_before)) as f64 / count as f64

@@ -163,6 +163,9 @@ pub struct OutStream {
     source: Source,
     packets: u64,
     octets: u64,
+    /// When the last packet went out and the timestamp it carried: where the stream's
+    /// clock stood then, for the sender report's RTP timestamp.
+    last_sent: Option<(std::time::Instant, u32)>,
 }
 
 impl OutStream {
@@ -175,6 +178,7 @@ impl OutStream {
             source: Source::None,
             packets: 0,
             octets: 0,
+            last_sent: None,
         }
     }
 
@@ -281,10 +285,23 @@ impl OutStream {
         self.octets
     }
 
-    /// Records one sent packet with `payload_len` payload octets.
-    pub fn count_sent(&mut self, payload_len: usize) {
+    /// Records one packet sent at `now`, with `payload_len` payload octets and
+    /// `timestamp` in its header.
+    pub fn count_sent(&mut self, payload_len: usize, timestamp: u32, now: std::time::Instant) {
         self.packets += 1;
         self.octets += payload_len as u64;
+        self.last_sent = Some((now, timestamp));
+    }
+
+    /// The stream's RTP timestamp at `now` (RFC 3550 §6.4.1: a sender report's RTP
+    /// timestamp is the same instant as its NTP one, in the stream's units): the last
+    /// packet's, advanced by the time since at `clock_rate`. `None` before any packet.
+    pub fn timestamp_at(&self, now: std::time::Instant, clock_rate: u32) -> Option<u32> {
+        let (at, timestamp) = self.last_sent?;
+        let elapsed = now.saturating_duration_since(at);
+        let ticks = elapsed.as_micros() * u128::from(clock_rate) / 1_000_000;
+        // Wraps as the 32-bit timestamp does.
+        Some(timestamp.wrapping_add(ticks as u32))
     }
 }
 
@@ -446,10 +463,16 @@ mod tests {
         let h = out.relay(&hdr(false, 0, 40_000, 1_000_000, 0xB), 0);
         assert_eq!(h, hdr(true, 0, 1012, 51_760, 0x5EED));
 
-        out.count_sent(160);
-        out.count_sent(80);
+        let at = std::time::Instant::now();
+        assert_eq!(out.timestamp_at(at, 8000), None);
+        out.count_sent(160, 1000, at);
+        out.count_sent(80, 1160, at + std::time::Duration::from_millis(20));
         assert_eq!(out.packets_sent(), 2);
         assert_eq!(out.octets_sent(), 240);
+        // 100 ms after the last packet, an 8 kHz clock has moved 800 ticks on.
+        let later = at + std::time::Duration::from_millis(120);
+        assert_eq!(out.timestamp_at(later, 8000), Some(1960));
+        assert_eq!(out.timestamp_at(later, 16_000), Some(2760));
     }
 
     #[test]

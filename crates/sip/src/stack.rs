@@ -37,6 +37,9 @@ pub struct StackConfig {
     pub nonce_lifetime_secs: u64,
     pub guard: GuardConfig,
     pub limits: TransportLimits,
+    /// Calls (dialogs, in and out) at once; an INVITE beyond gets 503 with
+    /// Retry-After. 0: no limit.
+    pub max_calls: usize,
 }
 
 /// An endpoint as the SIP stack sees it.

@@ -1313,3 +1313,34 @@ fn dial_local_channel_runs_the_dialplan_in_between() {
         MIN_FRAMES,
     );
 }
+
+/// Past `max_channels`, a new INVITE gets 503 with Retry-After at once, and the call
+/// already up keeps clean audio.
+#[test]
+fn past_the_channel_limit_invites_get_503_and_calls_up_keep_their_audio() {
+    let server = Server::start_with(
+        "overload",
+        ServerConfig::default().general("max_channels = 1"),
+    );
+    let rtp = media::RtpPeer::bind();
+    let caller = calls::start_caller(&server, "uac_call", "101", &rtp, "0 101", TALK);
+    let caller = calls::LiveLeg::start(caller, rtp, tone(CALLER_TONE));
+    std::thread::sleep(Duration::from_millis(800));
+    let udp = UdpClient::new(server.sip_addr());
+    let refused = udp.exchange(
+        &invite_request(server.sip_addr(), udp.local_addr()),
+        RESPONSE_TIMEOUT,
+    );
+    let refused = sip::assert_status(refused, 503, "an INVITE past the limit");
+    assert_eq!(refused.headers("Retry-After"), ["5"]);
+    let leg = caller.wait();
+    leg.sipp.assert_success();
+    media::assert_hears(
+        &leg.received,
+        "the call already up",
+        CALLER_TONE,
+        None,
+        MIN_FRAMES,
+    );
+    assert!(server.log().contains("call limit reached"), "logged");
+}

@@ -108,7 +108,8 @@ pub(super) struct State {
 impl State {
     pub(super) fn out_next_local(&mut self, payload_type: u8, ts_increment: u32) -> RtpHeader {
         let header = self.out.next_local(payload_type, ts_increment);
-        self.out.count_sent(4);
+        self.out
+            .count_sent(4, header.timestamp, std::time::Instant::now());
         header
     }
 }
@@ -177,7 +178,9 @@ impl Shared {
             remote.payload_type,
             remote.codec.timestamp_increment(PTIME_MS),
         );
-        state.out.count_sent(payload.len());
+        state
+            .out
+            .count_sent(payload.len(), header.timestamp, std::time::Instant::now());
         send_to_taps(&mut state.taps_out, pcm);
         let muted = state.mute_out;
         drop(state);
@@ -769,7 +772,9 @@ fn relay(to: &Shared, header: &RtpHeader, payload: &[u8], dtmf: bool) {
         remote.payload_type
     };
     let out = state.out.relay(header, payload_type);
-    state.out.count_sent(payload.len());
+    state
+        .out
+        .count_sent(payload.len(), out.timestamp, std::time::Instant::now());
     drop(state);
     let mut packet = Vec::with_capacity(12 + payload.len());
     rtp::write(&out, payload, &mut packet);
@@ -832,10 +837,14 @@ fn send_report(shared: &Shared) {
             .duration_since(UNIX_EPOCH)
             .unwrap_or_default();
         let (ntp_sec, ntp_frac) = rtcp::ntp_timestamp(now);
+        let clock_rate = remote.codec.rtp_clock_rate();
         let info = SenderInfo {
             ntp_sec,
             ntp_frac,
-            rtp_ts: 0,
+            rtp_ts: state
+                .out
+                .timestamp_at(std::time::Instant::now(), clock_rate)
+                .unwrap_or(0),
             packet_count: u32::try_from(state.out.packets_sent()).unwrap_or(u32::MAX),
             octet_count: u32::try_from(state.out.octets_sent()).unwrap_or(u32::MAX),
         };

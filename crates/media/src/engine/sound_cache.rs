@@ -139,7 +139,8 @@ mod tests {
     use super::*;
 
     fn file(name: &str, bytes: usize) -> PathBuf {
-        let dir = std::env::temp_dir().join(format!("switchboard-sound-cache-{}", std::process::id()));
+        let dir =
+            std::env::temp_dir().join(format!("switchboard-sound-cache-{}", std::process::id()));
         std::fs::create_dir_all(&dir).expect("dir");
         let path = dir.join(name);
         std::fs::write(&path, vec![0u8; bytes]).expect("write");
@@ -193,7 +194,10 @@ mod tests {
         cache.get(&a, 8000, counted).await;
         assert_eq!(calls.load(Ordering::SeqCst), 0, "a stayed");
         let failing = |_: PathBuf, _: u32| async { None };
-        assert!(cache.get(&file("bad.raw", 4), 8000, failing).await.is_none());
+        assert!(cache
+            .get(&file("bad.raw", 4), 8000, failing)
+            .await
+            .is_none());
         assert_eq!(cache.bytes(), 4000);
     }
 }

@@ -17,6 +17,9 @@ use crate::msg::{self, header};
 use crate::stack::{CallEvent, CallInfo, InviteError, Origin, OutgoingCall, Target};
 use crate::transport::{Flow, Transport};
 
+/// What a 503 for overload asks the caller to wait before trying again.
+const RETRY_AFTER_SECS: u32 = 5;
+
 impl UserAgent {
     /// Numbers a new call and makes it findable by its dialog and its INVITE transaction.
     fn add_call(&mut self, call: Call) -> CallId {
@@ -36,6 +39,15 @@ impl UserAgent {
         flow: Flow,
         now: Instant,
     ) {
+        // Overload: refused before any work is spent on it, so the calls already up
+        // keep their share of the machine.
+        if self.config.max_calls > 0 && self.calls.len() >= self.config.max_calls {
+            tracing::warn!(remote = %flow.remote, calls = self.calls.len(), "call limit reached: INVITE refused with 503");
+            let retry = [(HeaderName::RetryAfter, RETRY_AFTER_SECS.to_string())];
+            let response = msg::response(&request, 503, None, &retry, None);
+            self.reply(key, response, now);
+            return;
+        }
         let trunk = self
             .config
             .trunks

@@ -28,6 +28,7 @@ fn config() -> StackConfig {
         nonce_lifetime_secs: 300,
         guard: GuardConfig::default(),
         limits: crate::transport::TransportLimits::default(),
+        max_calls: 0,
     }
 }
 
@@ -141,6 +142,25 @@ fn authenticated_call(h: &mut Harness, flow: Flow) -> (CallId, String) {
         .expect("the answered challenge is accepted")
         .id;
     (call, auth)
+}
+
+#[test]
+fn past_the_call_limit_an_invite_gets_503_with_retry_after() {
+    let mut h = Harness::new(StackConfig {
+        max_calls: 1,
+        ..config()
+    });
+    let flow = udp("127.0.0.1:5070");
+    authenticated_call(&mut h, flow);
+    h.recv(&invite("c9", "9", None), flow);
+    let out = h.outputs();
+    let refused = sent_responses(&out)[0];
+    assert_eq!(refused.status.code(), 503);
+    assert_eq!(
+        refused.headers.value(&HeaderName::RetryAfter).as_deref(),
+        Some(&b"5"[..])
+    );
+    assert!(incoming(&out).is_none());
 }
 
 #[test]

@@ -261,23 +261,17 @@ fn an_outbound_session_is_bridged_to_the_caller_and_a_busy_one_says_why() {
         "0 101",
         Duration::from_secs(5),
     );
-    let caller = LiveLeg::start(
-        caller,
-        caller_rtp,
-        crate::tone_for(600.0, Duration::from_secs(6)),
-    );
-    let callee = LiveLeg::start(
-        callee,
-        callee_rtp,
-        crate::tone_for(1400.0, Duration::from_secs(6)),
+    let tones = (600.0, 1400.0);
+    let (caller, callee) = calls::start_both(
+        (caller, caller_rtp),
+        (callee, callee_rtp),
+        tones,
+        Duration::from_secs(8),
     );
     let caller = caller.wait();
     let callee = callee.wait_after(&caller);
-    caller.sipp.assert_success();
-    callee.sipp.assert_success();
+    calls::assert_both_heard(&caller, &callee, tones, "bridged by freeswitch.bridge");
     busy.wait();
-    crate::media::assert_hears(&caller.received, "caller", 1400.0, Some(600.0), 60);
-    crate::media::assert_hears(&callee.received, "callee", 600.0, Some(1400.0), 60);
     assert_eq!(global(&server, "busy_cause"), "USER_BUSY");
 }
 

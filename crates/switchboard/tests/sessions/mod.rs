@@ -93,15 +93,12 @@ fn a_session_rings_the_caller_first_then_connects_the_callee_with_audio_both_way
         "1001 rang {:?} after 1000, before 1000 answered",
         callee_rang.duration_since(caller_rang)
     );
-    let caller = LiveLeg::start(
-        caller,
-        caller_rtp,
-        crate::tone_for(600.0, Duration::from_secs(8)),
-    );
-    let callee = LiveLeg::start(
-        callee,
-        callee_rtp,
-        crate::tone_for(1400.0, Duration::from_secs(8)),
+    let tones = (600.0, 1400.0);
+    let (caller, callee) = calls::start_both(
+        (caller, caller_rtp),
+        (callee, callee_rtp),
+        tones,
+        Duration::from_secs(10),
     );
 
     // Listed, talking time growing.
@@ -133,10 +130,7 @@ fn a_session_rings_the_caller_first_then_connects_the_callee_with_audio_both_way
     // 1001 hangs up after 4 s: the session ends, 1000 gets its BYE.
     let callee = callee.wait();
     let caller = caller.wait_after(&callee);
-    callee.sipp.assert_success();
-    caller.sipp.assert_success();
-    media::assert_hears(&caller.received, "caller", 1400.0, Some(600.0), 100);
-    media::assert_hears(&callee.received, "callee", 600.0, Some(1400.0), 100);
+    calls::assert_both_heard(&caller, &callee, tones, "a session");
     let deadline = Instant::now() + SETUP_TIMEOUT;
     while listed(&client)["count"] != 0 && Instant::now() < deadline {
         std::thread::sleep(Duration::from_millis(100));
@@ -482,35 +476,16 @@ fn send_sdp_shapes_the_callee_invite_and_both_shapes_connect_audio() {
             // The scenario also refuses a body (Content-Length must be 0).
             assert!(sdp.starts_with("none(0/"), "no SDP in the INVITE: {line}");
         }
-        let caller = LiveLeg::start(
-            caller,
-            caller_rtp,
-            crate::tone_for(600.0, Duration::from_secs(6)),
-        );
-        let callee = LiveLeg::start(
-            callee,
-            callee_rtp,
-            crate::tone_for(1400.0, Duration::from_secs(6)),
+        let tones = (600.0, 1400.0);
+        let (caller, callee) = calls::start_both(
+            (caller, caller_rtp),
+            (callee, callee_rtp),
+            tones,
+            Duration::from_secs(8),
         );
         let callee = callee.wait();
         let caller = caller.wait_after(&callee);
-        callee.sipp.assert_success();
-        caller.sipp.assert_success();
-        let who = format!("send_sdp {send_sdp}");
-        media::assert_hears(
-            &caller.received,
-            &format!("caller, {who}"),
-            1400.0,
-            Some(600.0),
-            60,
-        );
-        media::assert_hears(
-            &callee.received,
-            &format!("callee, {who}"),
-            600.0,
-            Some(1400.0),
-            60,
-        );
+        calls::assert_both_heard(&caller, &callee, tones, &format!("send_sdp {send_sdp}"));
     }
 }
 

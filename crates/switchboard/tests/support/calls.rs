@@ -242,3 +242,39 @@ impl BridgedCall {
         (caller, callee)
     }
 }
+
+/// Starts media on both sides of a call between two test phones: the caller sends
+/// `tones.0` Hz and the callee `tones.1` Hz for `length`.
+pub fn start_both(
+    caller: (SippRun, RtpPeer),
+    callee: (SippRun, RtpPeer),
+    tones: (f32, f32),
+    length: Duration,
+) -> (LiveLeg, LiveLeg) {
+    let tone = |freq| vec![Segment::Tone(freq, length)];
+    (
+        LiveLeg::start(caller.0, caller.1, tone(tones.0)),
+        LiveLeg::start(callee.0, callee.1, tone(tones.1)),
+    )
+}
+
+/// Asserts that both scenarios succeeded and each side heard the other's tone, not
+/// its own (`tones` as given to [`start_both`]).
+pub fn assert_both_heard(caller: &Leg, callee: &Leg, tones: (f32, f32), label: &str) {
+    caller.sipp.assert_success();
+    callee.sipp.assert_success();
+    super::media::assert_hears(
+        &caller.received,
+        &format!("caller, {label}"),
+        tones.1,
+        Some(tones.0),
+        60,
+    );
+    super::media::assert_hears(
+        &callee.received,
+        &format!("callee, {label}"),
+        tones.0,
+        Some(tones.1),
+        60,
+    );
+}

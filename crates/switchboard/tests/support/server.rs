@@ -56,6 +56,8 @@ pub struct ServerConfig {
     ari: bool,
     /// Extra TOML (whole tables such as `[security]`), appended as is.
     extra: Vec<String>,
+    /// Extra `key = value` lines of `[general]`.
+    general: Vec<String>,
 }
 
 impl Default for ServerConfig {
@@ -75,6 +77,7 @@ impl Default for ServerConfig {
             dialplan: Vec::new(),
             ari: false,
             extra: Vec::new(),
+            general: Vec::new(),
         }
         .extension(
             "default",
@@ -106,6 +109,12 @@ impl ServerConfig {
             .find(|e| e.party.id == id)
             .unwrap_or_else(|| panic!("no endpoint {id} in the test config"));
         endpoint.settings.push(line.to_string());
+        self
+    }
+
+    /// Adds a `key = value` line to `[general]`.
+    pub fn general(mut self, line: &str) -> Self {
+        self.general.push(line.to_owned());
         self
     }
 
@@ -148,6 +157,9 @@ impl ServerConfig {
         let _ = writeln!(t, "name = \"switchboard-e2e\"");
         let _ = writeln!(t, "data_dir = {:?}", path(dir.join("data")));
         let _ = writeln!(t, "sounds_dirs = [{:?}]", path(dir.join("sounds")));
+        for line in &self.general {
+            let _ = writeln!(t, "{line}");
+        }
         let _ = writeln!(t, "\n[sip]");
         let _ = writeln!(
             t,
