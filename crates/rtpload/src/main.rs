@@ -265,30 +265,40 @@ fn gen(o: &Options) -> Result<(), String> {
     let target_us = o.target_secs.map(|s| (s * 1e6) as u64);
 
     let mut targets: Vec<Target> = Vec::new();
-    let mut known: HashSet<SocketAddrV4> = HashSet::new();
+    // each address's latest target: an address seen again after its target expired
+    // (the server reusing a port for a later call) gets a new target
+    let mut known: HashMap<SocketAddrV4, usize> = HashMap::new();
     let mut wheel = Wheel::default();
-    let mut add = |addr: SocketAddrV4, now: u64, targets: &mut Vec<Target>, wheel: &mut Wheel| {
-        if o.rx_only || !known.insert(addr) {
-            return;
-        }
-        let i = targets.len();
-        targets.push(Target {
-            addr,
-            ssrc: 0x5a5a_0000 ^ i as u32,
-            seq: (i as u16).wrapping_mul(7919),
-            timestamp: (i as u32).wrapping_mul(104_729),
-            packets: 0,
-            until_us: target_us.map(|d| now + d),
-        });
-        wheel.add(i);
-    };
+    // Adds a target; true when its address had an (expired) target before.
+    let mut add =
+        |addr: SocketAddrV4, now: u64, targets: &mut Vec<Target>, wheel: &mut Wheel| -> bool {
+            if o.rx_only {
+                return false;
+            }
+            let live = |t: &Target| t.until_us.is_none_or(|u| now < u);
+            if known.get(&addr).is_some_and(|&i| live(&targets[i])) {
+                return false;
+            }
+            let i = targets.len();
+            let again = known.insert(addr, i).is_some();
+            targets.push(Target {
+                addr,
+                ssrc: 0x5a5a_0000 ^ i as u32,
+                seq: (i as u16).wrapping_mul(7919),
+                timestamp: (i as u32).wrapping_mul(104_729),
+                packets: 0,
+                until_us: target_us.map(|d| now + d),
+            });
+            wheel.add(i);
+            again
+        };
     for &a in &o.to {
-        add(a, 0, &mut targets, &mut wheel);
+        let _ = add(a, 0, &mut targets, &mut wheel);
     }
     if let Some(path) = &o.targets_file {
         let text = std::fs::read_to_string(path).map_err(|e| format!("read {path}: {e}"))?;
         for a in text.lines().filter_map(parse_target_line) {
-            add(a, 0, &mut targets, &mut wheel);
+            let _ = add(a, 0, &mut targets, &mut wheel);
         }
     }
     let mut follower = o.follow.as_ref().map(|p| Follower {
@@ -328,7 +338,11 @@ fn gen(o: &Options) -> Result<(), String> {
                 let mut new = Vec::new();
                 f.poll(|line| new.extend(parse_target_line(line)));
                 for a in new {
-                    add(a, now, &mut targets, &mut wheel);
+                    if add(a, now, &mut targets, &mut wheel) {
+                        if let Some(src) = sources.get_mut(&a) {
+                            src.restart();
+                        }
+                    }
                 }
                 next_follow_us = now + 20_000;
             }
@@ -437,7 +451,7 @@ fn gen(o: &Options) -> Result<(), String> {
     let recv = stats.packets;
     let due: u64 = sources.values().map(Source::due_20ms).sum();
     let expected: u64 = sources.values().map(Source::expected).sum();
-    let strangers = sources.keys().filter(|a| !known.contains(a)).count();
+    let strangers = sources.keys().filter(|a| !known.contains_key(a)).count();
     let loss = if o.rx_only {
         percent(due.saturating_sub(recv), due)
     } else {

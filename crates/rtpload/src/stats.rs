@@ -67,21 +67,43 @@ pub struct Source {
     cycles: u64,
     /// RFC 3550 interarrival jitter estimate, in RTP timestamp units.
     pub jitter: f64,
+    /// Packets since the last [`Source::restart`] (the current stream from this address).
+    stream_received: u64,
+    /// Expected and due counts of the earlier streams from this address.
+    earlier_expected: u64,
+    earlier_due: u64,
 }
 
 impl Source {
     /// Packets the sequence numbers say were sent (RFC 3550 A.3).
     pub fn expected(&self) -> u64 {
-        if self.received == 0 {
+        self.earlier_expected + self.stream_expected()
+    }
+
+    /// Packets due at one per 20 ms between the first and the last arrival (of each stream).
+    pub fn due_20ms(&self) -> u64 {
+        self.earlier_due + self.stream_due()
+    }
+
+    /// The next packet starts a new stream from the same address (a new call on
+    /// a reused port): sequence, timestamp and arrival continuity start over,
+    /// the counts carry on.
+    pub fn restart(&mut self) {
+        self.earlier_expected += self.stream_expected();
+        self.earlier_due += self.stream_due();
+        self.stream_received = 0;
+    }
+
+    fn stream_expected(&self) -> u64 {
+        if self.stream_received == 0 {
             return 0;
         }
         let extended_max = self.cycles + u64::from(self.max_seq);
-        extended_max - u64::from(self.base_seq) + 1
+        (extended_max + 1).saturating_sub(u64::from(self.base_seq))
     }
 
-    /// Packets due at one per 20 ms between the first and the last arrival.
-    pub fn due_20ms(&self) -> u64 {
-        if self.received == 0 {
+    fn stream_due(&self) -> u64 {
+        if self.stream_received == 0 {
             return 0;
         }
         (self.last_us - self.first_us + 10_000) / 20_000 + 1
@@ -113,10 +135,11 @@ impl RecvStats {
     /// Accounts one packet of `src` with header `h` arrived at `now_us`.
     pub fn on_packet(&mut self, src: &mut Source, h: &Header, now_us: u64) {
         self.packets += 1;
-        if src.received == 0 {
+        if src.stream_received == 0 {
             src.first_us = now_us;
             src.base_seq = h.seq;
             src.max_seq = h.seq;
+            src.cycles = 0;
         } else {
             let arrival = now_us.saturating_sub(src.last_us);
             self.interarrival.record(arrival);
@@ -138,6 +161,7 @@ impl RecvStats {
             }
         }
         src.received += 1;
+        src.stream_received += 1;
         src.last_us = now_us;
         src.last_ts = h.timestamp;
     }
@@ -237,6 +261,31 @@ mod tests {
         let j2 = j1 + (40.0 - j1) / 16.0;
         assert!((src.jitter - j2).abs() < 1e-9);
         assert_eq!(src.due_20ms(), 3);
+    }
+
+    #[test]
+    fn restart_keeps_counts_but_not_continuity() {
+        let mut stats = RecvStats::default();
+        let mut src = Source::default();
+        for i in 0..10u16 {
+            stats.on_packet(&mut src, &hdr(i, u32::from(i) * 160), u64::from(i) * 20_000);
+        }
+        src.restart();
+        // a new call on the same port, 5 s later, other sequence and timestamps
+        for i in 0..10u16 {
+            let seq = 40_000 + i;
+            stats.on_packet(
+                &mut src,
+                &hdr(seq, u32::from(seq) * 160 + 7),
+                5_000_000 + u64::from(i) * 20_000,
+            );
+        }
+        assert_eq!(src.received, 20);
+        assert_eq!(src.expected(), 20);
+        assert_eq!(src.due_20ms(), 20);
+        // the 5 s gap is not an inter-arrival interval
+        assert_eq!(stats.interarrival.quantile(1.0), Some(20_100));
+        assert_eq!(stats.interarrival.count(), 18);
     }
 
     #[test]
