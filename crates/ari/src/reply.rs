@@ -10,6 +10,8 @@ pub enum Reply {
     NoContent,
     /// 200 with a JSON body.
     Json(Value),
+    /// 200 with a JSON body serialized already (large lists).
+    JsonBytes(Vec<u8>),
     /// 201 with a JSON body and a `Location` (play, record).
     Created { location: String, body: Value },
     /// 200 with a file's bytes (a stored recording's file).
@@ -21,7 +23,10 @@ pub enum Reply {
 }
 
 pub fn json_response(status: StatusCode, value: &Value) -> Response {
-    let body = serde_json::to_vec(value).unwrap_or_default();
+    bytes_response(status, serde_json::to_vec(value).unwrap_or_default())
+}
+
+fn bytes_response(status: StatusCode, body: Vec<u8>) -> Response {
     let mut response = Response::new(Body::from(body));
     *response.status_mut() = status;
     response.headers_mut().insert(
@@ -36,6 +41,7 @@ impl IntoResponse for Reply {
         match self {
             Reply::NoContent => StatusCode::NO_CONTENT.into_response(),
             Reply::Json(value) => json_response(StatusCode::OK, &value),
+            Reply::JsonBytes(body) => bytes_response(StatusCode::OK, body),
             Reply::Created { location, body } => {
                 let mut response = json_response(StatusCode::CREATED, &body);
                 if let Ok(location) = HeaderValue::from_str(&location) {

@@ -532,13 +532,11 @@ async fn transfer_progress(ari: Ari, args: Args) -> Result<Reply, AriError> {
 }
 
 async fn list(ari: Ari, _args: Args) -> Result<Reply, AriError> {
-    let channels: Vec<Value> = ari
-        .switch()
-        .channels()
-        .iter()
-        .map(|c| json::channel(&ari, c))
-        .collect();
-    Ok(Reply::Json(channels.into()))
+    let switch = ari.switch();
+    let snapshots: Vec<_> = switch.channels().iter().map(|c| switch.snapshot(c)).collect();
+    let models: Vec<json::ChannelModel<'_>> = snapshots.iter().map(Into::into).collect();
+    // Strings and numbers only: serializing cannot fail.
+    Ok(Reply::JsonBytes(serde_json::to_vec(&models).unwrap_or_default()))
 }
 
 async fn get(ari: Ari, args: Args) -> Result<Reply, AriError> {
