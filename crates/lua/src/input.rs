@@ -69,9 +69,9 @@ async fn next_digit(switch: &Switch, channel: &Channel) -> Option<char> {
 
 /// Waits for the next digit when the session has an input callback; never otherwise
 /// (digits then wait in the buffer, as in FreeSWITCH).
-async fn heard(session: &Session, switch: &Switch, channel: &Channel) -> Option<char> {
+async fn heard(session: &Session, channel: &Channel) -> Option<char> {
     if session.has_input_callback() {
-        next_digit(switch, channel).await
+        next_digit(session.switch(), channel).await
     } else {
         std::future::pending().await
     }
@@ -90,7 +90,7 @@ pub(crate) async fn play(
     media: Vec<String>,
     offset_ms: u64,
 ) -> mlua::Result<Ended> {
-    let switch = crate::script::context(lua)?.switch.clone();
+    let switch = session.switch();
     let play = Play {
         offset_ms: i64::try_from(offset_ms).unwrap_or(i64::MAX),
         ..Play::channel(&channel.id, media)
@@ -98,13 +98,13 @@ pub(crate) async fn play(
     let playback = switch
         .play(play)
         .map_err(|e| mlua::Error::runtime(format!("streamFile: {e}")))?;
-    let _stop = StopPlayback(&switch, &playback.id);
+    let _stop = StopPlayback(switch, &playback.id);
     let mut paused = false;
     loop {
         let digit = tokio::select! {
             () = playback.wait() => return Ok(Ended::Finished),
             _ = channel.hung_up() => return Ok(Ended::HungUp),
-            Some(digit) = heard(session, &switch, channel) => digit,
+            Some(digit) = heard(session, channel) => digit,
         };
         let control = |op| {
             // Finished meanwhile: nothing left to control.
@@ -148,13 +148,12 @@ pub(crate) async fn sleep(
     channel: &Arc<Channel>,
     wait: Duration,
 ) -> mlua::Result<Ended> {
-    let switch = crate::script::context(lua)?.switch.clone();
     let until = tokio::time::Instant::now() + wait;
     loop {
         let digit = tokio::select! {
             () = tokio::time::sleep_until(until) => return Ok(Ended::Finished),
             _ = channel.hung_up() => return Ok(Ended::HungUp),
-            Some(digit) = heard(session, &switch, channel) => digit,
+            Some(digit) = heard(session, channel) => digit,
         };
         if react(session, lua, digit).await? != Reaction::Continue {
             return Ok(Ended::Broken);
@@ -171,7 +170,6 @@ pub(crate) async fn collect(
     digit_timeout: Option<Duration>,
     total: Duration,
 ) -> mlua::Result<Ended> {
-    let switch = crate::script::context(lua)?.switch.clone();
     let until = tokio::time::Instant::now() + total;
     loop {
         let quiet = async {
@@ -184,7 +182,7 @@ pub(crate) async fn collect(
             () = tokio::time::sleep_until(until), if !total.is_zero() => return Ok(Ended::Finished),
             () = quiet => return Ok(Ended::Finished),
             _ = channel.hung_up() => return Ok(Ended::HungUp),
-            Some(digit) = heard(session, &switch, channel) => digit,
+            Some(digit) = heard(session, channel) => digit,
         };
         if react(session, lua, digit).await? != Reaction::Continue {
             return Ok(Ended::Broken);
@@ -200,11 +198,11 @@ pub(crate) async fn record(
     channel: &Arc<Channel>,
     recording: &Arc<LiveRecording>,
 ) -> mlua::Result<Ended> {
-    let switch = crate::script::context(lua)?.switch.clone();
+    let switch = session.switch();
     loop {
         let digit = tokio::select! {
             _ = recording.finished() => return Ok(Ended::Finished),
-            Some(digit) = heard(session, &switch, channel) => digit,
+            Some(digit) = heard(session, channel) => digit,
         };
         if react(session, lua, digit).await? != Reaction::Continue {
             // Finished meanwhile is fine: the file is there either way.

@@ -106,7 +106,6 @@ struct State {
     /// Where the script's own channel goes when the script ends (its transfer, or an
     /// application's): FreeSWITCH lets the script run to its end first.
     goto: Option<Next>,
-    tts: (String, String),
 }
 
 struct Inner {
@@ -156,7 +155,6 @@ impl Session {
                 auto_hangup: true,
                 transferred: false,
                 goto: None,
-                tts: Default::default(),
             }),
         }))
     }
@@ -199,7 +197,7 @@ impl Session {
         lock(&self.0.channel).clone()
     }
 
-    fn switch(&self) -> &Switch {
+    pub(crate) fn switch(&self) -> &Switch {
         &self.0.switch
     }
 
@@ -211,9 +209,14 @@ impl Session {
         self.channel().map(|c| c.caller())
     }
 
-    fn ready(&self) -> bool {
+    /// The channel while it is up and still the script's (not hung up, not transferred).
+    fn ready_channel(&self) -> Option<Arc<Channel>> {
         self.channel()
-            .is_some_and(|c| c.status().hangup.is_none() && !self.state().transferred)
+            .filter(|c| c.status().hangup.is_none() && !self.state().transferred)
+    }
+
+    fn ready(&self) -> bool {
+        self.ready_channel().is_some()
     }
 
     /// At the script's end: what its channel does next (a transfer's target; a hangup
@@ -312,12 +315,8 @@ impl Session {
     /// script, after the hangup hook.
     async fn live(&self, lua: &Lua) -> mlua::Result<Arc<Channel>> {
         self.check_hook(lua).await?;
-        match self.channel() {
-            Some(channel) if channel.status().hangup.is_none() && !self.state().transferred => {
-                Ok(channel)
-            }
-            _ => Err(ended("session is not ready")),
-        }
+        self.ready_channel()
+            .ok_or_else(|| ended("session is not ready"))
     }
 
     /// After a call that waited: the script's budget starts anew; a hangup meanwhile
@@ -677,12 +676,11 @@ impl UserData for Session {
                 Ok(())
             },
         );
+        // Accepted for FreeSWITCH scripts; the engine and voice are the configured
+        // `tts_command`'s.
         methods.add_method(
             "set_tts_params",
-            |_, this, (engine, voice): (String, String)| {
-                this.state().tts = (engine, voice);
-                Ok(())
-            },
+            |_, _, (_engine, _voice): (String, String)| Ok(()),
         );
         methods.add_async_method("speak", |lua, this: Ref, text: String| async move {
             Ok(i32::from(this.speak(&lua, &text).await?))
