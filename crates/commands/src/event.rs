@@ -122,18 +122,17 @@ impl FsEvent {
     /// (`Unique-ID`, `Channel-State`, `Caller-…`, `variable_…`); `None` for events
     /// FreeSWITCH has no name for.
     pub fn from_core(event: &Event) -> Option<Self> {
-        let (name, subclass, extra, body): Described = match &event.kind {
-            EventKind::ChannelCreated => ("CHANNEL_CREATE", None, vec![], None),
+        let (name, subclass, extra): Described = match &event.kind {
+            EventKind::ChannelCreated => ("CHANNEL_CREATE", None, vec![]),
             EventKind::ChannelDialplan { app, data } => (
                 "CHANNEL_EXECUTE",
                 None,
                 vec![pair("Application", app), pair("Application-Data", data)],
-                None,
             ),
             EventKind::ChannelStateChange { state } => match state {
-                switchboard_core::ChannelState::Up => ("CHANNEL_ANSWER", None, vec![], None),
-                switchboard_core::ChannelState::Ringing => ("CHANNEL_PROGRESS", None, vec![], None),
-                _ => ("CHANNEL_STATE", None, vec![], None),
+                switchboard_core::ChannelState::Up => ("CHANNEL_ANSWER", None, vec![]),
+                switchboard_core::ChannelState::Ringing => ("CHANNEL_PROGRESS", None, vec![]),
+                _ => ("CHANNEL_STATE", None, vec![]),
             },
             EventKind::ChannelDtmfReceived { digit, duration_ms } => (
                 "DTMF",
@@ -144,58 +143,47 @@ impl FsEvent {
                     pair("DTMF-Duration", &(duration_ms * 8).to_string()),
                     pair("DTMF-Source", "RTP"),
                 ],
-                None,
             ),
-            EventKind::ChannelHold => ("CHANNEL_HOLD", None, vec![], None),
-            EventKind::ChannelUnhold => ("CHANNEL_UNHOLD", None, vec![], None),
+            EventKind::ChannelHold => ("CHANNEL_HOLD", None, vec![]),
+            EventKind::ChannelUnhold => ("CHANNEL_UNHOLD", None, vec![]),
             EventKind::ChannelHangupRequest { cause } => (
                 "CHANNEL_HANGUP",
                 None,
                 vec![pair("Hangup-Cause", cause.name())],
-                None,
             ),
             EventKind::ChannelDestroyed { cause } => (
                 "CHANNEL_HANGUP_COMPLETE",
                 None,
                 vec![pair("Hangup-Cause", cause.name())],
-                None,
             ),
             EventKind::ChannelEnteredBridge { bridge } => (
                 "CHANNEL_BRIDGE",
                 None,
                 vec![pair("Bridge-Unique-ID", bridge)],
-                None,
             ),
             EventKind::ChannelLeftBridge { bridge } => (
                 "CHANNEL_UNBRIDGE",
                 None,
                 vec![pair("Bridge-Unique-ID", bridge)],
-                None,
             ),
             EventKind::PlaybackStarted { playback } => (
                 "PLAYBACK_START",
                 None,
                 vec![pair("Playback-UUID", playback)],
-                None,
             ),
-            EventKind::PlaybackFinished { playback } => (
-                "PLAYBACK_STOP",
-                None,
-                vec![pair("Playback-UUID", playback)],
-                None,
-            ),
+            EventKind::PlaybackFinished { playback } => {
+                ("PLAYBACK_STOP", None, vec![pair("Playback-UUID", playback)])
+            }
             EventKind::RecordingStarted { recording } => (
                 "RECORD_START",
                 None,
                 vec![pair("Record-File-Path", recording)],
-                None,
             ),
             EventKind::RecordingFinished { recording }
             | EventKind::RecordingFailed { recording } => (
                 "RECORD_STOP",
                 None,
                 vec![pair("Record-File-Path", recording)],
-                None,
             ),
             // Sessions API sessions, as a module's CUSTOM events.
             EventKind::CallSessionStarted { session } => session_event(session, "started"),
@@ -222,7 +210,6 @@ impl FsEvent {
             fs.add_channel(channel);
         }
         fs.headers.extend(extra);
-        fs.body = body;
         Some(fs)
     }
 
@@ -278,19 +265,14 @@ impl FsEvent {
 /// The subclass of a Sessions API session's events.
 pub const SESSION_SUBCLASS: &str = "switchboard::session";
 
-type Described = (
-    &'static str,
-    Option<&'static str>,
-    Vec<(String, String)>,
-    Option<String>,
-);
+/// A core event as FreeSWITCH names it: name, subclass, its own headers.
+type Described = (&'static str, Option<&'static str>, Vec<(String, String)>);
 
 fn session_event(session: &str, action: &str) -> Described {
     (
         "CUSTOM",
         Some(SESSION_SUBCLASS),
         vec![pair("Session-ID", session), pair("Session-Action", action)],
-        None,
     )
 }
 
