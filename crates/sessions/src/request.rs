@@ -113,11 +113,23 @@ const USER_DATA: Limit = Limit { min: 0, max: 128 };
 const TARGET: Limit = Limit { min: 1, max: 128 };
 
 /// A user part of a SIP URI we can put in a request line and headers as it is.
-pub fn is_sip_user(text: &str) -> bool {
+fn is_sip_user(text: &str) -> bool {
     // RFC 3261's unreserved characters and a few user-part ones; no `;`, `?`, `@`,
     // `:` or `>`, which would end the user part or the URI.
     text.bytes()
         .all(|b| b.is_ascii_alphanumeric() || b"+*#._-~!$'()".contains(&b))
+}
+
+/// Refuses a field that cannot be a SIP URI's user part, naming it.
+pub(crate) fn check_user(name: &str, value: &str) -> Result<(), ApiError> {
+    if is_sip_user(value) {
+        return Ok(());
+    }
+    Err(
+        ApiError::invalid(format!("{name} must be a number or a SIP user name")).with_detail(
+            format!("{value:?} has characters a SIP URI's user part cannot carry"),
+        ),
+    )
 }
 
 struct Fields<'a>(&'a Map<String, Value>);
@@ -157,14 +169,7 @@ impl Fields<'_> {
     fn user(&self, name: &str, limit: &Limit) -> Result<Option<String>, ApiError> {
         let value = self.string(name, limit)?;
         if let Some(v) = &value {
-            if !is_sip_user(v) {
-                return Err(ApiError::invalid(format!(
-                    "{name} must be a number or a SIP user name"
-                ))
-                .with_detail(format!(
-                    "{v:?} has characters a SIP URI's user part cannot carry"
-                )));
-            }
+            check_user(name, v)?;
         }
         Ok(value)
     }
@@ -216,16 +221,8 @@ impl CreateSession {
         };
         let caller = f.required("caller", &PARTY)?;
         let callee = f.required("callee", &PARTY)?;
-        for (name, value) in [("caller", &caller), ("callee", &callee)] {
-            if !is_sip_user(value) {
-                return Err(ApiError::invalid(format!(
-                    "{name} must be a number or a SIP user name"
-                ))
-                .with_detail(format!(
-                    "{value:?} has characters a SIP URI's user part cannot carry"
-                )));
-            }
-        }
+        check_user("caller", &caller)?;
+        check_user("callee", &callee)?;
         let additional_header = f.choice(
             "additional_header",
             &AdditionalHeader::NAMES,

@@ -226,11 +226,7 @@ async fn refer(
         }
         None => return Err(ApiError::invalid("target is required")),
     };
-    if !crate::request::is_sip_user(&target) {
-        return Err(ApiError::invalid(
-            "target must be a number or a SIP user name",
-        ));
-    }
+    crate::request::check_user("target", &target)?;
     let to = crate::plan::transfer(api.switch.config(), &session, party, &target);
     api.switch
         .transfer_call_session(&id, party, to)
