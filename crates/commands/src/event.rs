@@ -122,88 +122,13 @@ impl FsEvent {
     /// (`Unique-ID`, `Channel-State`, `Caller-…`, `variable_…`); `None` for events
     /// FreeSWITCH has no name for.
     pub fn from_core(event: &Event) -> Option<Self> {
-        let (name, subclass, extra): Described = match &event.kind {
-            EventKind::ChannelCreated => ("CHANNEL_CREATE", None, vec![]),
-            EventKind::ChannelDialplan { app, data } => (
-                "CHANNEL_EXECUTE",
-                None,
-                vec![pair("Application", app), pair("Application-Data", data)],
-            ),
-            EventKind::ChannelStateChange { state } => match state {
-                switchboard_core::ChannelState::Up => ("CHANNEL_ANSWER", None, vec![]),
-                switchboard_core::ChannelState::Ringing => ("CHANNEL_PROGRESS", None, vec![]),
-                _ => ("CHANNEL_STATE", None, vec![]),
-            },
-            EventKind::ChannelDtmfReceived { digit, duration_ms } => (
-                "DTMF",
-                None,
-                vec![
-                    pair("DTMF-Digit", &digit.to_string()),
-                    // FreeSWITCH counts in 8 kHz samples.
-                    pair("DTMF-Duration", &(duration_ms * 8).to_string()),
-                    pair("DTMF-Source", "RTP"),
-                ],
-            ),
-            EventKind::ChannelHold => ("CHANNEL_HOLD", None, vec![]),
-            EventKind::ChannelUnhold => ("CHANNEL_UNHOLD", None, vec![]),
-            EventKind::ChannelHangupRequest { cause } => (
-                "CHANNEL_HANGUP",
-                None,
-                vec![pair("Hangup-Cause", cause.name())],
-            ),
-            EventKind::ChannelDestroyed { cause } => (
-                "CHANNEL_HANGUP_COMPLETE",
-                None,
-                vec![pair("Hangup-Cause", cause.name())],
-            ),
-            EventKind::ChannelEnteredBridge { bridge } => (
-                "CHANNEL_BRIDGE",
-                None,
-                vec![pair("Bridge-Unique-ID", bridge)],
-            ),
-            EventKind::ChannelLeftBridge { bridge } => (
-                "CHANNEL_UNBRIDGE",
-                None,
-                vec![pair("Bridge-Unique-ID", bridge)],
-            ),
-            EventKind::PlaybackStarted { playback } => (
-                "PLAYBACK_START",
-                None,
-                vec![pair("Playback-UUID", playback)],
-            ),
-            EventKind::PlaybackFinished { playback } => {
-                ("PLAYBACK_STOP", None, vec![pair("Playback-UUID", playback)])
-            }
-            EventKind::RecordingStarted { recording } => (
-                "RECORD_START",
-                None,
-                vec![pair("Record-File-Path", recording)],
-            ),
-            EventKind::RecordingFinished { recording }
-            | EventKind::RecordingFailed { recording } => (
-                "RECORD_STOP",
-                None,
-                vec![pair("Record-File-Path", recording)],
-            ),
-            // Sessions API sessions, as a module's CUSTOM events.
-            EventKind::CallSessionStarted { session } => session_event(session, "started"),
-            EventKind::CallSessionConnected { session } => session_event(session, "connected"),
-            EventKind::CallSessionEnded { session } => session_event(session, "ended"),
-            EventKind::ChannelVarset { .. }
-            | EventKind::ChannelConnectedLine
-            | EventKind::ChannelDialBegin { .. }
-            | EventKind::ChannelDialEnd { .. }
-            | EventKind::BridgeCreated
-            | EventKind::BridgeDestroyed
-            | EventKind::StasisStart { .. }
-            | EventKind::StasisEnd { .. } => return None,
-            EventKind::Custom { headers, body, .. } => {
-                return Some(Self {
-                    headers: headers.clone(),
-                    body: body.clone(),
-                })
-            }
-        };
+        if let EventKind::Custom { headers, body, .. } = &event.kind {
+            return Some(Self {
+                headers: headers.clone(),
+                body: body.clone(),
+            });
+        }
+        let (name, subclass, extra) = describe(&event.kind)?;
         let mut fs = Self::new(name, subclass);
         fs.add_common(event.timestamp, Some(event.seq));
         if let Some(channel) = &event.objects.channel {
@@ -211,6 +136,15 @@ impl FsEvent {
         }
         fs.headers.extend(extra);
         Some(fs)
+    }
+
+    /// The FreeSWITCH name and subclass a core event goes by, without building it: what
+    /// a subscriber checks before paying for the headers.
+    pub fn name_of(kind: &EventKind) -> Option<(&str, Option<&str>)> {
+        match kind {
+            EventKind::Custom { name, subclass, .. } => Some((name, subclass.as_deref())),
+            other => describe(other).map(|(name, subclass, _)| (name, subclass)),
+        }
     }
 
     /// The headers every event has: who made it, when, its place in the sequence.
@@ -262,6 +196,87 @@ impl FsEvent {
     }
 }
 
+/// A core event's FreeSWITCH name, subclass and own headers; `None` for events
+/// FreeSWITCH has no name for, and for script-made ones (they carry their own).
+fn describe(kind: &EventKind) -> Option<Described> {
+    Some(match kind {
+        EventKind::ChannelCreated => ("CHANNEL_CREATE", None, vec![]),
+        EventKind::ChannelDialplan { app, data } => (
+            "CHANNEL_EXECUTE",
+            None,
+            vec![pair("Application", app), pair("Application-Data", data)],
+        ),
+        EventKind::ChannelStateChange { state } => match state {
+            switchboard_core::ChannelState::Up => ("CHANNEL_ANSWER", None, vec![]),
+            switchboard_core::ChannelState::Ringing => ("CHANNEL_PROGRESS", None, vec![]),
+            _ => ("CHANNEL_STATE", None, vec![]),
+        },
+        EventKind::ChannelDtmfReceived { digit, duration_ms } => (
+            "DTMF",
+            None,
+            vec![
+                pair("DTMF-Digit", &digit.to_string()),
+                // FreeSWITCH counts in 8 kHz samples.
+                pair("DTMF-Duration", &(duration_ms * 8).to_string()),
+                pair("DTMF-Source", "RTP"),
+            ],
+        ),
+        EventKind::ChannelHold => ("CHANNEL_HOLD", None, vec![]),
+        EventKind::ChannelUnhold => ("CHANNEL_UNHOLD", None, vec![]),
+        EventKind::ChannelHangupRequest { cause } => (
+            "CHANNEL_HANGUP",
+            None,
+            vec![pair("Hangup-Cause", cause.name())],
+        ),
+        EventKind::ChannelDestroyed { cause } => (
+            "CHANNEL_HANGUP_COMPLETE",
+            None,
+            vec![pair("Hangup-Cause", cause.name())],
+        ),
+        EventKind::ChannelEnteredBridge { bridge } => (
+            "CHANNEL_BRIDGE",
+            None,
+            vec![pair("Bridge-Unique-ID", bridge)],
+        ),
+        EventKind::ChannelLeftBridge { bridge } => (
+            "CHANNEL_UNBRIDGE",
+            None,
+            vec![pair("Bridge-Unique-ID", bridge)],
+        ),
+        EventKind::PlaybackStarted { playback } => (
+            "PLAYBACK_START",
+            None,
+            vec![pair("Playback-UUID", playback)],
+        ),
+        EventKind::PlaybackFinished { playback } => {
+            ("PLAYBACK_STOP", None, vec![pair("Playback-UUID", playback)])
+        }
+        EventKind::RecordingStarted { recording } => (
+            "RECORD_START",
+            None,
+            vec![pair("Record-File-Path", recording)],
+        ),
+        EventKind::RecordingFinished { recording } | EventKind::RecordingFailed { recording } => (
+            "RECORD_STOP",
+            None,
+            vec![pair("Record-File-Path", recording)],
+        ),
+        // Sessions API sessions, as a module's CUSTOM events.
+        EventKind::CallSessionStarted { session } => session_event(session, "started"),
+        EventKind::CallSessionConnected { session } => session_event(session, "connected"),
+        EventKind::CallSessionEnded { session } => session_event(session, "ended"),
+        EventKind::ChannelVarset { .. }
+        | EventKind::ChannelConnectedLine
+        | EventKind::ChannelDialBegin { .. }
+        | EventKind::ChannelDialEnd { .. }
+        | EventKind::BridgeCreated
+        | EventKind::BridgeDestroyed
+        | EventKind::StasisStart { .. }
+        | EventKind::StasisEnd { .. }
+        | EventKind::Custom { .. } => return None,
+    })
+}
+
 /// The subclass of a Sessions API session's events.
 pub const SESSION_SUBCLASS: &str = "switchboard::session";
 
@@ -286,19 +301,22 @@ fn xml_escape(text: &str) -> String {
         .replace('>', "&gt;")
 }
 
-/// Whether `event` is one a subscription to `name` (`ALL`, `CUSTOM <subclass>`, or an
-/// event name) receives.
-pub fn subscribed(event: &FsEvent, name: &str, subclass: Option<&str>) -> bool {
+/// Whether an event named `event` (with `event_subclass`) is one a subscription to
+/// `name` (`ALL`, `CUSTOM <subclass>`, or an event name) receives.
+pub fn subscribed(
+    event: &str,
+    event_subclass: Option<&str>,
+    name: &str,
+    subclass: Option<&str>,
+) -> bool {
     if name.eq_ignore_ascii_case("ALL") {
         return true;
     }
-    if !event.name().eq_ignore_ascii_case(name) {
+    if !event.eq_ignore_ascii_case(name) {
         return false;
     }
     match subclass.filter(|s| !s.is_empty()) {
-        Some(wanted) => event
-            .header("Event-Subclass")
-            .is_some_and(|s| s.eq_ignore_ascii_case(wanted)),
+        Some(wanted) => event_subclass.is_some_and(|s| s.eq_ignore_ascii_case(wanted)),
         None => true,
     }
 }
@@ -325,10 +343,18 @@ mod tests {
         let xml = event.xml();
         assert!(xml.contains("<Greeting>hello%20world</Greeting>"), "{xml}");
         assert!(xml.contains("<body>line &lt;1&gt;</body>"), "{xml}");
-        assert!(subscribed(&event, "CUSTOM", Some("my::event")));
-        assert!(subscribed(&event, "all", None));
-        assert!(!subscribed(&event, "CUSTOM", Some("other")));
-        assert!(!subscribed(&event, "DTMF", None));
+        let (name, subclass) = (event.name(), event.header("Event-Subclass"));
+        assert!(subscribed(name, subclass, "CUSTOM", Some("my::event")));
+        assert!(subscribed(name, subclass, "all", None));
+        assert!(!subscribed(name, subclass, "CUSTOM", Some("other")));
+        assert!(!subscribed(name, subclass, "DTMF", None));
+        let core = event.clone().into_core();
+        assert_eq!(FsEvent::name_of(&core), Some(("CUSTOM", Some("my::event"))));
+        assert_eq!(
+            FsEvent::name_of(&EventKind::ChannelHold),
+            Some(("CHANNEL_HOLD", None))
+        );
+        assert_eq!(FsEvent::name_of(&EventKind::BridgeCreated), None);
         event.del_header("greeting");
         assert_eq!(event.header("Greeting"), None);
     }

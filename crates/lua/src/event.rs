@@ -113,14 +113,21 @@ async fn feed(
             }
             Err(broadcast::error::RecvError::Closed) => return,
         };
+        // Matched by name first: the headers (every channel variable) are built only
+        // for the events this consumer takes.
+        let Some((event_name, event_subclass)) = FsEvent::name_of(&event.kind) else {
+            continue;
+        };
+        let wanted = bindings.borrow().iter().any(|(name, subclass)| {
+            subscribed(event_name, event_subclass, name, subclass.as_deref())
+        });
+        if !wanted {
+            continue;
+        }
         let Some(fs) = FsEvent::from_core(&event) else {
             continue;
         };
-        let wanted = bindings
-            .borrow()
-            .iter()
-            .any(|(name, subclass)| subscribed(&fs, name, subclass.as_deref()));
-        if wanted && tx.try_send(fs).is_err() && tx.is_closed() {
+        if tx.try_send(fs).is_err() && tx.is_closed() {
             return;
         }
     }
