@@ -76,6 +76,14 @@ pub enum SessionParty {
     Callee,
 }
 
+impl CallSessionProgress {
+    /// Whole seconds from the connection to `now` (0 before it).
+    fn talking_time(&self, now: SystemTime) -> i64 {
+        self.connected_at
+            .map_or(0, |at| time::seconds_between(at, now))
+    }
+}
+
 #[derive(Debug)]
 pub struct CallSession {
     pub id: String,
@@ -101,9 +109,7 @@ impl CallSession {
 
     /// Whole seconds since the two were connected (0 before), growing while they talk.
     pub fn talking_time(&self) -> i64 {
-        self.state()
-            .connected_at
-            .map_or(0, |at| time::seconds_between(at, SystemTime::now()))
+        self.state().talking_time(SystemTime::now())
     }
 
     /// The session's channels that exist, caller first.
@@ -324,9 +330,7 @@ fn record_of(
         ended_at: time::rfc3339(now),
         outcome: outcome.as_str().to_owned(),
         cause: cause.name().to_owned(),
-        talking_time: state
-            .connected_at
-            .map_or(0, |at| time::seconds_between(at, now)),
+        talking_time: state.talking_time(now),
     }
 }
 
