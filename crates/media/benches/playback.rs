@@ -6,19 +6,13 @@
 //! `cargo bench -p switchboard-media --bench playback` (env: PLAYBACKS, PLAYBACK_SECONDS,
 //! PLAYBACK_FILE_SECONDS).
 
-use std::net::{IpAddr, SocketAddr, UdpSocket};
+mod common;
+
+use std::net::IpAddr;
 use std::time::{Duration, Instant};
 
-use switchboard_media::codec::Codec;
-use switchboard_media::engine::{EngineConfig, MediaEngine, Remote, Source};
+use switchboard_media::engine::{EngineConfig, MediaEngine, Source};
 use switchboard_media::rtp;
-
-fn env_or(name: &str, default: u64) -> u64 {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
 
 /// `VmRSS` of this process, in KiB.
 fn rss_kib() -> u64 {
@@ -29,38 +23,6 @@ fn rss_kib() -> u64 {
         .and_then(|v| v.split_whitespace().next())
         .and_then(|v| v.parse().ok())
         .unwrap_or(0)
-}
-
-/// CPU seconds (user + system) of this process's `media` threads.
-fn media_cpu() -> f64 {
-    let mut total = 0.0;
-    for task in std::fs::read_dir("/proc/self/task")
-        .into_iter()
-        .flatten()
-        .flatten()
-    {
-        let dir = task.path();
-        if std::fs::read_to_string(dir.join("comm"))
-            .unwrap_or_default()
-            .trim()
-            != "media"
-        {
-            continue;
-        }
-        let stat = std::fs::read_to_string(dir.join("stat")).unwrap_or_default();
-        let Some((_, after)) = stat.rsplit_once(')') else {
-            continue;
-        };
-        let fields: Vec<&str> = after.split_whitespace().collect();
-        let tick = |i: usize| {
-            fields
-                .get(i)
-                .and_then(|v| v.parse::<f64>().ok())
-                .unwrap_or(0.0)
-        };
-        total += (tick(11) + tick(12)) / 100.0;
-    }
-    total
 }
 
 /// A mono 16-bit 8 kHz WAV of a tone, `seconds` long.
@@ -83,9 +45,10 @@ fn write_file(seconds: u64) -> std::path::PathBuf {
 }
 
 fn main() {
-    let count = env_or("PLAYBACKS", 1000) as usize;
-    let seconds = env_or("PLAYBACK_SECONDS", 10);
-    let file = write_file(env_or("PLAYBACK_FILE_SECONDS", 258));
+    let count = common::env_or("PLAYBACKS", 1000) as usize;
+    let seconds = common::env_or("PLAYBACK_SECONDS", 10);
+    let file_seconds = common::env_or("PLAYBACK_FILE_SECONDS", 258);
+    let file = write_file(file_seconds);
     let ip = IpAddr::from([127, 0, 0, 1]);
     let engine = MediaEngine::start(EngineConfig {
         ip,
@@ -94,22 +57,9 @@ fn main() {
         net: None,
     })
     .expect("media engine");
-    let mut phones = Vec::new();
-    let mut legs = Vec::new();
-    for i in 0..count {
-        let phone = UdpSocket::bind(SocketAddr::new(ip, 0)).expect("phone socket");
-        phone.set_nonblocking(true).expect("nonblocking");
-        let leg = engine.create_leg(&format!("leg{i}")).expect("leg");
-        leg.set_remote(Remote {
-            addr: phone.local_addr().expect("addr"),
-            codec: Codec::Pcmu,
-            payload_type: 0,
-            dtmf_payload_type: Some(101),
-            send: true,
-        });
-        phones.push(phone);
-        legs.push(leg);
-    }
+    let (phones, legs): (Vec<_>, Vec<_>) = common::phones_and_legs(&engine, ip, count)
+        .into_iter()
+        .unzip();
     std::thread::sleep(Duration::from_millis(300));
     let rss_before = rss_kib();
     let playbacks: Vec<_> = legs
@@ -119,7 +69,7 @@ fn main() {
     // Every playback has its file by now (decoded once, then shared).
     std::thread::sleep(Duration::from_secs(2));
     let rss_playing = rss_kib();
-    let cpu_start = media_cpu();
+    let cpu_start = common::thread_cpu("media").unwrap_or(0.0);
     let started = Instant::now();
     let mut buf = [0u8; 2048];
     let mut received = 0u64;
@@ -137,11 +87,11 @@ fn main() {
         }
     }
     let elapsed = started.elapsed().as_secs_f64();
-    let cpu = media_cpu() - cpu_start;
+    let cpu = common::thread_cpu("media").unwrap_or(0.0) - cpu_start;
     let due = (elapsed * 50.0) as u64 * count as u64;
     println!(
         "{count} playbacks of one {} s file, {seconds} s",
-        env_or("PLAYBACK_FILE_SECONDS", 258)
+        file_seconds
     );
     println!(
         "RSS: {rss_before} KiB before, {rss_playing} KiB playing: {:.1} KiB per playback (file shared)",

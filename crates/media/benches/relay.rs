@@ -5,39 +5,13 @@
 //! `cargo bench -p switchboard-media --bench relay` (env: RELAY_CALLS, RELAY_SECONDS,
 //! RELAY_THREADS).
 
-use std::net::{IpAddr, SocketAddr, UdpSocket};
+mod common;
+
+use std::net::{IpAddr, UdpSocket};
 use std::time::{Duration, Instant};
 
-use switchboard_media::codec::Codec;
-use switchboard_media::engine::{EngineConfig, MediaEngine, Remote};
+use switchboard_media::engine::{EngineConfig, MediaEngine};
 use switchboard_media::rtp::{self, RtpHeader};
-
-fn env_or(name: &str, default: u64) -> u64 {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
-
-/// CPU seconds (user + system) of this process's threads named `name`, summed.
-fn thread_cpu(name: &str) -> Option<f64> {
-    let ticks = 100.0; // USER_HZ on Linux
-    let mut total = 0.0;
-    for task in std::fs::read_dir("/proc/self/task").ok()? {
-        let dir = task.ok()?.path();
-        let comm = std::fs::read_to_string(dir.join("comm")).unwrap_or_default();
-        if comm.trim() != name {
-            continue;
-        }
-        let stat = std::fs::read_to_string(dir.join("stat")).ok()?;
-        let after = stat.rsplit_once(')')?.1;
-        let fields: Vec<&str> = after.split_whitespace().collect();
-        let utime: f64 = fields.get(11)?.parse().ok()?;
-        let stime: f64 = fields.get(12)?.parse().ok()?;
-        total += (utime + stime) / ticks;
-    }
-    Some(total)
-}
 
 /// Counts the RTP packets waiting on `phone` (RTCP reports may land there too).
 fn drain(phone: &UdpSocket, buf: &mut [u8]) -> u64 {
@@ -51,34 +25,22 @@ fn drain(phone: &UdpSocket, buf: &mut [u8]) -> u64 {
 }
 
 fn main() {
-    let calls = env_or("RELAY_CALLS", 300) as usize;
-    let seconds = env_or("RELAY_SECONDS", 10);
+    let calls = common::env_or("RELAY_CALLS", 300) as usize;
+    let seconds = common::env_or("RELAY_SECONDS", 10);
     let ip = IpAddr::from([127, 0, 0, 1]);
     let engine = MediaEngine::start(EngineConfig {
         ip,
         ports: (30_000, 40_000),
-        threads: env_or("RELAY_THREADS", 0) as usize,
+        threads: common::env_or("RELAY_THREADS", 0) as usize,
         net: None,
     })
     .expect("media engine");
 
     // One phone socket per leg, each pointed at its leg; legs bridged in pairs.
-    let mut phones = Vec::new();
-    let mut legs = Vec::new();
-    for i in 0..calls * 2 {
-        let phone = UdpSocket::bind(SocketAddr::new(ip, 0)).expect("phone socket");
-        phone.set_nonblocking(true).expect("nonblocking");
-        let leg = engine.create_leg(&format!("leg{i}")).expect("leg");
-        leg.set_remote(Remote {
-            addr: phone.local_addr().expect("addr"),
-            codec: Codec::Pcmu,
-            payload_type: 0,
-            dtmf_payload_type: Some(101),
-            send: true,
-        });
-        phones.push((phone, leg.local_addr()));
-        legs.push(leg);
-    }
+    let (phones, legs): (Vec<_>, Vec<_>) = common::phones_and_legs(&engine, ip, calls * 2)
+        .into_iter()
+        .map(|(phone, leg)| ((phone, leg.local_addr()), leg))
+        .unzip();
     for pair in legs.chunks(2) {
         if let [a, b] = pair {
             a.connect(b);
@@ -88,7 +50,7 @@ fn main() {
     let payload = [0xffu8; 160];
     let mut packet = Vec::with_capacity(172);
     let mut buf = [0u8; 2048];
-    let start_cpu = thread_cpu("media").unwrap_or(0.0);
+    let start_cpu = common::thread_cpu("media").unwrap_or(0.0);
     let start_counters = engine.counters();
     let started = Instant::now();
     let (mut sent, mut received) = (0u64, 0u64);
@@ -119,7 +81,7 @@ fn main() {
         received += drain(phone, &mut buf);
     }
     let elapsed = started.elapsed().as_secs_f64();
-    let cpu = thread_cpu("media").unwrap_or(0.0) - start_cpu;
+    let cpu = common::thread_cpu("media").unwrap_or(0.0) - start_cpu;
     let relayed = engine.counters().relayed - start_counters.relayed;
     println!("calls: {calls} ({} legs), {seconds} s", calls * 2);
     println!("packets sent: {sent}, relayed: {relayed}, received back: {received}");
