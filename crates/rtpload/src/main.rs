@@ -4,8 +4,10 @@
 //! rtpload echo --bind IP:PORT [--bind ...] [--bind-range IP:LO-HI] [--secs S]
 //! rtpload gen  --bind IP:PORT [--to IP:PORT ...] [--targets FILE] [--follow FILE]
 //!              [--target-secs S] [--secs S] [--rx-only] [--no-stamp] [--tone HZ] [--pt N]
+//!              [--mark N]
 //! ```
-//! `echo` sends every datagram back to its source (a phone's echo). `gen` sends
+//! `echo` sends every datagram back to its source (a phone's echo) and counts the
+//! RTP payload types it saw (`pts=9:n,...`: what the far side sent). `gen` sends
 //! one 20 ms PCMU tone packet every 20 ms to each target from one socket and
 //! counts what comes back, by source address. `--follow` reads targets appended
 //! to a file while running ("MEDIA <ip> <port>" lines of a SIPp log, or
@@ -14,11 +16,15 @@
 //! Each payload's first 16 bytes carry a stamp (magic, run id, send time) so
 //! packets that come back unchanged give the round trip (`rtt_*`); a path that
 //! decodes (echo through a mixer, transcoding) drops it (`rtt_n=0`);
-//! `--no-stamp` sends the pure tone.
+//! `--no-stamp` sends the pure tone. `--mark N` makes every N-th packet of a stream
+//! silent (and unstamped) and measures the round trip in the audio (`mark_rtt_*`):
+//! from sending that packet to the first quiet PCMU packet back from the target's
+//! address, which survives decoding.
 //! Both print one line of `key=value` figures at the end, including the tool's
 //! own CPU time from getrusage. `--secs 0` runs until SIGINT/SIGTERM, which also
 //! end a timed run early; `gen` then still receives for 0.5 s what is in flight.
 
+mod mark;
 mod net;
 mod rtp;
 mod stats;
@@ -32,6 +38,7 @@ use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
+use mark::{MarkState, Marker};
 use net::{RecvBatch, SendBatch};
 use stats::{ms, percent, RecvStats, Source};
 use targets::{parse_addr, parse_target_line, LineSplitter, Wheel};
@@ -72,9 +79,11 @@ struct Options {
     stamp: bool,
     tone_hz: u32,
     payload_type: u8,
+    /// Every N-th packet silent, for the round trip measured in the audio.
+    mark_every: Option<u64>,
 }
 
-const USAGE: &str = "usage: rtpload echo --bind IP:PORT [--bind ...] [--bind-range IP:LO-HI] [--secs S]\n       rtpload gen --bind IP:PORT [--to IP:PORT ...] [--targets FILE] [--follow FILE] [--target-secs S] [--secs S] [--rx-only] [--no-stamp] [--tone HZ] [--pt N]";
+const USAGE: &str = "usage: rtpload echo --bind IP:PORT [--bind ...] [--bind-range IP:LO-HI] [--secs S]\n       rtpload gen --bind IP:PORT [--to IP:PORT ...] [--targets FILE] [--follow FILE] [--target-secs S] [--secs S] [--rx-only] [--no-stamp] [--tone HZ] [--pt N] [--mark N]";
 
 fn parse_args(args: &[String]) -> Result<Options, String> {
     let mut o = Options {
@@ -121,6 +130,13 @@ fn parse_args(args: &[String]) -> Result<Options, String> {
             "--secs" => o.secs = value.parse().map_err(|_| bad())?,
             "--tone" => o.tone_hz = value.parse().map_err(|_| bad())?,
             "--pt" => o.payload_type = value.parse().map_err(|_| bad())?,
+            "--mark" => {
+                let n: u64 = value.parse().map_err(|_| bad())?;
+                if n < 2 {
+                    return Err(bad());
+                }
+                o.mark_every = Some(n);
+            }
             _ => return Err(format!("unknown option {flag}")),
         }
     }
@@ -171,6 +187,7 @@ fn echo(o: &Options) -> Result<(), String> {
     let end = (o.secs > 0.0).then(|| start + Duration::from_secs_f64(o.secs));
     let (mut recv, mut sent, mut dropped, mut send_drops) = (0u64, 0u64, 0u64, 0u64);
     let mut sources = HashSet::new();
+    let mut payload_types = [0u64; 128];
     let mut rb = RecvBatch::default();
     let mut sb = SendBatch::default();
     let mut ready = Vec::new();
@@ -190,6 +207,9 @@ fn echo(o: &Options) -> Result<(), String> {
                     if sources.len() < MAX_SOURCES {
                         sources.insert(from);
                     }
+                    if let Ok((header, _)) = rtp::Header::parse(d.data) {
+                        payload_types[usize::from(header.payload_type)] += 1;
+                    }
                     sb.push(from, |buf| {
                         buf[..d.data.len()].copy_from_slice(d.data);
                         d.data.len()
@@ -205,12 +225,23 @@ fn echo(o: &Options) -> Result<(), String> {
         }
     }
     let wall = start.elapsed();
+    let pts: Vec<String> = payload_types
+        .iter()
+        .enumerate()
+        .filter(|(_, &n)| n > 0)
+        .map(|(pt, n)| format!("{pt}:{n}"))
+        .collect();
     println!(
-        "rtpload echo ports={} secs={:.1} recv={recv} sent={sent} sources={} dropped={dropped} send_drops={send_drops} pps_in={:.0} {}",
+        "rtpload echo ports={} secs={:.1} recv={recv} sent={sent} sources={} dropped={dropped} send_drops={send_drops} pps_in={:.0} pts={} {}",
         socks.len(),
         wall.as_secs_f64(),
         sources.len(),
         recv as f64 / wall.as_secs_f64().max(1e-9),
+        if pts.is_empty() {
+            "-".to_string()
+        } else {
+            pts.join(",")
+        },
         cpu_line(wall)
     );
     Ok(())
@@ -223,6 +254,7 @@ struct Target {
     timestamp: u32,
     packets: u64,
     until_us: Option<u64>,
+    mark: MarkState,
 }
 
 /// Reads lines appended to a file since the last call.
@@ -254,6 +286,7 @@ impl Follower {
 fn gen(o: &Options) -> Result<(), String> {
     let sock = bind(o.binds[0])?;
     let tone = rtp::tone_second(o.tone_hz, 8000);
+    let marker = o.mark_every.and_then(|n| Marker::new(n, &tone));
     let start = Instant::now();
     let now_us = || start.elapsed().as_micros() as u64;
     // --secs 0: until SIGINT/SIGTERM
@@ -270,35 +303,40 @@ fn gen(o: &Options) -> Result<(), String> {
     let mut known: HashMap<SocketAddrV4, usize> = HashMap::new();
     let mut wheel = Wheel::default();
     // Adds a target; true when its address had an (expired) target before.
-    let mut add =
-        |addr: SocketAddrV4, now: u64, targets: &mut Vec<Target>, wheel: &mut Wheel| -> bool {
-            if o.rx_only {
-                return false;
-            }
-            let live = |t: &Target| t.until_us.is_none_or(|u| now < u);
-            if known.get(&addr).is_some_and(|&i| live(&targets[i])) {
-                return false;
-            }
-            let i = targets.len();
-            let again = known.insert(addr, i).is_some();
-            targets.push(Target {
-                addr,
-                ssrc: 0x5a5a_0000 ^ i as u32,
-                seq: (i as u16).wrapping_mul(7919),
-                timestamp: (i as u32).wrapping_mul(104_729),
-                packets: 0,
-                until_us: target_us.map(|d| now + d),
-            });
-            wheel.add(i);
-            again
-        };
+    let add = |addr: SocketAddrV4,
+               now: u64,
+               targets: &mut Vec<Target>,
+               known: &mut HashMap<SocketAddrV4, usize>,
+               wheel: &mut Wheel|
+     -> bool {
+        if o.rx_only {
+            return false;
+        }
+        let live = |t: &Target| t.until_us.is_none_or(|u| now < u);
+        if known.get(&addr).is_some_and(|&i| live(&targets[i])) {
+            return false;
+        }
+        let i = targets.len();
+        let again = known.insert(addr, i).is_some();
+        targets.push(Target {
+            addr,
+            ssrc: 0x5a5a_0000 ^ i as u32,
+            seq: (i as u16).wrapping_mul(7919),
+            timestamp: (i as u32).wrapping_mul(104_729),
+            packets: 0,
+            until_us: target_us.map(|d| now + d),
+            mark: MarkState::default(),
+        });
+        wheel.add(i);
+        again
+    };
     for &a in &o.to {
-        let _ = add(a, 0, &mut targets, &mut wheel);
+        let _ = add(a, 0, &mut targets, &mut known, &mut wheel);
     }
     if let Some(path) = &o.targets_file {
         let text = std::fs::read_to_string(path).map_err(|e| format!("read {path}: {e}"))?;
         for a in text.lines().filter_map(parse_target_line) {
-            let _ = add(a, 0, &mut targets, &mut wheel);
+            let _ = add(a, 0, &mut targets, &mut known, &mut wheel);
         }
     }
     let mut follower = o.follow.as_ref().map(|p| Follower {
@@ -312,6 +350,7 @@ fn gen(o: &Options) -> Result<(), String> {
     let mut stats = RecvStats::default();
     // 0.1 ms buckets up to 1 s
     let mut round_trip = stats::Histogram::new(100, 10_000);
+    let mut mark_trip = stats::Histogram::new(100, 10_000);
     let run = std::process::id();
     let (mut untracked, mut not_rtp, mut sent, mut send_drops) = (0u64, 0u64, 0u64, 0u64);
     let (mut late_ticks, mut skipped_ticks) = (0u64, 0u64);
@@ -338,7 +377,7 @@ fn gen(o: &Options) -> Result<(), String> {
                 let mut new = Vec::new();
                 f.poll(|line| new.extend(parse_target_line(line)));
                 for a in new {
-                    if add(a, now, &mut targets, &mut wheel) {
+                    if add(a, now, &mut targets, &mut known, &mut wheel) {
                         if let Some(src) = sources.get_mut(&a) {
                             src.restart();
                         }
@@ -375,13 +414,20 @@ fn gen(o: &Options) -> Result<(), String> {
                         timestamp: t.timestamp,
                         ssrc: t.ssrc,
                     };
-                    let payload = rtp::tone_frame(&tone, t.packets);
+                    let is_mark = marker.is_some_and(|m| m.is_mark(t.packets));
+                    let payload = if is_mark {
+                        t.mark.on_send(now);
+                        &mark::SILENCE[..]
+                    } else {
+                        rtp::tone_frame(&tone, t.packets)
+                    };
                     sb.push(t.addr, |buf| {
                         if header.write(buf).is_none() {
                             return 0;
                         }
                         buf[rtp::HEADER_LEN..rtp::PACKET_LEN].copy_from_slice(payload);
-                        if o.stamp {
+                        // a stamp would make the marker's silence loud
+                        if o.stamp && !is_mark {
                             let _ = rtp::write_stamp(&mut buf[rtp::HEADER_LEN..], run, now);
                         }
                         rtp::PACKET_LEN
@@ -412,8 +458,15 @@ fn gen(o: &Options) -> Result<(), String> {
                     not_rtp += 1;
                     continue;
                 };
-                if let Some(sent_us) = rtp::read_stamp(&d.data[payload], run) {
+                if let Some(sent_us) = rtp::read_stamp(&d.data[payload.clone()], run) {
                     round_trip.record(at.saturating_sub(sent_us));
+                }
+                // only PCMU can be judged quiet or loud
+                if let (Some(m), Some(&i), 0) = (marker, known.get(&from), header.payload_type) {
+                    let quiet = m.is_quiet(&d.data[payload]);
+                    if let Some(trip) = targets[i].mark.on_receive(quiet, at, m.window_us()) {
+                        mark_trip.record(trip);
+                    }
                 }
                 if !sources.contains_key(&from) && sources.len() >= MAX_SOURCES {
                     untracked += 1;
@@ -458,7 +511,7 @@ fn gen(o: &Options) -> Result<(), String> {
         percent(sent.saturating_sub(recv), sent)
     };
     println!(
-        "rtpload gen targets={} sources={} strangers={strangers} secs={send_secs:.1} sent={sent} recv={recv} loss_pct={loss:.3} due={due} seq_expected={expected} pps_out={:.0} pps_in={:.0} ia_p50_ms={} ia_p99_ms={} jitter_p50_ms={} jitter_p99_ms={} rtt_n={} rtt_p50_ms={} rtt_p99_ms={} late_ticks={late_ticks} skipped_ticks={skipped_ticks} send_drops={send_drops} not_rtp={not_rtp} untracked={untracked} {}",
+        "rtpload gen targets={} sources={} strangers={strangers} secs={send_secs:.1} sent={sent} recv={recv} loss_pct={loss:.3} due={due} seq_expected={expected} pps_out={:.0} pps_in={:.0} ia_p50_ms={} ia_p99_ms={} jitter_p50_ms={} jitter_p99_ms={} rtt_n={} rtt_p50_ms={} rtt_p99_ms={} mark_rtt_n={} mark_rtt_p50_ms={} mark_rtt_p99_ms={} late_ticks={late_ticks} skipped_ticks={skipped_ticks} send_drops={send_drops} not_rtp={not_rtp} untracked={untracked} {}",
         targets.len(),
         sources.len(),
         sent as f64 / send_secs.max(1e-9),
@@ -470,6 +523,9 @@ fn gen(o: &Options) -> Result<(), String> {
         round_trip.count(),
         ms(round_trip.quantile(0.5)),
         ms(round_trip.quantile(0.99)),
+        mark_trip.count(),
+        ms(mark_trip.quantile(0.5)),
+        ms(mark_trip.quantile(0.99)),
         cpu_line(wall)
     );
     Ok(())
@@ -513,6 +569,9 @@ mod tests {
         assert_eq!(o.to.len(), 1);
         assert!(o.rx_only);
         assert_eq!(o.target_secs, Some(1.5));
+        assert_eq!(o.mark_every, None);
+        let o = parse_args(&args("gen --bind 127.0.0.1:4000 --mark 50")).unwrap();
+        assert_eq!(o.mark_every, Some(50));
         let o = parse_args(&args("echo --bind-range 127.0.0.1:4000-4003")).unwrap();
         assert_eq!(o.binds.len(), 4);
         assert_eq!(o.secs, 10.0);
@@ -528,5 +587,6 @@ mod tests {
         assert!(parse_args(&args("echo --bind-range 127.0.0.1:5-4")).is_err());
         assert!(parse_args(&args("gen --bind 127.0.0.1:1 --secs -1")).is_err());
         assert!(parse_args(&args("gen --bind 127.0.0.1:1 --frobnicate 1")).is_err());
+        assert!(parse_args(&args("gen --bind 127.0.0.1:1 --mark 1")).is_err());
     }
 }
