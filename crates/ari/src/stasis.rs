@@ -404,7 +404,9 @@ impl Hub {
             Some(c) => json::channel_model(c),
             None => json::gone_channel(id),
         };
-        let mut fields = Map::new();
+        // The event's own fields, built only once something will hear it: most events
+        // (calls no application watches) are then dropped without building any JSON.
+        let build: BuildFields<'_>;
         // The applications that hear this event (None: every one that hears the channel).
         let mut only: Option<String> = None;
         let mut also_peer: Option<String> = None;
@@ -413,76 +415,102 @@ impl Hub {
         let mut bridge_event: Option<String> = None;
         let event_type = match &event.kind {
             EventKind::ChannelCreated => {
-                fields.insert("channel".into(), snapshot(channel));
+                build = Box::new(move |fields| {
+                    fields.insert("channel".into(), snapshot(channel));
+                });
                 "ChannelCreated"
             }
             EventKind::ChannelStateChange { state: new_state } => {
-                let mut value = snapshot(channel);
-                value["state"] = new_state.ari().into();
-                fields.insert("channel".into(), value);
+                build = Box::new(move |fields| {
+                    let mut value = snapshot(channel);
+                    value["state"] = new_state.ari().into();
+                    fields.insert("channel".into(), value);
+                });
                 "ChannelStateChange"
             }
             EventKind::ChannelDtmfReceived { digit, duration_ms } => {
-                fields.insert("digit".into(), digit.to_string().into());
-                fields.insert("duration_ms".into(), (*duration_ms).into());
-                fields.insert("channel".into(), snapshot(channel));
+                build = Box::new(move |fields| {
+                    fields.insert("digit".into(), digit.to_string().into());
+                    fields.insert("duration_ms".into(), (*duration_ms).into());
+                    fields.insert("channel".into(), snapshot(channel));
+                });
                 "ChannelDtmfReceived"
             }
             EventKind::ChannelVarset { variable, value } => {
-                fields.insert("variable".into(), variable.clone().into());
-                fields.insert("value".into(), value.clone().into());
-                fields.insert("channel".into(), snapshot(channel));
+                build = Box::new(move |fields| {
+                    fields.insert("variable".into(), variable.clone().into());
+                    fields.insert("value".into(), value.clone().into());
+                    fields.insert("channel".into(), snapshot(channel));
+                });
                 "ChannelVarset"
             }
             EventKind::ChannelDialplan { app, data } => {
-                fields.insert("dialplan_app".into(), app.clone().into());
-                fields.insert("dialplan_app_data".into(), data.clone().into());
-                fields.insert("channel".into(), snapshot(channel));
+                build = Box::new(move |fields| {
+                    fields.insert("dialplan_app".into(), app.clone().into());
+                    fields.insert("dialplan_app_data".into(), data.clone().into());
+                    fields.insert("channel".into(), snapshot(channel));
+                });
                 "ChannelDialplan"
             }
             EventKind::ChannelHold => {
-                fields.insert("channel".into(), snapshot(channel));
+                build = Box::new(move |fields| {
+                    fields.insert("channel".into(), snapshot(channel));
+                });
                 "ChannelHold"
             }
             EventKind::ChannelUnhold => {
-                fields.insert("channel".into(), snapshot(channel));
+                build = Box::new(move |fields| {
+                    fields.insert("channel".into(), snapshot(channel));
+                });
                 "ChannelUnhold"
             }
             EventKind::ChannelConnectedLine => {
-                fields.insert("channel".into(), snapshot(channel));
+                build = Box::new(move |fields| {
+                    fields.insert("channel".into(), snapshot(channel));
+                });
                 "ChannelConnectedLine"
             }
             EventKind::ChannelDialBegin { peer, dialstring } => {
-                fields.insert("caller".into(), snapshot(channel));
-                fields.insert("peer".into(), peer_model(peer, &objects.peer));
-                fields.insert("dialstring".into(), dialstring.clone().into());
-                fields.insert("dialstatus".into(), "".into());
+                build = Box::new(move |fields| {
+                    fields.insert("caller".into(), snapshot(channel));
+                    fields.insert("peer".into(), peer_model(peer, &objects.peer));
+                    fields.insert("dialstring".into(), dialstring.clone().into());
+                    fields.insert("dialstatus".into(), "".into());
+                });
                 also_peer = Some(peer.clone());
                 "Dial"
             }
             EventKind::ChannelDialEnd { peer, status } => {
-                fields.insert("caller".into(), snapshot(channel));
-                fields.insert("peer".into(), peer_model(peer, &objects.peer));
-                fields.insert("dialstatus".into(), status.clone().into());
+                build = Box::new(move |fields| {
+                    fields.insert("caller".into(), snapshot(channel));
+                    fields.insert("peer".into(), peer_model(peer, &objects.peer));
+                    fields.insert("dialstatus".into(), status.clone().into());
+                });
                 also_peer = Some(peer.clone());
                 "Dial"
             }
             EventKind::ChannelHangupRequest { cause } => {
-                fields.insert("cause".into(), cause.0.into());
-                fields.insert("channel".into(), snapshot(channel));
+                build = Box::new(move |fields| {
+                    fields.insert("cause".into(), cause.0.into());
+                    fields.insert("channel".into(), snapshot(channel));
+                });
                 "ChannelHangupRequest"
             }
             EventKind::ChannelDestroyed { cause } => {
-                fields.insert("cause".into(), cause.0.into());
-                fields.insert("cause_txt".into(), cause.text().into());
-                fields.insert("channel".into(), snapshot(channel));
+                build = Box::new(move |fields| {
+                    fields.insert("cause".into(), cause.0.into());
+                    fields.insert("cause_txt".into(), cause.text().into());
+                    fields.insert("channel".into(), snapshot(channel));
+                });
                 "ChannelDestroyed"
             }
             EventKind::PlaybackStarted { .. } | EventKind::PlaybackFinished { .. } => {
                 let Some(playback) = &objects.playback else {
                     return missing(event);
                 };
-                fields.insert("playback".into(), json::playback_model(playback));
+                build = Box::new(move |fields| {
+                    fields.insert("playback".into(), json::playback_model(playback));
+                });
                 if matches!(playback.target, MediaTarget::Bridge(_)) {
                     bridge_event = Some(id.to_owned());
                 }
@@ -498,7 +526,9 @@ impl Hub {
                 let Some(recording) = &objects.recording else {
                     return missing(event);
                 };
-                fields.insert("recording".into(), json::recording_model(recording));
+                build = Box::new(move |fields| {
+                    fields.insert("recording".into(), json::recording_model(recording));
+                });
                 if matches!(recording.target, MediaTarget::Bridge(_)) {
                     bridge_event = Some(id.to_owned());
                 }
@@ -512,7 +542,9 @@ impl Hub {
                 let Some(bridge) = &objects.bridge else {
                     return missing(event);
                 };
-                fields.insert("bridge".into(), json::bridge_model(bridge));
+                build = Box::new(move |fields| {
+                    fields.insert("bridge".into(), json::bridge_model(bridge));
+                });
                 bridge_event = Some(id.to_owned());
                 if matches!(event.kind, EventKind::BridgeCreated) {
                     "BridgeCreated"
@@ -533,8 +565,10 @@ impl Hub {
                 let Some(snapshot_of_bridge) = &objects.bridge else {
                     return missing(event);
                 };
-                fields.insert("bridge".into(), json::bridge_model(snapshot_of_bridge));
-                fields.insert("channel".into(), snapshot(channel));
+                build = Box::new(move |fields| {
+                    fields.insert("bridge".into(), json::bridge_model(snapshot_of_bridge));
+                    fields.insert("channel".into(), snapshot(channel));
+                });
                 also_bridge = Some(bridge.clone());
                 if matches!(event.kind, EventKind::ChannelEnteredBridge { .. }) {
                     "ChannelEnteredBridge"
@@ -545,13 +579,17 @@ impl Hub {
             EventKind::StasisStart { app, args } => {
                 let entry = state.apps.entry(app.clone()).or_insert_with(App::new);
                 entry.channels.insert(id.to_owned());
-                fields.insert("args".into(), args.clone().into());
-                fields.insert("channel".into(), snapshot(channel));
+                build = Box::new(move |fields| {
+                    fields.insert("args".into(), args.clone().into());
+                    fields.insert("channel".into(), snapshot(channel));
+                });
                 only = Some(app.clone());
                 "StasisStart"
             }
             EventKind::StasisEnd { app } => {
-                fields.insert("channel".into(), snapshot(channel));
+                build = Box::new(move |fields| {
+                    fields.insert("channel".into(), snapshot(channel));
+                });
                 only = Some(app.clone());
                 "StasisEnd"
             }
@@ -579,9 +617,14 @@ impl Hub {
                         _ => hears_source || hears_peer,
                     }
                 })
+                .filter(|(_, app)| app.passes(event_type))
                 .map(|(name, _)| name.clone())
                 .collect(),
         };
+        let mut fields = Map::new();
+        if !recipients.is_empty() {
+            build(&mut fields);
+        }
         let mut slow = Vec::new();
         for app in &recipients {
             self.deliver(
@@ -786,6 +829,9 @@ fn peer_model(id: &str, peer: &Option<ChannelSnapshot>) -> Value {
         None => json::gone_channel(id),
     }
 }
+
+/// Fills an event's own fields (see `Hub::on_event`), once something hears it.
+type BuildFields<'a> = Box<dyn FnOnce(&mut Map<String, Value>) + 'a>;
 
 /// An event whose object the core could not snapshot (gone before it was published,
 /// which the core avoids): it cannot be described, so it is not delivered.

@@ -33,27 +33,28 @@ impl Store {
 }
 
 fn insert(conn: &Connection, cdr: &Cdr) -> rusqlite::Result<()> {
-    conn.execute(
+    // cached: one statement compiled once, not once a call
+    conn.prepare_cached(
         "INSERT INTO cdr (uniqueid, channel, dstchannel, caller, caller_name, callee, context, \
          start, answer, end, duration, billsec, cause, disposition) \
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
-        params![
-            cdr.uniqueid,
-            cdr.channel,
-            cdr.dstchannel,
-            cdr.caller,
-            cdr.caller_name,
-            cdr.callee,
-            cdr.context,
-            cdr.start,
-            cdr.answer,
-            cdr.end,
-            cdr.duration,
-            cdr.billsec,
-            cdr.cause,
-            cdr.disposition
-        ],
-    )?;
+    )?
+    .execute(params![
+        cdr.uniqueid,
+        cdr.channel,
+        cdr.dstchannel,
+        cdr.caller,
+        cdr.caller_name,
+        cdr.callee,
+        cdr.context,
+        cdr.start,
+        cdr.answer,
+        cdr.end,
+        cdr.duration,
+        cdr.billsec,
+        cdr.cause,
+        cdr.disposition
+    ])?;
     Ok(())
 }
 
