@@ -486,9 +486,10 @@ impl Switch {
         };
         let mut data = ChannelData::new(caller, context, call.info.callee);
         let source = call.info.source;
+        let ip = source.ip().to_string();
         data.vars.extend([
-            ("network_addr".to_owned(), source.ip().to_string()),
-            ("sip_network_ip".to_owned(), source.ip().to_string()),
+            ("network_addr".to_owned(), ip.clone()),
+            ("sip_network_ip".to_owned(), ip),
             ("sip_network_port".to_owned(), source.port().to_string()),
         ]);
         data.local_sdp = Some(local_sdp);

@@ -22,7 +22,58 @@ pub fn call_id(req: &Request) -> String {
 /// The `tag` parameter of a From or To header.
 pub fn tag(headers: &sipx_sip::Headers, name: &HeaderName) -> Option<String> {
     let value = headers.value(name)?;
-    match Address::parse(&value, "From/To") {
+    // Several lookups a message: the common shape is read without parsing the URI.
+    if let Some(tag) = plain_tag(&value) {
+        return tag.map(|t| String::from_utf8_lossy(t).into_owned());
+    }
+    parsed_tag(&value)
+}
+
+/// The tag of a value ending `>;name=value;…` in plain tokens, as nearly every peer
+/// sends it: `None` for any other shape (then [`parsed_tag`] decides), `Some(None)` when
+/// there is no tag. On these values both ways of [`parsed_tag`] give this answer: no
+/// quote, escape or space can hide a `;` or `>`, and a `tag` spelled in other case
+/// (which only the URI parser would take) sends the value to [`parsed_tag`].
+fn plain_tag(value: &[u8]) -> Option<Option<&[u8]>> {
+    let at = value.iter().rposition(|&b| b == b'>')?;
+    let params = &value[at + 1..];
+    if params.is_empty() {
+        return Some(None);
+    }
+    let token = |s: &[u8]| {
+        s.iter()
+            .all(|&b| b.is_ascii_alphanumeric() || b"-.!*_+`'~".contains(&b))
+    };
+    let mut found = None;
+    // `;a=1;tag=x` splits into "", "a=1", "tag=x": the first piece must be empty
+    let mut pieces = params.split(|&b| b == b';');
+    if pieces.next() != Some(&[][..]) {
+        return None;
+    }
+    for piece in pieces {
+        let (name, value) = match piece.iter().position(|&b| b == b'=') {
+            Some(eq) => (&piece[..eq], &piece[eq + 1..]),
+            None => (piece, &[][..]),
+        };
+        if name.is_empty() || !token(name) || !token(value) {
+            return None;
+        }
+        if name.eq_ignore_ascii_case(b"tag") {
+            if name != b"tag" {
+                return None;
+            }
+            if found.is_none() && !value.is_empty() {
+                found = Some(value);
+            }
+        }
+    }
+    Some(found)
+}
+
+/// [`tag`] of any value: through the address parser, or by its parameters when the URI
+/// does not parse.
+fn parsed_tag(value: &[u8]) -> Option<String> {
+    match Address::parse(value, "From/To") {
         // The first tag with a value: in `;tag;tag=x` the first is a valueless generic
         // parameter, where `Address::tag` stops.
         Ok(address) => address
@@ -34,7 +85,7 @@ pub fn tag(headers: &sipx_sip::Headers, name: &HeaderName) -> Option<String> {
         // Peers echo back what they were sent, malformed URI and all (`sip:@host`):
         // the dialog must still be found by its tag.
         Err(_) => {
-            let text = String::from_utf8_lossy(&value);
+            let text = String::from_utf8_lossy(value);
             let params = text.rsplit_once('>').map_or(text.as_ref(), |(_, p)| p);
             params
                 .split(';')
@@ -293,6 +344,43 @@ pub fn is_reserved_header(name: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn plain_tag_agrees_with_the_parser_or_defers() {
+        let values = [
+            "<sip:a@b>;tag=abc",
+            "\"Alice\" <sip:a@b:5060;transport=udp>;tag=1-2.3",
+            "<sip:a@b>",
+            "<sip:a@b;tag=uri>",
+            "<sip:a@b>;tag;tag=x",
+            "<sip:a@b>;tag=;tag=y",
+            "<sip:a@b>;tag=1;tag=2",
+            "<sip:a@b>;foo=bar;tag=t~'`*",
+            "<sip:@b>;tag=malformed-uri",
+            "<sip:a@b>;TAG=upper;tag=lower",
+            "<sip:a@b>;Tag=mixed",
+            "<sip:a@b>; tag=spaced",
+            "<sip:a@b>;tag = spaced",
+            "<sip:a@b>;x=\"q>;tag=2\";tag=1",
+            "<sip:a@b>;x=\"a>b\";tag=1",
+            "<sip:a@b>;tag=%41",
+            "<sip:a@b>;;tag=z",
+            "<sip:a@b>;=v;tag=z",
+            "sip:a@b;tag=addr-spec",
+            "sip:a>b;tag=1",
+            "<sip:a@b>x;tag=1",
+        ];
+        let mut plain = 0;
+        for v in values {
+            let expect = parsed_tag(v.as_bytes());
+            if let Some(tag) = plain_tag(v.as_bytes()) {
+                plain += 1;
+                let tag = tag.map(|t| String::from_utf8_lossy(t).into_owned());
+                assert_eq!(tag, expect, "{v}");
+            }
+        }
+        assert_eq!(plain, 9, "the plain shapes are read directly");
+    }
 
     const INVITE: &str = "INVITE sip:1001@127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:5070;branch=z9hG4bK1\r\n\
         From: \"Alice\" <sip:1000@127.0.0.1>;tag=abc\r\nTo: <sip:1001@127.0.0.1>\r\nCall-ID: c1\r\nCSeq: 7 INVITE\r\n\

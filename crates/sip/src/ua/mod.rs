@@ -10,6 +10,7 @@
 //! This module routes requests and keeps the transactions, timers and the guard;
 //! `registration.rs`, `auth.rs` and `dialog.rs` hold what each kind of request does.
 
+use std::borrow::Cow;
 use std::collections::{HashMap, VecDeque};
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
@@ -598,7 +599,10 @@ fn stamp_received(request: &mut Request, flow: Flow) {
     let Some(top) = request.headers.iter().nth(index) else {
         return;
     };
-    let value = String::from_utf8_lossy(&top.value()).into_owned();
+    let raw = top.value();
+    // unfolded and UTF-8: the header rebuilt unchanged would be byte for byte the same
+    let verbatim = matches!(raw, Cow::Borrowed(_)) && std::str::from_utf8(&raw).is_ok();
+    let value = String::from_utf8_lossy(&raw).into_owned();
     let (first, rest) = match value.split_once(',') {
         Some((first, rest)) => (first.to_owned(), format!(",{rest}")),
         None => (value.clone(), String::new()),
@@ -624,6 +628,9 @@ fn stamp_received(request: &mut Request, flow: Flow) {
         .is_some_and(|sent_by| sent_by.starts_with(&source));
     if rport || !sent_by_matches {
         params.push(format!("received={source}"));
+    } else if verbatim {
+        // nothing to add: keep the request as it is rather than copy every header
+        return;
     }
     let rebuilt = format!("{}{rest}", params.join(";"));
     if let Ok(header) = sipx_sip::Header::build(HeaderName::Via, rebuilt) {
