@@ -375,3 +375,250 @@ impl RtpSession {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::dtmf::rfc4733::EventPayload;
+
+    const FAR: &str = "192.0.2.10:4000";
+    const NAT: &str = "198.51.100.7:61000";
+
+    fn remote(addr: &str) -> Remote {
+        Remote {
+            addr: addr.parse().unwrap(),
+            codec: Codec::Pcmu,
+            payload_type: 0,
+            dtmf_payload_type: Some(101),
+            send: true,
+        }
+    }
+
+    fn packet(payload_type: u8, sequence: u16, timestamp: u32, payload: &[u8]) -> Vec<u8> {
+        let header = RtpHeader {
+            marker: false,
+            payload_type,
+            sequence,
+            timestamp,
+            ssrc: 0xfeed,
+        };
+        let mut out = Vec::new();
+        rtp::write(&header, payload, &mut out);
+        out
+    }
+
+    fn session(now: Instant) -> RtpSession {
+        let mut session = RtpSession::new(0x1234, 100, 5000, now);
+        session.set_remote(remote(FAR));
+        session
+    }
+
+    #[test]
+    fn latches_to_the_first_source_and_ignores_others() {
+        let t0 = Instant::now();
+        let mut s = session(t0);
+        let voice = packet(0, 1, 160, &[0xff; 160]);
+        assert!(matches!(
+            s.receive(&voice, NAT.parse().unwrap(), t0),
+            Received::Audio { .. }
+        ));
+        assert_eq!(s.remote().unwrap().addr, NAT.parse().unwrap());
+        // The address the SDP named is now a stranger.
+        assert_eq!(
+            s.receive(&voice, FAR.parse().unwrap(), t0),
+            Received::Dropped
+        );
+        // A re-INVITE to a new address latches afresh; the same address does not.
+        s.set_remote(remote(NAT));
+        assert_eq!(
+            s.receive(&voice, FAR.parse().unwrap(), t0),
+            Received::Dropped
+        );
+        s.set_remote(remote(FAR));
+        assert!(matches!(
+            s.receive(&voice, "203.0.113.1:9".parse().unwrap(), t0),
+            Received::Audio { .. }
+        ));
+    }
+
+    #[test]
+    fn drops_garbage_unknown_formats_and_muted_input() {
+        let t0 = Instant::now();
+        let mut fresh = RtpSession::new(1, 1, 1, t0);
+        let from = FAR.parse().unwrap();
+        assert_eq!(
+            fresh.receive(&packet(0, 1, 0, &[1]), from, t0),
+            Received::Dropped
+        );
+        let mut s = session(t0);
+        assert_eq!(s.receive(&[0x80, 0], from, t0), Received::Dropped);
+        assert_eq!(
+            s.receive(&packet(13, 1, 0, &[1]), from, t0),
+            Received::Dropped
+        );
+        s.set_mute(Some(true), None);
+        assert_eq!(
+            s.receive(&packet(0, 2, 160, &[1]), from, t0),
+            Received::Dropped
+        );
+        assert_eq!(s.mutes(), (true, false));
+        // Muted input still counts as received.
+        assert_eq!(s.stats("x").rxcount, 2);
+    }
+
+    #[test]
+    fn reports_a_digit_once_when_its_event_ends() {
+        let t0 = Instant::now();
+        let mut s = session(t0);
+        let from = FAR.parse().unwrap();
+        let event = |end: bool, duration: u16| {
+            let mut payload = Vec::new();
+            EventPayload {
+                event: 5,
+                end,
+                volume: 10,
+                duration,
+            }
+            .write(&mut payload);
+            packet(101, 7, 8000, &payload)
+        };
+        let mut ended = Vec::new();
+        for (end, duration) in [(false, 160), (false, 320), (true, 800), (true, 800)] {
+            match s.receive(&event(end, duration), from, t0) {
+                Received::Event { ended: digit, .. } => ended.extend(digit),
+                other => panic!("not an event: {other:?}"),
+            }
+        }
+        assert_eq!(ended.len(), 1);
+        assert_eq!(ended[0].digit, '5');
+    }
+
+    #[test]
+    fn relays_into_its_own_stream_and_honours_hold_and_mute() {
+        let t0 = Instant::now();
+        let mut s = session(t0);
+        let mut out = Vec::new();
+        let source = RtpHeader {
+            marker: false,
+            payload_type: 8,
+            sequence: 40_000,
+            timestamp: 1_000_000,
+            ssrc: 0xabcd,
+        };
+        let to = s.relay(&source, &[7; 160], false, t0, &mut out);
+        assert_eq!(to, Some(FAR.parse().unwrap()));
+        let sent = rtp::parse(&out).unwrap();
+        assert_eq!(
+            (
+                sent.header.ssrc,
+                sent.header.sequence,
+                sent.header.timestamp
+            ),
+            (0x1234, 100, 5000),
+            "the first relayed packet continues our stream"
+        );
+        assert_eq!(sent.header.payload_type, 0, "the remote's payload type");
+        assert!(sent.header.marker, "a new source starts a talk-spurt");
+        assert_eq!(sent.payload, &[7; 160]);
+
+        // Events go out with the remote's event payload type, or not at all.
+        assert!(s
+            .relay(&source, &[1, 2, 3, 4], true, t0, &mut out)
+            .is_some());
+        assert_eq!(rtp::parse(&out).unwrap().header.payload_type, 101);
+        let mut no_events = remote(FAR);
+        no_events.dtmf_payload_type = None;
+        s.set_remote(no_events);
+        assert_eq!(s.relay(&source, &[1, 2, 3, 4], true, t0, &mut out), None);
+
+        s.set_mute(None, Some(true));
+        assert_eq!(s.relay(&source, &[7; 160], false, t0, &mut out), None);
+        s.set_mute(None, Some(false));
+        s.set_remote(Remote {
+            send: false,
+            ..remote(FAR)
+        });
+        assert_eq!(s.relay(&source, &[7; 160], false, t0, &mut out), None);
+        assert_eq!(s.stats("x").txcount, 2, "only what went out is counted");
+    }
+
+    #[test]
+    fn local_frames_advance_the_stream_even_when_muted() {
+        let t0 = Instant::now();
+        let mut s = session(t0);
+        let mut out = Vec::new();
+        assert!(s.send_frame(&[0xff; 160], 160, t0, &mut out).is_some());
+        s.set_mute(None, Some(true));
+        assert_eq!(s.send_frame(&[0xff; 160], 160, t0, &mut out), None);
+        s.set_mute(None, Some(false));
+        s.send_frame(&[0xff; 160], 160, t0, &mut out).unwrap();
+        let header = rtp::parse(&out).unwrap().header;
+        assert_eq!((header.sequence, header.timestamp), (102, 5320));
+        // Digits are not voice: mute does not stop them.
+        s.set_mute(None, Some(true));
+        assert!(s.send_event(true, &[1, 0, 0, 0], 0, t0, &mut out).is_some());
+        assert_eq!(rtp::parse(&out).unwrap().header.payload_type, 101);
+    }
+
+    #[test]
+    fn sender_report_carries_the_stream_clock_at_its_ntp_time() {
+        let t0 = Instant::now();
+        let mut s = session(t0);
+        let mut out = Vec::new();
+        s.send_frame(&[0xff; 160], 160, t0, &mut out).unwrap();
+        let wall = Duration::from_secs(1_800_000_000);
+        out.clear();
+        let to = s.report("leg", t0 + Duration::from_millis(500), wall, &mut out);
+        assert_eq!(
+            to,
+            Some("192.0.2.10:4001".parse().unwrap()),
+            "RTCP on the next port"
+        );
+        match rtcp::parse_compound(&out).first() {
+            Some(RtcpPacket::SenderReport {
+                ssrc,
+                rtp_ts,
+                packet_count,
+                ..
+            }) => {
+                assert_eq!(*ssrc, 0x1234);
+                assert_eq!(*packet_count, 1);
+                assert_eq!(
+                    *rtp_ts,
+                    5000 + 4000,
+                    "half a second at 8 kHz after the packet"
+                );
+            }
+            other => panic!("not a sender report: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_receiver_report_about_us_feeds_the_statistics() {
+        let t0 = Instant::now();
+        let mut s = session(t0);
+        let mut theirs = Vec::new();
+        let block = rtcp::ReportBlock {
+            ssrc: 0x1234,
+            fraction_lost: 64,
+            cumulative_lost: 3,
+            highest_seq: 10,
+            jitter: 80,
+            lsr: 0,
+            dlsr: 0,
+        };
+        rtcp::write_receiver_report(0xfeed, &[block], &mut theirs);
+        s.on_rtcp(&theirs, t0, Duration::from_secs(1_800_000_000));
+        let stats = s.stats("x");
+        assert_eq!(stats.txploss, 3);
+        assert!((stats.txjitter - 0.01).abs() < 1e-9);
+        assert!((stats.remote_maxrxploss - 0.25).abs() < 1e-9);
+        // A session that has sent nothing reports as a receiver.
+        let mut out = Vec::new();
+        s.report("leg", t0, Duration::from_secs(1_800_000_000), &mut out);
+        assert!(matches!(
+            rtcp::parse_compound(&out).first(),
+            Some(RtcpPacket::ReceiverReport { .. })
+        ));
+    }
+}
