@@ -16,6 +16,7 @@
 mod bridge;
 mod epoll;
 mod leg;
+mod load;
 mod net;
 mod playback;
 mod ports;
@@ -160,6 +161,13 @@ impl MediaEngine {
     /// A leg without RTP (see [`Leg::feed`]).
     pub fn create_virtual_leg(&self, name: &str) -> Leg {
         Leg::open_virtual(self.inner.clone(), name)
+    }
+
+    /// The busiest RTP shard thread's share of time spent handling packets over the
+    /// last second, 0.0–1.0 (always 0 on an in-memory network). Near 1 the relay falls
+    /// behind: new calls should be refused.
+    pub fn load(&self) -> f32 {
+        self.inner.shards.as_ref().map_or(0.0, Shards::load)
     }
 
     pub fn counters(&self) -> CounterSnapshot {

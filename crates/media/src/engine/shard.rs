@@ -10,12 +10,13 @@
 
 use std::net::SocketAddr;
 use std::os::fd::{AsRawFd, RawFd};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
 use std::sync::{mpsc, Arc};
 use std::time::{Duration, Instant};
 
 use super::epoll::{Epoll, EventFd, Events};
 use super::leg::{self, Shared, RTCP_INTERVAL};
+use super::load::LoadMeter;
 use super::net::LegSocket;
 use crate::MediaError;
 
@@ -34,6 +35,8 @@ enum Command {
 struct Shard {
     commands: mpsc::Sender<Command>,
     waker: Arc<EventFd>,
+    /// The thread's busy share of the last second, in thousandths.
+    load: Arc<AtomicU32>,
 }
 
 impl Shard {
@@ -62,10 +65,16 @@ impl Shards {
                 epoll.add(waker.raw(), WAKER)?;
                 let (commands, inbox) = mpsc::channel();
                 let thread_waker = waker.clone();
+                let load = Arc::new(AtomicU32::new(0));
+                let meter = LoadMeter::new(load.clone(), Instant::now());
                 std::thread::Builder::new()
                     .name("media-rtp".into())
-                    .spawn(move || run(index, &epoll, &thread_waker, &inbox))?;
-                Ok(Shard { commands, waker })
+                    .spawn(move || run(index, &epoll, &thread_waker, &inbox, meter))?;
+                Ok(Shard {
+                    commands,
+                    waker,
+                    load,
+                })
             })
             .collect::<Result<Vec<_>, MediaError>>()?;
         Ok(Self {
@@ -79,6 +88,18 @@ impl Shards {
         let index = self.next.fetch_add(1, Ordering::Relaxed) % self.shards.len();
         self.shards[index].send(Command::Add(leg))?;
         Ok(index)
+    }
+
+    /// The busiest shard's share of time spent handling packets over the last second
+    /// (0.0–1.0): near 1, packets start to wait for it.
+    pub(super) fn load(&self) -> f32 {
+        let permille = self
+            .shards
+            .iter()
+            .map(|shard| shard.load.load(Ordering::Relaxed))
+            .max()
+            .unwrap_or(0);
+        permille as f32 / 1000.0
     }
 
     /// Stops serving a leg; its sockets close when the last handle on it goes.
@@ -160,7 +181,13 @@ fn remove(epoll: &Epoll, legs: &mut Legs, leg: &Shared) {
     }
 }
 
-fn run(index: usize, epoll: &Epoll, waker: &EventFd, inbox: &mpsc::Receiver<Command>) {
+fn run(
+    index: usize,
+    epoll: &Epoll,
+    waker: &EventFd,
+    inbox: &mpsc::Receiver<Command>,
+    mut meter: LoadMeter,
+) {
     let mut legs = Legs { slots: Vec::new() };
     let mut events = Events::with_capacity(BATCH);
     let mut buf = [0u8; 2048];
@@ -214,6 +241,7 @@ fn run(index: usize, epoll: &Epoll, waker: &EventFd, inbox: &mpsc::Receiver<Comm
                 }
             }
         }
+        meter.busy(now, Instant::now());
     }
 }
 

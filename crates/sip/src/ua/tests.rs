@@ -164,6 +164,23 @@ fn past_the_call_limit_an_invite_gets_503_with_retry_after() {
 }
 
 #[test]
+fn while_overloaded_a_new_invite_gets_503_and_after_it_is_taken_again() {
+    let mut h = Harness::new(config());
+    let flow = udp("127.0.0.1:5070");
+    h.ua.set_overloaded(true);
+    h.recv(&invite("c8", "8", None), flow);
+    let out = h.outputs();
+    let refused = sent_responses(&out)[0];
+    assert_eq!(refused.status.code(), 503);
+    assert_eq!(
+        refused.headers.value(&HeaderName::RetryAfter).as_deref(),
+        Some(&b"5"[..])
+    );
+    h.ua.set_overloaded(false);
+    authenticated_call(&mut h, flow);
+}
+
+#[test]
 fn every_challenge_has_its_own_nonce_and_a_server_header() {
     let mut h = Harness::new(config());
     h.recv(&invite("c1", "1", None), udp("127.0.0.1:5070"));
