@@ -423,6 +423,30 @@ impl Leg {
         other.shared.state().route = Route::Peer(Arc::downgrade(&self.shared));
         self.refresh_transcoding();
         other.refresh_transcoding();
+        self.share_shard_with(other);
+    }
+
+    /// Moves `other` onto this leg's RTP shard, so a relayed packet is handled by one
+    /// thread from arrival to departure and both legs' state stays in one core's cache.
+    fn share_shard_with(&self, other: &Leg) {
+        let Some(shards) = &self.shared.engine.shards else {
+            return;
+        };
+        let here = match self.server.lock().ok().as_deref() {
+            Some(Some(Server::Shard(index))) => *index,
+            _ => return,
+        };
+        let Ok(mut slot) = other.server.lock() else {
+            return;
+        };
+        if let Some(Server::Shard(there)) = slot.as_mut() {
+            if *there != here && shards.add_to(here, other.shared.clone()).is_ok() {
+                // Watched by both shards for a moment: harmless, each datagram is read
+                // once by whichever is first.
+                shards.remove(*there, other.shared.clone());
+                *there = here;
+            }
+        }
     }
 
     /// Listens to one direction of the leg as 20 ms PCM frames at the codec's rate.

@@ -86,8 +86,16 @@ impl Shards {
     /// Hands a leg with UDP sockets to a shard; returns which, for [`Shards::remove`].
     pub(super) fn add(&self, leg: Arc<Shared>) -> Result<usize, MediaError> {
         let index = self.next.fetch_add(1, Ordering::Relaxed) % self.shards.len();
-        self.shards[index].send(Command::Add(leg))?;
+        self.add_to(index, leg)?;
         Ok(index)
+    }
+
+    /// Hands a leg to shard `index`.
+    pub(super) fn add_to(&self, index: usize, leg: Arc<Shared>) -> Result<(), MediaError> {
+        self.shards
+            .get(index)
+            .ok_or_else(|| MediaError::Engine(format!("no RTP shard {index}")))?
+            .send(Command::Add(leg))
     }
 
     /// The busiest shard's share of time spent handling packets over the last second
