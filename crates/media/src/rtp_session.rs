@@ -197,9 +197,21 @@ impl RtpSession {
             remote.payload_type
         };
         let rewritten = self.out.relay(header, payload_type);
-        self.out.count_sent(payload.len(), rewritten.timestamp, now);
-        rtp::write(&rewritten, payload, out);
-        Some(remote.addr)
+        Some(self.emit(&rewritten, payload, remote, now, out))
+    }
+
+    /// Counts and writes one packet of our stream; where it goes.
+    fn emit(
+        &mut self,
+        header: &RtpHeader,
+        payload: &[u8],
+        remote: Remote,
+        now: Instant,
+        out: &mut Vec<u8>,
+    ) -> SocketAddr {
+        self.out.count_sent(payload.len(), header.timestamp, now);
+        rtp::write(header, payload, out);
+        remote.addr
     }
 
     /// Writes into `out` one locally made frame of `payload` (already encoded in the
@@ -213,12 +225,8 @@ impl RtpSession {
     ) -> Option<SocketAddr> {
         let remote = self.remote?;
         let header = self.out.next_local(remote.payload_type, duration);
-        if self.mute_out || !remote.send {
-            return None;
-        }
-        self.out.count_sent(payload.len(), header.timestamp, now);
-        rtp::write(&header, payload, out);
-        Some(remote.addr)
+        let silent = self.mute_out || !remote.send;
+        (!silent).then(|| self.emit(&header, payload, remote, now, out))
     }
 
     /// Writes into `out` one packet of a locally sent RFC 4733 event (`advance`: clock
@@ -236,12 +244,9 @@ impl RtpSession {
         let payload_type = remote.dtmf_payload_type?;
         let mut header = self.out.next_local(payload_type, advance);
         header.marker = marker;
-        if !remote.send {
-            return None;
-        }
-        self.out.count_sent(payload.len(), header.timestamp, now);
-        rtp::write(&header, payload, out);
-        Some(remote.addr)
+        remote
+            .send
+            .then(|| self.emit(&header, payload, remote, now, out))
     }
 
     /// Takes an RTCP compound packet that arrived at `now` (`wall`: the time since the
