@@ -168,6 +168,14 @@ pub async fn serve(switch: Switch, config: AriConfig) -> std::io::Result<Ari> {
     ari.hub().start(ari.clone());
     let app = router(ari.clone());
     let addr = listener.local_addr()?;
+    // Events are small frames that must go out at once: without TCP_NODELAY, Nagle's
+    // algorithm holds one back until the client acknowledges the previous (delayed
+    // ACKs make that tens of milliseconds).
+    let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
+        if let Err(e) = tcp.set_nodelay(true) {
+            tracing::debug!(error = %e, "cannot set TCP_NODELAY on an ARI connection");
+        }
+    });
     tokio::spawn(async move {
         if let Err(e) = axum::serve(listener, app).await {
             tracing::error!(error = %e, "ARI server stopped");

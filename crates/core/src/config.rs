@@ -48,6 +48,11 @@ pub struct General {
     /// gets 503 with Retry-After, so calls already up keep their resources. 0: no limit.
     #[serde(default)]
     pub max_channels: usize,
+    /// Percent of an RTP thread's time spent on packets beyond which new calls get 503
+    /// with Retry-After (the relay is about to fall behind), until the load is ten
+    /// points lower. 0: never refused for load.
+    #[serde(default = "default_max_media_load")]
+    pub max_media_load: u8,
 }
 
 fn default_name() -> String {
@@ -58,6 +63,9 @@ fn default_data_dir() -> PathBuf {
 }
 fn default_sounds_dirs() -> Vec<PathBuf> {
     vec!["./data/sounds".into(), "/usr/share/asterisk/sounds".into()]
+}
+fn default_max_media_load() -> u8 {
+    90
 }
 fn default_scripts_dir() -> PathBuf {
     "./scripts".into()
@@ -71,6 +79,7 @@ impl Default for General {
             sounds_dirs: default_sounds_dirs(),
             scripts_dir: default_scripts_dir(),
             max_channels: 0,
+            max_media_load: default_max_media_load(),
         }
     }
 }

@@ -1,6 +1,7 @@
 //! The switch: channels, the control API every face uses, the event bus, the dialplan
 //! and its applications, causes and CDRs.
 
+mod admission;
 mod apps;
 pub mod bridge;
 pub mod call_session;

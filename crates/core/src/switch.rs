@@ -175,6 +175,7 @@ impl Switch {
                 SipStack::start_on(stack_config, wire, inbound)
             }
         };
+        let udp_media = matches!(io.rtp, crate::io::RtpIo::Udp);
         let media = MediaEngine::start(EngineConfig {
             ip: sip.local_ip(),
             ports: (config.rtp.ports[0], config.rtp.ports[1]),
@@ -226,6 +227,14 @@ impl Switch {
         });
         switch.recover_recordings();
         tokio::spawn(switch.clone().accept_calls(incoming));
+        if udp_media && switch.inner.config.general.max_media_load > 0 {
+            let weak = Arc::downgrade(&switch.inner);
+            tokio::spawn(crate::admission::watch(
+                move || weak.upgrade().map(|inner| inner.media.load()),
+                switch.inner.sip.clone(),
+                crate::admission::MediaAdmission::new(switch.inner.config.general.max_media_load),
+            ));
+        }
         Ok(switch)
     }
 

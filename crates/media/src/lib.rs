@@ -21,6 +21,7 @@ pub mod raw;
 pub mod resample;
 pub mod rtcp;
 pub mod rtp;
+pub mod rtp_session;
 pub mod stats;
 pub mod tone;
 pub mod tone_plan;

@@ -103,6 +103,8 @@ async fn accept(
                 continue;
             }
         };
+        // Replies are small: sent at once, not held back by Nagle's algorithm.
+        let _ = stream.set_nodelay(true);
         let service = router
             .clone()
             .layer(axum::Extension(routes::Remote(remote)));

@@ -271,6 +271,7 @@ enum Command {
         reply: oneshot::Sender<Vec<String>>,
     },
     UnregisterTrunks,
+    Overloaded(bool),
 }
 
 /// Controls one call (dialog) in the stack.
@@ -472,6 +473,13 @@ impl SipStack {
         let _ = self.commands.send(Command::UnregisterTrunks);
     }
 
+    /// Refuses (`true`) or admits again new calls: the owner's view of whether the
+    /// machine can take more (see [`UserAgent::set_overloaded`]).
+    pub fn set_overloaded(&self, overloaded: bool) {
+        // A stopped stack takes no calls anyway.
+        let _ = self.commands.send(Command::Overloaded(overloaded));
+    }
+
     /// The registered contacts of an endpoint.
     pub async fn contacts(&self, aor: &str) -> Vec<String> {
         let (reply, rx) = oneshot::channel();
@@ -615,6 +623,7 @@ impl Shell {
                 let _ = reply.send(result);
             }
             Command::UnregisterTrunks => self.ua.unregister_trunks(now),
+            Command::Overloaded(on) => self.ua.set_overloaded(on),
             Command::Contacts { aor, reply } => {
                 let _ = reply.send(self.ua.contacts(&aor, now));
             }

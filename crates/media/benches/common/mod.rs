@@ -20,7 +20,7 @@ pub fn thread_cpu(name: &str) -> Option<f64> {
     for task in std::fs::read_dir("/proc/self/task").ok()? {
         let dir = task.ok()?.path();
         let comm = std::fs::read_to_string(dir.join("comm")).unwrap_or_default();
-        if comm.trim() != name {
+        if !comm.trim().starts_with(name) {
             continue;
         }
         let stat = std::fs::read_to_string(dir.join("stat")).ok()?;

@@ -4,9 +4,8 @@
 use std::net::SocketAddr;
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex, MutexGuard, Weak};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use tokio::net::UdpSocket;
 use tokio::sync::mpsc;
 
 use super::bridge::BridgeShared;
@@ -17,12 +16,13 @@ use crate::codec::{Codec, Decoder, Encoder};
 use crate::dtmf::{inband, rfc4733};
 use crate::jitter_buffer::{FrameKind, JitterBuffer};
 use crate::resample::Resampler;
-use crate::rtcp::{self, RtcpPacket, SenderInfo};
-use crate::rtp::{self, OutStream, RtpHeader};
-use crate::stats::{RtpStat, RxStats, Summary};
+use crate::rtp::{self, RtpHeader};
+pub use crate::rtp_session::Remote;
+use crate::rtp_session::{Received, RtpSession};
+use crate::stats::RtpStat;
 use crate::MediaError;
 
-const RTCP_INTERVAL: Duration = Duration::from_secs(5);
+pub(super) const RTCP_INTERVAL: Duration = Duration::from_secs(5);
 pub(super) const PTIME_MS: u32 = 20;
 
 /// What a leg reports to its owner.
@@ -30,18 +30,6 @@ pub(super) const PTIME_MS: u32 = 20;
 pub enum MediaEvent {
     /// An RFC 4733 digit, reported once when it ends.
     Dtmf(rfc4733::Digit),
-}
-
-/// The negotiated far end of a leg.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Remote {
-    pub addr: SocketAddr,
-    pub codec: Codec,
-    /// The payload type the peer uses for `codec` (may differ from the static one).
-    pub payload_type: u8,
-    pub dtmf_payload_type: Option<u8>,
-    /// False while the peer has put us on hold (`sendonly`/`inactive` from it).
-    pub send: bool,
 }
 
 enum Route {
@@ -69,12 +57,9 @@ struct Transcode {
 }
 
 pub(super) struct State {
-    pub(super) remote: Option<Remote>,
-    /// Symmetric RTP: the first packet after a remote is set tells where the peer really
-    /// is (NAT); later packets from elsewhere are ignored.
-    latched: bool,
+    /// The protocol side: remote, latching, streams, statistics, mute, RTCP.
+    pub(super) rtp: RtpSession,
     route: Route,
-    out: OutStream,
     encoder: Option<Encoder>,
     transcode: Option<Transcode>,
     /// A playback owns the outgoing stream: relayed audio into this leg is dropped.
@@ -91,27 +76,6 @@ pub(super) struct State {
     whisper: Option<mpsc::Receiver<Vec<i16>>>,
     /// Sequence and timestamp given to frames fed into a virtual leg.
     fed: (u16, u32),
-    /// Muted directions: what the far end says is dropped (`in`); nothing is sent (`out`).
-    mute_in: bool,
-    mute_out: bool,
-    rx: RxStats,
-    dtmf: rfc4733::Receiver,
-    remote_jitter: Summary,
-    remote_loss: Summary,
-    local_jitter: Summary,
-    local_loss: Summary,
-    rtt: Summary,
-    remote_reported_lost: u32,
-    remote_reported_jitter: f64,
-}
-
-impl State {
-    pub(super) fn out_next_local(&mut self, payload_type: u8, ts_increment: u32) -> RtpHeader {
-        let header = self.out.next_local(payload_type, ts_increment);
-        self.out
-            .count_sent(4, header.timestamp, std::time::Instant::now());
-        header
-    }
 }
 
 pub(super) struct Shared {
@@ -123,8 +87,19 @@ pub(super) struct Shared {
     port: u16,
     state: Mutex<State>,
     events: mpsc::UnboundedSender<MediaEvent>,
-    /// tokio's clock, so a test on paused time sees consistent arrival times.
-    started: tokio::time::Instant,
+    /// Time zero of the jitter buffer's arrival times.
+    started: Instant,
+}
+
+/// The media clock of the engine's tasks: tokio's, so a test on paused time drives it.
+pub(super) fn clock_now() -> Instant {
+    tokio::time::Instant::now().into_std()
+}
+
+fn wall_now() -> Duration {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default()
 }
 
 impl Shared {
@@ -135,16 +110,18 @@ impl Shared {
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
-    fn now_ms(&self) -> u64 {
-        u64::try_from(self.started.elapsed().as_millis()).unwrap_or(u64::MAX)
+    pub(super) fn sockets(&self) -> Option<&(LegSocket, LegSocket)> {
+        self.sockets.as_ref()
     }
 
-    /// Callers pass `None` while the outgoing direction is muted.
-    fn send_to_remote(&self, remote: Option<Remote>, packet: &[u8]) {
-        if let Some(remote) = remote.filter(|r| r.send) {
-            if let Some((socket, _)) = &self.sockets {
-                let _ = socket.try_send_to(packet, remote.addr);
-            }
+    fn millis(&self, now: Instant) -> u64 {
+        u64::try_from(now.saturating_duration_since(self.started).as_millis()).unwrap_or(u64::MAX)
+    }
+
+    /// Sends a packet out of the leg's RTP socket.
+    fn send(&self, packet: &[u8], to: SocketAddr) {
+        if let Some((socket, _)) = &self.sockets {
+            let _ = socket.try_send_to(packet, to);
         }
     }
 
@@ -168,25 +145,26 @@ impl Shared {
             send_to_taps(&mut state.taps_out, pcm);
             return;
         }
-        let Some(remote) = state.remote else { return };
+        let Some(remote) = state.rtp.remote() else {
+            return;
+        };
         let mut payload = Vec::with_capacity(pcm.len());
         state
             .encoder
             .get_or_insert_with(|| Encoder::new(remote.codec))
             .encode(pcm, &mut payload);
-        let header = state.out.next_local(
-            remote.payload_type,
-            remote.codec.timestamp_increment(PTIME_MS),
-        );
-        state
-            .out
-            .count_sent(payload.len(), header.timestamp, std::time::Instant::now());
-        send_to_taps(&mut state.taps_out, pcm);
-        let muted = state.mute_out;
-        drop(state);
         let mut packet = Vec::with_capacity(12 + payload.len());
-        rtp::write(&header, &payload, &mut packet);
-        self.send_to_remote(Some(remote).filter(|_| !muted), &packet);
+        let to = state.rtp.send_frame(
+            &payload,
+            remote.codec.timestamp_increment(PTIME_MS),
+            clock_now(),
+            &mut packet,
+        );
+        send_to_taps(&mut state.taps_out, pcm);
+        drop(state);
+        if let Some(to) = to {
+            self.send(&packet, to);
+        }
         self.engine
             .counters
             .generated
@@ -196,7 +174,7 @@ impl Shared {
     /// Joins a mixing bridge: a fresh jitter buffer and decoder for the leg's codec.
     pub(super) fn enter_mixer(&self, bridge: Weak<BridgeShared>) {
         let mut state = self.state();
-        let codec = state.remote.map_or(Codec::Pcmu, |r| r.codec);
+        let codec = state.rtp.remote().map_or(Codec::Pcmu, |r| r.codec);
         state.route = Route::Mixer(bridge);
         state.jitter = Some(JitterBuffer::new(
             codec.rtp_clock_rate(),
@@ -225,7 +203,7 @@ impl Shared {
 
     /// The next de-jittered frame of what the far end said; `None` while it is silent.
     pub(super) fn pop_jitter(&self) -> Option<Vec<i16>> {
-        let now = self.now_ms();
+        let now = self.millis(clock_now());
         let mut state = self.state();
         let frame = state.jitter.as_mut()?.pop(now);
         // Taps get every tick, silence included, so a recording keeps real time.
@@ -240,11 +218,16 @@ impl Shared {
         }
     }
 
-    /// Sends a packet already built on this leg's outgoing stream.
-    /// Muting stops voice, not digits (as in Asterisk), so this ignores `mute_out`.
-    pub(super) fn send_raw(&self, packet: &[u8]) {
-        let remote = self.state().remote;
-        self.send_to_remote(remote, packet);
+    /// Sends one packet of an RFC 4733 event (see [`RtpSession::send_event`]).
+    pub(super) fn send_event(&self, marker: bool, payload: &[u8], advance: u32) {
+        let mut packet = Vec::with_capacity(16);
+        let to = self
+            .state()
+            .rtp
+            .send_event(marker, payload, advance, clock_now(), &mut packet);
+        if let Some(to) = to {
+            self.send(&packet, to);
+        }
     }
 
     pub(super) fn set_playing(&self, playing: bool) {
@@ -252,15 +235,23 @@ impl Shared {
     }
 
     pub(super) fn codec(&self) -> Option<Codec> {
-        self.state().remote.map(|r| r.codec)
+        self.state().rtp.remote().map(|r| r.codec)
     }
+}
+
+/// What serves a leg's sockets, to be stopped when it closes.
+enum Server {
+    /// The RTP shard (by index) that reads its UDP sockets.
+    Shard(usize),
+    /// The task that reads its sockets on the in-memory network.
+    Task(tokio::task::AbortHandle),
 }
 
 /// A handle on one RTP session. Cloning shares the session; [`Leg::close`] ends it.
 #[derive(Clone)]
 pub struct Leg {
     shared: Arc<Shared>,
-    task: Arc<Mutex<Option<tokio::task::AbortHandle>>>,
+    server: Arc<Mutex<Option<Server>>>,
     events: Arc<Mutex<Option<mpsc::UnboundedReceiver<MediaEvent>>>>,
 }
 
@@ -275,31 +266,32 @@ impl std::fmt::Debug for Leg {
 
 impl Leg {
     pub(super) fn open(engine: Arc<EngineInner>, name: &str) -> Result<Self, MediaError> {
-        let (sockets, port) = match &engine.net {
-            None => {
-                let (rtp_std, rtcp_std) = engine.ports.bind_pair(engine.ip)?;
-                let port = rtp_std.local_addr()?.port();
-                let _guard = engine.runtime.enter();
-                let sockets = (
-                    LegSocket::Udp(UdpSocket::from_std(rtp_std)?),
-                    LegSocket::Udp(UdpSocket::from_std(rtcp_std)?),
-                );
-                (sockets, port)
-            }
-            Some(net) => {
+        let server = match (&engine.net, &engine.shards) {
+            (Some(net), _) => {
                 let (rtp, rtcp) = engine.ports.take_pair(|port| {
                     let rtp = net.bind(SocketAddr::new(engine.ip, port)).ok()?;
                     let rtcp = net.bind(SocketAddr::new(engine.ip, port + 1)).ok()?;
                     Some((rtp, rtcp))
                 })?;
                 let port = rtp.local_addr().port();
-                ((LegSocket::Memory(rtp), LegSocket::Memory(rtcp)), port)
+                let sockets = (LegSocket::Memory(rtp), LegSocket::Memory(rtcp));
+                let leg = Self::build(engine.clone(), name, Some(sockets), port);
+                let task = engine.runtime.spawn(run_in_memory(leg.shared.clone()));
+                (leg, Server::Task(task.abort_handle()))
             }
+            (None, Some(shards)) => {
+                let (rtp, rtcp) = engine.ports.bind_pair(engine.ip)?;
+                let port = rtp.local_addr()?.port();
+                let sockets = (LegSocket::Udp(rtp), LegSocket::Udp(rtcp));
+                let leg = Self::build(engine.clone(), name, Some(sockets), port);
+                let shard = shards.add(leg.shared.clone())?;
+                (leg, Server::Shard(shard))
+            }
+            (None, None) => return Err(MediaError::Engine("the engine has no network".into())),
         };
-        let leg = Self::build(engine.clone(), name, Some(sockets), port);
-        let task = engine.runtime.spawn(run(leg.shared.clone())).abort_handle();
-        if let Ok(mut slot) = leg.task.lock() {
-            *slot = Some(task);
+        let (leg, server) = server;
+        if let Ok(mut slot) = leg.server.lock() {
+            *slot = Some(server);
         }
         Ok(leg)
     }
@@ -308,7 +300,7 @@ impl Leg {
     /// (8 kHz linear). Snoop channels and AudioSocket connections are made of these.
     pub(super) fn open_virtual(engine: Arc<EngineInner>, name: &str) -> Self {
         let leg = Self::build(engine, name, None, 0);
-        leg.shared.state().remote = Some(Remote {
+        leg.shared.state().rtp.set_remote(Remote {
             addr: SocketAddr::from(([0, 0, 0, 0], 0)),
             codec: Codec::Pcmu,
             payload_type: 0,
@@ -326,18 +318,17 @@ impl Leg {
     ) -> Self {
         let (events, events_rx) = mpsc::unbounded_channel();
         let seed = random_u32(port);
+        let now = clock_now();
         let shared = Arc::new(Shared {
             name: name.to_owned(),
             engine: engine.clone(),
             sockets,
             port,
             events,
-            started: tokio::time::Instant::now(),
+            started: now,
             state: Mutex::new(State {
-                remote: None,
-                latched: false,
+                rtp: RtpSession::new(seed, (seed >> 16) as u16 & 0x7fff, seed.rotate_left(7), now),
                 route: Route::Nowhere,
-                out: OutStream::new(seed, (seed >> 16) as u16 & 0x7fff, seed.rotate_left(7)),
                 encoder: None,
                 transcode: None,
                 playing: false,
@@ -349,22 +340,11 @@ impl Leg {
                 inband_forced: false,
                 whisper: None,
                 fed: (0, 0),
-                mute_in: false,
-                mute_out: false,
-                rx: RxStats::new(8000),
-                dtmf: rfc4733::Receiver::new(8000),
-                remote_jitter: Summary::new(),
-                remote_loss: Summary::new(),
-                local_jitter: Summary::new(),
-                local_loss: Summary::new(),
-                rtt: Summary::new(),
-                remote_reported_lost: 0,
-                remote_reported_jitter: 0.0,
             }),
         });
         Self {
             shared,
-            task: Arc::new(Mutex::new(None)),
+            server: Arc::new(Mutex::new(None)),
             events: Arc::new(Mutex::new(Some(events_rx))),
         }
     }
@@ -375,7 +355,7 @@ impl Leg {
 
     /// Audio into a virtual leg (20 ms frames at 8 kHz), as if its far end had said it.
     pub fn feed(&self, pcm: Vec<i16>) {
-        let now = self.shared.now_ms();
+        let now = self.shared.millis(clock_now());
         let mut state = self.shared.state();
         let (seq, ts) = state.fed;
         state.fed = (seq.wrapping_add(1), ts.wrapping_add(160));
@@ -408,12 +388,10 @@ impl Leg {
     /// Sets (or changes, on re-INVITE) where and how to send.
     pub fn set_remote(&self, remote: Remote) {
         let mut state = self.shared.state();
-        let moved = state.remote.map(|r| r.addr) != Some(remote.addr);
-        if state.remote.map(|r| r.codec) != Some(remote.codec) {
+        if state.rtp.remote().map(|r| r.codec) != Some(remote.codec) {
             state.encoder = Some(Encoder::new(remote.codec));
         }
-        state.latched &= !moved;
-        state.remote = Some(remote);
+        state.rtp.set_remote(remote);
         // Digits travel in the audio when the peer does not speak RFC 4733 (Asterisk's
         // `dtmf_mode=auto`), or when the endpoint is configured for in-band.
         let inband = state.inband_forced || remote.dtmf_payload_type.is_none();
@@ -431,7 +409,7 @@ impl Leg {
     }
 
     pub fn remote(&self) -> Option<Remote> {
-        self.shared.state().remote
+        self.shared.state().rtp.remote()
     }
 
     /// Sends what arrives straight back (the Echo application).
@@ -445,6 +423,30 @@ impl Leg {
         other.shared.state().route = Route::Peer(Arc::downgrade(&self.shared));
         self.refresh_transcoding();
         other.refresh_transcoding();
+        self.share_shard_with(other);
+    }
+
+    /// Moves `other` onto this leg's RTP shard, so a relayed packet is handled by one
+    /// thread from arrival to departure and both legs' state stays in one core's cache.
+    fn share_shard_with(&self, other: &Leg) {
+        let Some(shards) = &self.shared.engine.shards else {
+            return;
+        };
+        let here = match self.server.lock().ok().as_deref() {
+            Some(Some(Server::Shard(index))) => *index,
+            _ => return,
+        };
+        let Ok(mut slot) = other.server.lock() else {
+            return;
+        };
+        if let Some(Server::Shard(there)) = slot.as_mut() {
+            if *there != here && shards.add_to(here, other.shared.clone()).is_ok() {
+                // Watched by both shards for a moment: harmless, each datagram is read
+                // once by whichever is first.
+                shards.remove(*there, other.shared.clone());
+                *there = here;
+            }
+        }
     }
 
     /// Listens to one direction of the leg as 20 ms PCM frames at the codec's rate.
@@ -466,19 +468,12 @@ impl Leg {
 
     /// Mutes or unmutes each direction (`None` leaves it as it is).
     pub fn set_mute(&self, incoming: Option<bool>, outgoing: Option<bool>) {
-        let mut state = self.shared.state();
-        if let Some(m) = incoming {
-            state.mute_in = m;
-        }
-        if let Some(m) = outgoing {
-            state.mute_out = m;
-        }
+        self.shared.state().rtp.set_mute(incoming, outgoing);
     }
 
     /// Whether (incoming, outgoing) are muted.
     pub fn mutes(&self) -> (bool, bool) {
-        let state = self.shared.state();
-        (state.mute_in, state.mute_out)
+        self.shared.state().rtp.mutes()
     }
 
     /// Always detect in-band DTMF, even when RFC 4733 was negotiated.
@@ -486,7 +481,7 @@ impl Leg {
         let mut state = self.shared.state();
         state.inband_forced = true;
         if state.inband.is_none() {
-            state.inband = state.remote.map(|r| inband_detection(r.codec));
+            state.inband = state.rtp.remote().map(|r| inband_detection(r.codec));
         }
     }
 
@@ -516,57 +511,19 @@ impl Leg {
     }
 
     pub fn stats(&self) -> RtpStat {
-        let state = self.shared.state();
-        let summary = |s: &Summary| (s.max, s.min, s.mean, s.stdev);
-        let (remote_maxjitter, remote_minjitter, remote_normdevjitter, remote_stdevjitter) =
-            summary(&state.remote_jitter);
-        let (local_maxjitter, local_minjitter, local_normdevjitter, local_stdevjitter) =
-            summary(&state.local_jitter);
-        let (remote_maxrxploss, remote_minrxploss, remote_normdevrxploss, remote_stdevrxploss) =
-            summary(&state.remote_loss);
-        let (local_maxrxploss, local_minrxploss, local_normdevrxploss, local_stdevrxploss) =
-            summary(&state.local_loss);
-        let to_u32 = |v: u64| u32::try_from(v).unwrap_or(u32::MAX);
-        RtpStat {
-            txcount: to_u32(state.out.packets_sent()),
-            rxcount: to_u32(state.rx.packets()),
-            txjitter: state.remote_reported_jitter,
-            rxjitter: state.rx.jitter_seconds(),
-            remote_maxjitter,
-            remote_minjitter,
-            remote_normdevjitter,
-            remote_stdevjitter,
-            local_maxjitter,
-            local_minjitter,
-            local_normdevjitter,
-            local_stdevjitter,
-            txploss: state.remote_reported_lost,
-            rxploss: u32::try_from(state.rx.lost().max(0)).unwrap_or(u32::MAX),
-            remote_maxrxploss,
-            remote_minrxploss,
-            remote_normdevrxploss,
-            remote_stdevrxploss,
-            local_maxrxploss,
-            local_minrxploss,
-            local_normdevrxploss,
-            local_stdevrxploss,
-            rtt: state.rtt.mean,
-            maxrtt: state.rtt.max,
-            minrtt: state.rtt.min,
-            normdevrtt: state.rtt.mean,
-            stdevrtt: state.rtt.stdev,
-            local_ssrc: state.out.ssrc(),
-            remote_ssrc: state.rx.remote_ssrc().unwrap_or(0),
-            txoctetcount: to_u32(state.out.octets_sent()),
-            rxoctetcount: to_u32(state.rx.octets()),
-            channel_uniqueid: self.shared.name.clone(),
-        }
+        self.shared.state().rtp.stats(&self.shared.name)
     }
 
     /// Ends the session and frees its ports.
     pub fn close(&self) {
-        if let Some(task) = self.task.lock().ok().and_then(|mut t| t.take()) {
-            task.abort();
+        match self.server.lock().ok().and_then(|mut t| t.take()) {
+            Some(Server::Task(task)) => task.abort(),
+            Some(Server::Shard(index)) => {
+                if let Some(shards) = &self.shared.engine.shards {
+                    shards.remove(index, self.shared.clone());
+                }
+            }
+            None => {}
         }
         self.shared.state().route = Route::Nowhere;
     }
@@ -585,7 +542,7 @@ fn refresh_transcoding(leg: &Shared) {
     };
     let to = peer.as_ref().and_then(|p| p.codec());
     let mut state = leg.state();
-    let from = state.remote.map(|r| r.codec);
+    let from = state.rtp.remote().map(|r| r.codec);
     state.transcode = match (from, to) {
         (Some(from), Some(to)) if from != to => Some(Transcode {
             decoder: Decoder::new(from),
@@ -624,84 +581,80 @@ fn random_u32(salt: u16) -> u32 {
     (nanos ^ u32::from(salt).rotate_left(16)).wrapping_mul(0x9E37_79B9) | 1
 }
 
-async fn run(shared: Arc<Shared>) {
-    let Some((rtp_socket, rtcp_socket)) = &shared.sockets else {
+/// The shell of a leg on the in-memory network: a task reading its two sockets.
+async fn run_in_memory(shared: Arc<Shared>) {
+    let Some((LegSocket::Memory(rtp_socket), LegSocket::Memory(rtcp_socket))) = &shared.sockets
+    else {
         return;
     };
     let mut buf = vec![0u8; 2048];
     let mut rtcp_buf = vec![0u8; 1500];
+    let mut scratch = Vec::with_capacity(2048);
     let mut report = tokio::time::interval(RTCP_INTERVAL);
     report.tick().await;
     loop {
         tokio::select! {
             received = rtp_socket.recv_from(&mut buf) => {
-                let Ok((len, from)) = received else { continue };
-                if let Some(packet) = buf.get(..len) {
-                    if rtp::is_rtcp(packet) {
-                        on_rtcp(&shared, packet);
-                    } else {
-                        on_rtp(&shared, packet, from);
-                    }
+                if let Some((packet, from)) = datagram(received, &buf) {
+                    on_rtp_socket(&shared, packet, from, clock_now(), &mut scratch);
                 }
             }
             received = rtcp_socket.recv_from(&mut rtcp_buf) => {
-                if let Ok((len, _)) = received {
-                    if let Some(packet) = rtcp_buf.get(..len) {
-                        on_rtcp(&shared, packet);
-                    }
+                if let Some((packet, _)) = datagram(received, &rtcp_buf) {
+                    on_rtcp(&shared, packet, clock_now());
                 }
             }
-            _ = report.tick() => send_report(&shared),
+            _ = report.tick() => send_report(&shared, clock_now(), &mut scratch),
         }
     }
 }
 
-fn on_rtp(shared: &Shared, packet: &[u8], from: SocketAddr) {
-    let Ok(parsed) = rtp::parse(packet) else {
+fn datagram(
+    received: std::io::Result<(usize, SocketAddr)>,
+    buf: &[u8],
+) -> Option<(&[u8], SocketAddr)> {
+    let (len, from) = received.ok()?;
+    Some((buf.get(..len)?, from))
+}
+
+/// A datagram that arrived on the leg's RTP port at `now`: RTP, or RTCP multiplexed
+/// onto it (RFC 5761). Packets sent on its behalf are written into `scratch`.
+pub(super) fn on_rtp_socket(
+    shared: &Shared,
+    datagram: &[u8],
+    from: SocketAddr,
+    now: Instant,
+    scratch: &mut Vec<u8>,
+) {
+    if rtp::is_rtcp(datagram) {
+        on_rtcp(shared, datagram, now);
         return;
-    };
-    let header = parsed.header;
-    let now_ms = shared.now_ms();
+    }
     let mut state = shared.state();
-    let Some(remote) = state.remote else { return };
-    if state.latched {
-        if from != remote.addr {
+    let (header, payload) = match state.rtp.receive(datagram, from, now) {
+        Received::Dropped => return,
+        Received::Event {
+            header,
+            payload,
+            ended,
+        } => {
+            if let Some(digit) = ended {
+                let _ = shared.events.send(MediaEvent::Dtmf(digit));
+            }
+            let route = peer_of(&state.route);
+            drop(state);
+            match route {
+                Some(Some(peer)) => relay(&peer, &header, payload, true, now, scratch),
+                Some(None) => relay(shared, &header, payload, true, now, scratch),
+                None => {}
+            }
             return;
         }
-    } else {
-        state.latched = true;
-        if from != remote.addr {
-            tracing::debug!(leg = %shared.name, %from, "RTP latched to source address");
-            state.remote = Some(Remote {
-                addr: from,
-                ..remote
-            });
-        }
-    }
-    state.rx.on_packet(&header, parsed.payload.len(), now_ms);
-    if state.mute_in {
-        return;
-    }
-
-    if Some(header.payload_type) == remote.dtmf_payload_type {
-        if let Some(digit) = state.dtmf.on_packet(header.timestamp, parsed.payload) {
-            let _ = shared.events.send(MediaEvent::Dtmf(digit));
-        }
-        let route = peer_of(&state.route);
-        drop(state);
-        match route {
-            Some(Some(peer)) => relay(&peer, &header, parsed.payload, true),
-            Some(None) => relay(shared, &header, parsed.payload, true),
-            None => {}
-        }
-        return;
-    }
-    if header.payload_type != remote.payload_type {
-        return; // comfort noise and formats we did not negotiate
-    }
+        Received::Audio { header, payload } => (header, payload),
+    };
     if let Some((decoder, detector)) = state.inband.as_mut() {
         let mut pcm = Vec::with_capacity(320);
-        decoder.decode(parsed.payload, &mut pcm);
+        decoder.decode(payload, &mut pcm);
         for digit in detector.feed(&pcm) {
             let _ = shared.events.send(MediaEvent::Dtmf(digit));
         }
@@ -709,10 +662,11 @@ fn on_rtp(shared: &Shared, packet: &[u8], from: SocketAddr) {
     if let Route::Mixer(_) = state.route {
         let mut pcm = Vec::with_capacity(320);
         if let Some(decoder) = state.mix_decoder.as_mut() {
-            decoder.decode(parsed.payload, &mut pcm);
+            decoder.decode(payload, &mut pcm);
         }
+        let at = shared.millis(now);
         if let Some(jitter) = state.jitter.as_mut() {
-            jitter.push(header.sequence, header.timestamp, now_ms, pcm);
+            jitter.push(header.sequence, header.timestamp, at, pcm);
         }
         return;
     }
@@ -720,16 +674,16 @@ fn on_rtp(shared: &Shared, packet: &[u8], from: SocketAddr) {
         None => {}
         Some(None) => {
             drop(state);
-            relay(shared, &header, parsed.payload, false);
+            relay(shared, &header, payload, false, now, scratch);
         }
         Some(Some(peer)) => match state.transcode.as_mut() {
             None => {
                 drop(state);
-                relay(&peer, &header, parsed.payload, false);
+                relay(&peer, &header, payload, false, now, scratch);
             }
             Some(transcode) => {
                 let mut pcm = Vec::with_capacity(320);
-                transcode.decoder.decode(parsed.payload, &mut pcm);
+                transcode.decoder.decode(payload, &mut pcm);
                 let mut converted = Vec::with_capacity(320);
                 transcode.resampler.process(&pcm, &mut converted);
                 let to = transcode.to;
@@ -757,105 +711,39 @@ fn peer_of(route: &Route) -> Option<Option<Arc<Shared>>> {
 }
 
 /// Relays one packet out of `to`, rewriting only the header (no decode).
-fn relay(to: &Shared, header: &RtpHeader, payload: &[u8], dtmf: bool) {
+fn relay(
+    to: &Shared,
+    header: &RtpHeader,
+    payload: &[u8],
+    event: bool,
+    now: Instant,
+    scratch: &mut Vec<u8>,
+) {
     let mut state = to.state();
-    if state.playing || state.mute_out {
+    if state.playing {
         return;
     }
-    let Some(remote) = state.remote else { return };
-    let payload_type = if dtmf {
-        match remote.dtmf_payload_type {
-            Some(pt) => pt,
-            None => return, // the far side did not negotiate RFC 4733
-        }
-    } else {
-        remote.payload_type
+    let Some(addr) = state.rtp.relay(header, payload, event, now, scratch) else {
+        return;
     };
-    let out = state.out.relay(header, payload_type);
-    state
-        .out
-        .count_sent(payload.len(), out.timestamp, std::time::Instant::now());
     drop(state);
-    let mut packet = Vec::with_capacity(12 + payload.len());
-    rtp::write(&out, payload, &mut packet);
-    to.send_to_remote(Some(remote), &packet);
+    to.send(scratch, addr);
     to.engine.counters.relayed.fetch_add(1, Ordering::Relaxed);
 }
 
-fn on_rtcp(shared: &Shared, packet: &[u8]) {
-    let now = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap_or_default();
-    let (sec, frac) = rtcp::ntp_timestamp(now);
-    let arrival = rtcp::compact_ntp(sec, frac);
-    let now_ms = shared.now_ms();
-    let mut state = shared.state();
-    let local_ssrc = state.out.ssrc();
-    for report in rtcp::parse_compound(packet) {
-        let blocks = match report {
-            RtcpPacket::SenderReport {
-                ntp_sec,
-                ntp_frac,
-                reports,
-                ..
-            } => {
-                state.rx.on_sender_report(ntp_sec, ntp_frac, now_ms);
-                reports
-            }
-            RtcpPacket::ReceiverReport { reports, .. } => reports,
-            _ => continue,
-        };
-        for block in blocks.iter().filter(|b| b.ssrc == local_ssrc) {
-            let jitter = f64::from(block.jitter) / 8000.0;
-            state.remote_reported_jitter = jitter;
-            state.remote_jitter.add(jitter);
-            state.remote_reported_lost = u32::try_from(block.cumulative_lost.max(0)).unwrap_or(0);
-            state
-                .remote_loss
-                .add(f64::from(block.fraction_lost) / 256.0);
-            if let Some(rtt) = rtcp::round_trip_time(arrival, block) {
-                state.rtt.add(rtt);
-            }
-        }
-    }
+/// An RTCP packet for the leg, arrived at `now`.
+pub(super) fn on_rtcp(shared: &Shared, packet: &[u8], now: Instant) {
+    shared.state().rtp.on_rtcp(packet, now, wall_now());
 }
 
-fn send_report(shared: &Shared) {
-    let mut state = shared.state();
-    let Some(remote) = state.remote else { return };
-    let ssrc = state.out.ssrc();
-    let block = state.rx.report_block();
-    if let Some(block) = &block {
-        let jitter = f64::from(block.jitter) / 8000.0;
-        state.local_jitter.add(jitter);
-        state.local_loss.add(f64::from(block.fraction_lost) / 256.0);
-    }
-    let reports: Vec<_> = block.into_iter().collect();
-    let mut packet = Vec::with_capacity(128);
-    if state.out.packets_sent() > 0 {
-        let now = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .unwrap_or_default();
-        let (ntp_sec, ntp_frac) = rtcp::ntp_timestamp(now);
-        let clock_rate = remote.codec.rtp_clock_rate();
-        let info = SenderInfo {
-            ntp_sec,
-            ntp_frac,
-            rtp_ts: state
-                .out
-                .timestamp_at(std::time::Instant::now(), clock_rate)
-                .unwrap_or(0),
-            packet_count: u32::try_from(state.out.packets_sent()).unwrap_or(u32::MAX),
-            octet_count: u32::try_from(state.out.octets_sent()).unwrap_or(u32::MAX),
-        };
-        rtcp::write_sender_report(ssrc, &info, &reports, &mut packet);
-    } else {
-        rtcp::write_receiver_report(ssrc, &reports, &mut packet);
-    }
-    rtcp::write_sdes_cname(ssrc, &shared.name, &mut packet);
-    drop(state);
-    let addr = SocketAddr::new(remote.addr.ip(), remote.addr.port().wrapping_add(1));
-    if let Some((_, rtcp)) = &shared.sockets {
-        let _ = rtcp.try_send_to(&packet, addr);
+/// Sends the leg's periodic RTCP report, written into `scratch`.
+pub(super) fn send_report(shared: &Shared, now: Instant, scratch: &mut Vec<u8>) {
+    scratch.clear();
+    let to = shared
+        .state()
+        .rtp
+        .report(&shared.name, now, wall_now(), scratch);
+    if let (Some(to), Some((_, rtcp))) = (to, &shared.sockets) {
+        let _ = rtcp.try_send_to(scratch, to);
     }
 }

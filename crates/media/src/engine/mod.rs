@@ -1,20 +1,26 @@
 //! The media engine: the I/O shell around the sans-IO pieces of this crate.
 //!
-//! It runs on its own threads with its own runtime, so a busy control plane (API clients,
-//! SIP bursts) never delays a packet; the core only posts commands to [`Leg`]s and reads
-//! their events. Each leg owns one RTP port (and the next one for RTCP) from the
-//! configured range: the port-per-leg side of the design choice, which keeps NAT latching
-//! and per-leg statistics trivial and matches what phones and SBCs expect.
+//! It runs on its own threads, so a busy control plane (API clients, SIP bursts) never
+//! delays a packet; the core only posts commands to [`Leg`]s and reads their events.
+//! Each leg owns one RTP port (and the next one for RTCP) from the configured range: the
+//! port-per-leg side of the design choice, which keeps NAT latching and per-leg
+//! statistics trivial and matches what phones and SBCs expect. Received packets are
+//! handled on RTP shard threads, each an epoll loop over its legs' sockets
+//! (`shard.rs`); generated audio (playbacks, mixing bridges) is paced by tasks on a
+//! runtime of the engine's own.
 //!
 //! Two legs with the same codec relay packets without decoding (only the header is
 //! rewritten, so each outgoing stream stays continuous); different codecs are transcoded
 //! through linear PCM.
 
 mod bridge;
+mod epoll;
 mod leg;
+mod load;
 mod net;
 mod playback;
 mod ports;
+mod shard;
 mod sound_cache;
 
 use std::net::IpAddr;
@@ -28,6 +34,7 @@ pub use playback::{Control, Playback, PlaybackEnd, Source};
 
 use crate::MediaError;
 use ports::PortPool;
+use shard::Shards;
 
 #[derive(Debug, Clone)]
 pub struct EngineConfig {
@@ -35,7 +42,7 @@ pub struct EngineConfig {
     pub ip: IpAddr,
     /// Inclusive port range; legs take an even port and the next odd one.
     pub ports: (u16, u16),
-    /// Media worker threads (legs and bridges are spread over them); 0 = one per core.
+    /// RTP shard threads, and worker threads for playbacks and bridges; 0 = one per core.
     pub threads: usize,
     /// Legs send and receive on this network in memory instead of binding UDP ports,
     /// and the engine runs on the caller's tokio runtime (`threads` is unused), so a
@@ -62,6 +69,8 @@ struct EngineInner {
     ip: IpAddr,
     ports: PortPool,
     net: Option<MemoryNet>,
+    /// The UDP legs' shards (none on a memory network).
+    shards: Option<Shards>,
     runtime: tokio::runtime::Handle,
     counters: Counters,
 }
@@ -83,16 +92,24 @@ impl MediaEngine {
     /// Starts the media threads (or, with a memory network, uses the current runtime:
     /// call it from within one).
     pub fn start(config: EngineConfig) -> Result<Self, MediaError> {
-        let runtime = match config.net {
-            Some(_) => tokio::runtime::Handle::try_current()
-                .map_err(|e| MediaError::Engine(e.to_string()))?,
-            None => Self::own_runtime(config.threads)?,
+        let threads = match config.threads {
+            0 => std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get),
+            n => n,
+        };
+        let (runtime, shards) = match config.net {
+            Some(_) => (
+                tokio::runtime::Handle::try_current()
+                    .map_err(|e| MediaError::Engine(e.to_string()))?,
+                None,
+            ),
+            None => (Self::own_runtime(threads)?, Some(Shards::start(threads)?)),
         };
         Ok(Self {
             inner: Arc::new(EngineInner {
                 ip: config.ip,
                 ports: PortPool::new(config.ports.0, config.ports.1),
                 net: config.net,
+                shards,
                 runtime,
                 counters: Counters::default(),
             }),
@@ -101,10 +118,6 @@ impl MediaEngine {
 
     /// A multi-threaded runtime on threads of its own.
     fn own_runtime(threads: usize) -> Result<tokio::runtime::Handle, MediaError> {
-        let threads = match threads {
-            0 => std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get),
-            n => n,
-        };
         let (tx, rx) = std::sync::mpsc::channel();
         // The runtime lives on a thread of its own (dropping a runtime from async code
         // panics); its workers, all named `media`, do the packet work.
@@ -148,6 +161,13 @@ impl MediaEngine {
     /// A leg without RTP (see [`Leg::feed`]).
     pub fn create_virtual_leg(&self, name: &str) -> Leg {
         Leg::open_virtual(self.inner.clone(), name)
+    }
+
+    /// The busiest RTP shard thread's share of time spent handling packets over the
+    /// last second, 0.0–1.0 (always 0 on an in-memory network). Near 1 the relay falls
+    /// behind: new calls should be refused.
+    pub fn load(&self) -> f32 {
+        self.inner.shards.as_ref().map_or(0.0, Shards::load)
     }
 
     pub fn counters(&self) -> CounterSnapshot {

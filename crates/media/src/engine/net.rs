@@ -8,7 +8,6 @@ use std::io;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 
-use tokio::net::UdpSocket;
 use tokio::sync::mpsc;
 
 /// Datagrams a memory socket holds before it drops new ones, as a full UDP buffer would.
@@ -16,27 +15,22 @@ const QUEUE: usize = 256;
 
 type Datagram = (Vec<u8>, SocketAddr);
 
-/// A leg's RTP or RTCP socket.
+/// A leg's RTP or RTCP socket. A UDP socket is non-blocking and read by an RTP shard;
+/// a memory socket by a task of the leg's own.
 #[derive(Debug)]
 pub(super) enum LegSocket {
-    Udp(UdpSocket),
+    Udp(std::net::UdpSocket),
     Memory(MemorySocket),
 }
 
 impl LegSocket {
+    /// Sends without waiting: a datagram the socket buffer has no room for is dropped,
+    /// as the network would.
     #[inline]
     pub(super) fn try_send_to(&self, packet: &[u8], to: SocketAddr) -> io::Result<usize> {
         match self {
-            Self::Udp(socket) => socket.try_send_to(packet, to),
+            Self::Udp(socket) => socket.send_to(packet, to),
             Self::Memory(socket) => socket.try_send_to(packet, to),
-        }
-    }
-
-    #[inline]
-    pub(super) async fn recv_from(&self, buf: &mut [u8]) -> io::Result<(usize, SocketAddr)> {
-        match self {
-            Self::Udp(socket) => socket.recv_from(buf).await,
-            Self::Memory(socket) => socket.recv_from(buf).await,
         }
     }
 }

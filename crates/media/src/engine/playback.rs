@@ -14,7 +14,6 @@ use crate::codec::Codec;
 use crate::dtmf::rfc4733;
 use crate::raw::RawFormat;
 use crate::resample::Resampler;
-use crate::rtp;
 use crate::tone::ToneGenerator;
 use crate::tone_plan::{TonePlan, TonePlayer};
 use crate::wav::{self, Pcm};
@@ -401,12 +400,12 @@ async fn play_digit(
     duration_ms: u32,
     mut control: mpsc::UnboundedReceiver<Control>,
 ) -> PlaybackEnd {
-    let Some(remote) = leg.state().remote else {
+    let Some(remote) = leg.state().rtp.remote() else {
         return PlaybackEnd::Failed;
     };
-    let Some(pt) = remote.dtmf_payload_type else {
+    if remote.dtmf_payload_type.is_none() {
         return PlaybackEnd::Failed;
-    };
+    }
     let Some(packets) = rfc4733::digit_packets(digit, duration_ms, 8000) else {
         return PlaybackEnd::Failed;
     };
@@ -429,11 +428,7 @@ async fn play_digit(
         } else {
             0
         };
-        let mut header = leg.state().out_next_local(pt, advance);
-        header.marker = packet.marker;
-        let mut bytes = Vec::with_capacity(16);
-        rtp::write(&header, &packet.payload, &mut bytes);
-        leg.send_raw(&bytes);
+        leg.send_event(packet.marker, &packet.payload, advance);
     }
     PlaybackEnd::Completed
 }

@@ -41,8 +41,14 @@ impl UserAgent {
     ) {
         // Overload: refused before any work is spent on it, so the calls already up
         // keep their share of the machine.
-        if self.config.max_calls > 0 && self.calls.len() >= self.config.max_calls {
-            tracing::warn!(remote = %flow.remote, calls = self.calls.len(), "call limit reached: INVITE refused with 503");
+        let at_limit = self.config.max_calls > 0 && self.calls.len() >= self.config.max_calls;
+        if at_limit || self.overloaded {
+            let why = if at_limit {
+                "call limit reached"
+            } else {
+                "media overloaded"
+            };
+            tracing::warn!(remote = %flow.remote, calls = self.calls.len(), "{why}: INVITE refused with 503");
             let retry = [(HeaderName::RetryAfter, RETRY_AFTER_SECS.to_string())];
             let response = msg::response(&request, 503, None, &retry, None);
             self.reply(key, response, now);

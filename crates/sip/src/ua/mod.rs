@@ -169,6 +169,9 @@ pub(crate) struct UserAgent {
     trunk_txs: HashMap<TransactionKey, (usize, trunk::TrunkRequest)>,
     /// Trunks without registration or pings: always up.
     plain_trunks: Vec<String>,
+    /// The owner says the machine is saturated (media falling behind): new calls are
+    /// refused with 503 until it says otherwise.
+    overloaded: bool,
 }
 
 /// What the guard lets a request do.
@@ -228,9 +231,16 @@ impl UserAgent {
             trunks,
             trunk_txs: HashMap::new(),
             plain_trunks,
+            overloaded: false,
         };
         ua.start_trunks(now);
         ua
+    }
+
+    /// While `true`, every new INVITE is answered 503 with Retry-After; calls already
+    /// up are not touched.
+    pub fn set_overloaded(&mut self, overloaded: bool) {
+        self.overloaded = overloaded;
     }
 
     pub fn poll_output(&mut self) -> Option<Output> {

@@ -144,6 +144,16 @@ fn authenticated_call(h: &mut Harness, flow: Flow) -> (CallId, String) {
     (call, auth)
 }
 
+/// The first response sent is a 503 asking to retry in 5 s.
+fn assert_refused_for_overload(out: &[Output]) {
+    let refused = sent_responses(out)[0];
+    assert_eq!(refused.status.code(), 503);
+    assert_eq!(
+        refused.headers.value(&HeaderName::RetryAfter).as_deref(),
+        Some(&b"5"[..])
+    );
+}
+
 #[test]
 fn past_the_call_limit_an_invite_gets_503_with_retry_after() {
     let mut h = Harness::new(StackConfig {
@@ -154,13 +164,20 @@ fn past_the_call_limit_an_invite_gets_503_with_retry_after() {
     authenticated_call(&mut h, flow);
     h.recv(&invite("c9", "9", None), flow);
     let out = h.outputs();
-    let refused = sent_responses(&out)[0];
-    assert_eq!(refused.status.code(), 503);
-    assert_eq!(
-        refused.headers.value(&HeaderName::RetryAfter).as_deref(),
-        Some(&b"5"[..])
-    );
+    assert_refused_for_overload(&out);
     assert!(incoming(&out).is_none());
+}
+
+#[test]
+fn while_overloaded_a_new_invite_gets_503_and_after_it_is_taken_again() {
+    let mut h = Harness::new(config());
+    let flow = udp("127.0.0.1:5070");
+    h.ua.set_overloaded(true);
+    h.recv(&invite("c8", "8", None), flow);
+    let out = h.outputs();
+    assert_refused_for_overload(&out);
+    h.ua.set_overloaded(false);
+    authenticated_call(&mut h, flow);
 }
 
 #[test]
