@@ -382,6 +382,49 @@ mod tests {
         assert_eq!(plain, 9, "the plain shapes are read directly");
     }
 
+    #[test]
+    fn plain_tag_agrees_with_the_parser_on_random_values() {
+        // pieces a From/To value is made of, joined at random (xorshift: reproducible)
+        const PIECES: [&str; 16] = [
+            "<sip:a@b>",
+            "<sip:@h>",
+            "\"x>y\" ",
+            "sip:a@b",
+            ";",
+            "=",
+            "tag",
+            "TAG",
+            "Tag",
+            "t1",
+            "x",
+            " ",
+            "\"",
+            "%41",
+            ">",
+            ";tag=",
+        ];
+        let mut state = 0x9e37_79b9_7f4a_7c15u64;
+        let mut next = || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        };
+        let mut plain = 0;
+        for _ in 0..20_000 {
+            let len = 1 + next() % 8;
+            let value: String = (0..len)
+                .map(|_| PIECES[(next() % PIECES.len() as u64) as usize])
+                .collect();
+            if let Some(tag) = plain_tag(value.as_bytes()) {
+                plain += 1;
+                let tag = tag.map(|t| String::from_utf8_lossy(t).into_owned());
+                assert_eq!(tag, parsed_tag(value.as_bytes()), "{value:?}");
+            }
+        }
+        assert!(plain > 1_000, "only {plain} plain values drawn");
+    }
+
     const INVITE: &str = "INVITE sip:1001@127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:5070;branch=z9hG4bK1\r\n\
         From: \"Alice\" <sip:1000@127.0.0.1>;tag=abc\r\nTo: <sip:1001@127.0.0.1>\r\nCall-ID: c1\r\nCSeq: 7 INVITE\r\n\
         Contact: <sip:1000@127.0.0.1:5070>;expires=60\r\nContent-Length: 0\r\n\r\n";
