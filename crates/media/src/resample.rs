@@ -4,6 +4,11 @@
 //! linear-phase windowed-sinc half-band FIR; other ratios low-pass filter
 //! (when reducing the rate) and then interpolate linearly. All filter state
 //! is kept between calls so consecutive frames join without clicks.
+//!
+//! This runs on every transcoded packet, so the filters are written to be cheap: 2:1
+//! interpolation is polyphase (the stuffed zeros are never multiplied), decimation
+//! computes only the samples it keeps, and every output is one dot product over a
+//! contiguous window that the compiler vectorises.
 
 /// Taps of the half-band filter used for 2:1 conversions.
 const HALF_BAND_TAPS: usize = 47;
@@ -17,8 +22,8 @@ pub struct Resampler {
 #[derive(Clone, Debug)]
 enum Mode {
     Copy,
-    /// Zero-stuffing by 2 followed by the half-band low-pass.
-    Up2(Fir),
+    /// Zero-stuffing by 2 followed by the half-band low-pass, in polyphase form.
+    Up2(Polyphase2),
     /// Half-band low-pass followed by dropping every other sample;
     /// `skip` is true when the next filtered sample is to be dropped.
     Down2 {
@@ -44,7 +49,7 @@ impl Resampler {
         let mode = if from_rate == to_rate || from_rate == 0 || to_rate == 0 {
             Mode::Copy
         } else if u64::from(to_rate) == 2 * u64::from(from_rate) {
-            Mode::Up2(Fir::low_pass(0.25, HALF_BAND_TAPS))
+            Mode::Up2(Polyphase2::new(&Fir::low_pass(0.25, HALF_BAND_TAPS)))
         } else if u64::from(from_rate) == 2 * u64::from(to_rate) {
             Mode::Down2 {
                 fir: Fir::low_pass(0.25, HALF_BAND_TAPS),
@@ -73,19 +78,21 @@ impl Resampler {
     pub fn process(&mut self, input: &[i16], out: &mut Vec<i16>) {
         match &mut self.mode {
             Mode::Copy => out.extend_from_slice(input),
-            Mode::Up2(fir) => {
+            Mode::Up2(poly) => {
                 out.reserve(input.len() * 2);
                 for &x in input {
-                    fir.push(f32::from(x));
-                    out.push(to_i16(2.0 * fir.output()));
-                    fir.push(0.0);
-                    out.push(to_i16(2.0 * fir.output()));
+                    poly.history.push(f32::from(x));
+                    // The output at the real sample, then at the stuffed zero; the
+                    // factor 2 restores the gain zero-stuffing halved.
+                    for phase in [&poly.even, &poly.odd] {
+                        out.push(to_i16(2.0 * dot(poly.history.newest(phase.len()), phase)));
+                    }
                 }
             }
             Mode::Down2 { fir, skip } => {
                 out.reserve(input.len() / 2 + 1);
                 for &x in input {
-                    fir.push(f32::from(x));
+                    fir.history.push(f32::from(x));
                     if !*skip {
                         out.push(to_i16(fir.output()));
                     }
@@ -102,7 +109,7 @@ impl Resampler {
                 for &x in input {
                     let cur = match fir {
                         Some(fir) => {
-                            fir.push(f32::from(x));
+                            fir.history.push(f32::from(x));
                             fir.output()
                         }
                         None => f32::from(x),
@@ -124,13 +131,62 @@ fn to_i16(v: f32) -> i16 {
     v.round().clamp(-32768.0, 32767.0) as i16
 }
 
+/// The newest samples of a stream, stored twice over (at `at` and `at + len`), so the
+/// newest `n` of them are always one contiguous slice, oldest first.
+#[derive(Clone, Debug)]
+struct History {
+    buf: Vec<f32>,
+    len: usize,
+    /// Where the next sample goes: the oldest one's place.
+    at: usize,
+}
+
+impl History {
+    fn new(len: usize) -> Self {
+        Self {
+            buf: vec![0.0; 2 * len],
+            len,
+            at: 0,
+        }
+    }
+
+    fn push(&mut self, x: f32) {
+        self.buf[self.at] = x;
+        self.buf[self.at + self.len] = x;
+        self.at = (self.at + 1) % self.len;
+    }
+
+    /// The newest `n` samples (at most the length kept), oldest first.
+    fn newest(&self, n: usize) -> &[f32] {
+        let end = self.at + self.len;
+        &self.buf[end - n.min(self.len)..end]
+    }
+}
+
+/// `a · b` over the shorter length, in eight independent lanes so that it vectorises
+/// (a single running f32 sum must be kept in order and cannot be).
+fn dot(a: &[f32], b: &[f32]) -> f32 {
+    let mut lanes = [0.0f32; 8];
+    let (a8, b8) = (a.chunks_exact(8), b.chunks_exact(8));
+    let tail: f32 = a8
+        .remainder()
+        .iter()
+        .zip(b8.remainder())
+        .map(|(x, y)| x * y)
+        .sum();
+    for (x, y) in a8.zip(b8) {
+        for lane in 0..8 {
+            lanes[lane] += x[lane] * y[lane];
+        }
+    }
+    lanes.iter().sum::<f32>() + tail
+}
+
 /// A symmetric (linear-phase) FIR filter with its delay line.
 #[derive(Clone, Debug)]
 struct Fir {
     taps: Vec<f32>,
-    hist: Vec<f32>,
-    /// Index of the oldest sample in `hist` (the next one overwritten).
-    at: usize,
+    history: History,
 }
 
 impl Fir {
@@ -155,26 +211,37 @@ impl Fir {
         taps.iter_mut().for_each(|t| *t /= sum);
         Fir {
             taps: taps.into_iter().map(|t| t as f32).collect(),
-            hist: vec![0.0; len],
-            at: 0,
+            history: History::new(len),
         }
-    }
-
-    fn push(&mut self, x: f32) {
-        self.hist[self.at] = x;
-        self.at = (self.at + 1) % self.hist.len();
     }
 
     /// Filter output for the current delay line. The taps are symmetric, so
     /// walking the history oldest-first is the same as newest-first.
     fn output(&self) -> f32 {
-        let (newer, older) = self.hist.split_at(self.at);
-        older
-            .iter()
-            .chain(newer)
-            .zip(&self.taps)
-            .map(|(x, t)| x * t)
-            .sum()
+        dot(self.history.newest(self.taps.len()), &self.taps)
+    }
+}
+
+/// A FIR filter run over a stream zero-stuffed by 2, split into its two phases: at a
+/// real sample the output takes the even taps over the real samples only, at a stuffed
+/// zero the odd taps. Each phase of a symmetric odd-length filter is symmetric itself,
+/// so the windows can be walked oldest-first.
+#[derive(Clone, Debug)]
+struct Polyphase2 {
+    even: Vec<f32>,
+    odd: Vec<f32>,
+    history: History,
+}
+
+impl Polyphase2 {
+    fn new(fir: &Fir) -> Self {
+        let phase = |first: usize| fir.taps.iter().skip(first).step_by(2).copied().collect();
+        let even: Vec<f32> = phase(0);
+        Self {
+            history: History::new(even.len()),
+            odd: phase(1),
+            even,
+        }
     }
 }
 

@@ -228,9 +228,9 @@ impl Encoder {
         let low = &mut self.bands[0];
         let el = sat16(xlow - low.s);
         let mag = if el >= 0 { el } else { -(el + 1) };
-        let level = (1..30)
-            .find(|&i| mag < (Q6[i] * low.det) >> 12)
-            .unwrap_or(30);
+        // The first decision level above the difference (30 if none): the levels grow
+        // with the index, so a binary search (5 steps, not up to 29).
+        let level = 1 + Q6[1..30].partition_point(|&q| mag >= (q * low.det) >> 12);
         let ilow = if el < 0 { ILN[level] } else { ILP[level] };
         let code4 = (ilow >> 2) as usize & 15;
         let dlow = (low.det * QM4[code4]) >> 15;

@@ -426,25 +426,41 @@ impl Leg {
         self.share_shard_with(other);
     }
 
-    /// Moves `other` onto this leg's RTP shard, so a relayed packet is handled by one
-    /// thread from arrival to departure and both legs' state stays in one core's cache.
+    /// The RTP shard serving the leg (`None` on a memory network or once closed).
+    pub(super) fn shard(&self) -> Option<usize> {
+        match self.server.lock().ok().as_deref() {
+            Some(Some(Server::Shard(index))) => Some(*index),
+            _ => None,
+        }
+    }
+
+    /// Puts the two legs on one RTP shard, so a relayed packet is handled by one thread
+    /// from arrival to departure and both legs' state stays in one core's cache. The leg
+    /// on the busier shard moves, which keeps the shards even.
     fn share_shard_with(&self, other: &Leg) {
         let Some(shards) = &self.shared.engine.shards else {
             return;
         };
-        let here = match self.server.lock().ok().as_deref() {
-            Some(Some(Server::Shard(index))) => *index,
-            _ => return,
-        };
-        let Ok(mut slot) = other.server.lock() else {
+        let (Some(here), Some(there)) = (self.shard(), other.shard()) else {
             return;
         };
-        if let Some(Server::Shard(there)) = slot.as_mut() {
-            if *there != here && shards.add_to(here, other.shared.clone()).is_ok() {
+        if here == there {
+            return;
+        }
+        let (mover, to) = if shards.legs(here) <= shards.legs(there) {
+            (other, here)
+        } else {
+            (self, there)
+        };
+        let Ok(mut slot) = mover.server.lock() else {
+            return;
+        };
+        if let Some(Server::Shard(from)) = slot.as_mut() {
+            if shards.add_to(to, mover.shared.clone()).is_ok() {
                 // Watched by both shards for a moment: harmless, each datagram is read
                 // once by whichever is first.
-                shards.remove(*there, other.shared.clone());
-                *there = here;
+                shards.remove(*from, mover.shared.clone());
+                *from = to;
             }
         }
     }

@@ -37,6 +37,8 @@ struct Shard {
     waker: Arc<EventFd>,
     /// The thread's busy share of the last second, in thousandths.
     load: Arc<AtomicU32>,
+    /// Legs handed to it and not yet removed.
+    legs: AtomicUsize,
 }
 
 impl Shard {
@@ -49,10 +51,9 @@ impl Shard {
     }
 }
 
-/// The engine's RTP shards; legs are spread over them round-robin.
+/// The engine's RTP shards; a new leg goes to the one with the fewest legs.
 pub(super) struct Shards {
     shards: Vec<Shard>,
-    next: AtomicUsize,
 }
 
 impl Shards {
@@ -74,28 +75,41 @@ impl Shards {
                     commands,
                     waker,
                     load,
+                    legs: AtomicUsize::new(0),
                 })
             })
             .collect::<Result<Vec<_>, MediaError>>()?;
-        Ok(Self {
-            shards,
-            next: AtomicUsize::new(0),
-        })
+        Ok(Self { shards })
     }
 
     /// Hands a leg with UDP sockets to a shard; returns which, for [`Shards::remove`].
     pub(super) fn add(&self, leg: Arc<Shared>) -> Result<usize, MediaError> {
-        let index = self.next.fetch_add(1, Ordering::Relaxed) % self.shards.len();
+        let index = self
+            .shards
+            .iter()
+            .enumerate()
+            .min_by_key(|(_, shard)| shard.legs.load(Ordering::Relaxed))
+            .map_or(0, |(index, _)| index);
         self.add_to(index, leg)?;
         Ok(index)
     }
 
-    /// Hands a leg to shard `index`.
-    pub(super) fn add_to(&self, index: usize, leg: Arc<Shared>) -> Result<(), MediaError> {
+    /// How many legs shard `index` serves.
+    pub(super) fn legs(&self, index: usize) -> usize {
         self.shards
             .get(index)
-            .ok_or_else(|| MediaError::Engine(format!("no RTP shard {index}")))?
-            .send(Command::Add(leg))
+            .map_or(usize::MAX, |shard| shard.legs.load(Ordering::Relaxed))
+    }
+
+    /// Hands a leg to shard `index`.
+    pub(super) fn add_to(&self, index: usize, leg: Arc<Shared>) -> Result<(), MediaError> {
+        let shard = self
+            .shards
+            .get(index)
+            .ok_or_else(|| MediaError::Engine(format!("no RTP shard {index}")))?;
+        shard.send(Command::Add(leg))?;
+        shard.legs.fetch_add(1, Ordering::Relaxed);
+        Ok(())
     }
 
     /// The busiest shard's share of time spent handling packets over the last second
@@ -113,7 +127,9 @@ impl Shards {
     /// Stops serving a leg; its sockets close when the last handle on it goes.
     pub(super) fn remove(&self, index: usize, leg: Arc<Shared>) {
         if let Some(shard) = self.shards.get(index) {
-            let _ = shard.send(Command::Remove(leg));
+            if shard.send(Command::Remove(leg)).is_ok() {
+                shard.legs.fetch_sub(1, Ordering::Relaxed);
+            }
         }
     }
 }
@@ -261,5 +277,42 @@ fn receive(leg: &Shared, rtcp: bool, buf: &mut [u8]) -> Option<(usize, SocketAdd
     match socket {
         LegSocket::Udp(socket) => socket.recv_from(buf).ok(),
         LegSocket::Memory(_) => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::net::IpAddr;
+
+    use crate::engine::{EngineConfig, MediaEngine};
+
+    #[test]
+    fn bridged_pairs_share_a_shard_and_pairs_spread_over_the_shards() {
+        let engine = MediaEngine::start(EngineConfig {
+            ip: IpAddr::from([127, 0, 0, 1]),
+            ports: (46_000, 46_100),
+            threads: 2,
+            net: None,
+        })
+        .unwrap();
+        let legs: Vec<_> = (0..8)
+            .map(|i| engine.create_leg(&format!("leg{i}")).unwrap())
+            .collect();
+        // All created before any is connected: the worst case for where they start.
+        for pair in legs.chunks(2) {
+            pair[0].connect(&pair[1]);
+        }
+        let shards = engine.inner.shards.as_ref().unwrap();
+        assert_eq!([shards.legs(0), shards.legs(1)], [4, 4]);
+        for pair in legs.chunks(2) {
+            assert_eq!(pair[0].shard(), pair[1].shard());
+        }
+        for leg in &legs {
+            leg.close();
+        }
+        assert!(shards
+            .shards
+            .iter()
+            .all(|s| s.legs.load(std::sync::atomic::Ordering::Relaxed) == 0));
     }
 }
