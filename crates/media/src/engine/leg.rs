@@ -10,7 +10,7 @@ use tokio::sync::mpsc;
 
 use super::bridge::BridgeShared;
 use super::net::LegSocket;
-use super::playback::{self, Playback, Source};
+use super::playback::{self, Driven, Playback, Source};
 use super::EngineInner;
 use crate::codec::{Codec, Decoder, Encoder};
 use crate::dtmf::{inband, rfc4733};
@@ -64,6 +64,8 @@ pub(super) struct State {
     transcode: Option<Transcode>,
     /// A playback owns the outgoing stream: relayed audio into this leg is dropped.
     playing: bool,
+    /// Playbacks an RTP shard ticks (UDP legs; see [`Shared::drive`]).
+    players: Vec<Driven>,
     /// Mixing-bridge membership: incoming audio decoded and de-jittered here.
     jitter: Option<JitterBuffer>,
     mix_decoder: Option<Decoder>,
@@ -230,6 +232,15 @@ impl Shared {
         }
     }
 
+    /// Hands a playback to an RTP shard's clock, which ticks it until it ends
+    /// ([`tick_players`]).
+    pub(super) fn drive(self: &Arc<Self>, player: Driven) {
+        self.state().players.push(player);
+        if let Some(shards) = &self.engine.shards {
+            shards.play(self.clone());
+        }
+    }
+
     pub(super) fn set_playing(&self, playing: bool) {
         self.state().playing = playing;
     }
@@ -332,6 +343,7 @@ impl Leg {
                 encoder: None,
                 transcode: None,
                 playing: false,
+                players: Vec::new(),
                 jitter: None,
                 mix_decoder: None,
                 taps_in: Vec::new(),
@@ -541,7 +553,11 @@ impl Leg {
             }
             None => {}
         }
-        self.shared.state().route = Route::Nowhere;
+        let mut state = self.shared.state();
+        state.route = Route::Nowhere;
+        // Their owners hear Stopped (the end signal's sender goes with them).
+        state.players.clear();
+        state.playing = false;
     }
 
     fn refresh_transcoding(&self) {
@@ -715,6 +731,36 @@ pub(super) fn on_rtp_socket(
             }
         },
     }
+}
+
+/// One tick of the leg's playbacks: each sends its next frame, or ends. Whether any
+/// is still playing.
+pub(super) fn tick_players(shared: &Shared) -> bool {
+    let mut frames = Vec::new();
+    let mut ended = Vec::new();
+    let mut state = shared.state();
+    let mut index = 0;
+    while index < state.players.len() {
+        match state.players[index].tick() {
+            Ok(frame) => {
+                frames.extend(frame);
+                index += 1;
+            }
+            Err(end) => ended.push((state.players.swap_remove(index), end)),
+        }
+    }
+    let playing = !state.players.is_empty();
+    if !playing && !ended.is_empty() {
+        state.playing = false;
+    }
+    drop(state);
+    for frame in &frames {
+        shared.send_pcm(frame);
+    }
+    for (player, end) in ended {
+        player.end(end);
+    }
+    playing
 }
 
 /// `None`: audio goes nowhere; `Some(None)`: back to the sender; `Some(Some(p))`: to `p`.

@@ -1,10 +1,16 @@
 //! Audio generated into a leg — files, tones, silence, RFC 4733 digits — paced by the
 //! media clock (one frame per 20 ms tick), never by how fast a file can be read.
+//!
+//! A playback is a [`Player`] (its source's position and pause state, no I/O) ticked by
+//! a clock: on UDP legs the clock of an RTP shard, which ticks all the legs it plays
+//! into at once (no timer or task wake-up per playback and frame); on the in-memory
+//! network of the tests, and into mixing bridges, an interval of the playback's task.
 
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use tokio::sync::mpsc::error::TryRecvError;
 use tokio::sync::{mpsc, oneshot};
 
 use super::bridge::{AnnouncementQueue, BridgeShared, BRIDGE_RATE};
@@ -146,11 +152,7 @@ fn spawn(runtime: &tokio::runtime::Handle, sink: Sink, source: Source, offset_ms
         let _ = control.send(Control::Seek(offset_ms));
     }
     let (done_tx, done) = oneshot::channel();
-    runtime.spawn(async move {
-        let end = play(&sink, source, control_rx).await;
-        sink.set_playing(false);
-        let _ = done_tx.send(end);
-    });
+    runtime.spawn(play(sink, source, control_rx, done_tx));
     Playback {
         control,
         done: Mutex::new(Some(done)),
@@ -255,6 +257,84 @@ impl Frames {
     }
 }
 
+/// A playback between two ticks of its clock: what it plays, where it is, whether it is
+/// paused.
+pub(super) struct Player {
+    frames: Frames,
+    /// Samples a frame, at `rate`.
+    frame: usize,
+    rate: u32,
+    paused: bool,
+}
+
+impl Player {
+    fn new(frames: Frames, rate: u32) -> Self {
+        Self {
+            frames,
+            frame: usize::try_from(rate * PTIME_MS / 1000).unwrap_or(160),
+            rate,
+            paused: false,
+        }
+    }
+
+    /// Applies a command; the playback's end when the command ends it.
+    fn apply(&mut self, op: Control) -> Option<PlaybackEnd> {
+        match op {
+            Control::Stop => return Some(PlaybackEnd::Stopped),
+            Control::Pause => self.paused = true,
+            Control::Unpause => self.paused = false,
+            Control::Restart => self.frames.restart(),
+            Control::Seek(ms) => self.frames.seek(ms, self.rate),
+        }
+        None
+    }
+
+    /// The next frame; `None` once the source is exhausted.
+    fn next_frame(&mut self) -> Option<Vec<i16>> {
+        self.frames.next(self.frame)
+    }
+}
+
+/// A player ticked by an RTP shard, with its commands and where its end is told.
+pub(super) struct Driven {
+    player: Player,
+    control: mpsc::UnboundedReceiver<Control>,
+    done: Option<oneshot::Sender<PlaybackEnd>>,
+}
+
+impl Driven {
+    /// One tick of the clock: the commands that came since, then the frame to send
+    /// (`None` while paused), or the playback's end.
+    pub(super) fn tick(&mut self) -> Result<Option<Vec<i16>>, PlaybackEnd> {
+        loop {
+            match self.control.try_recv() {
+                Ok(op) => {
+                    if let Some(end) = self.player.apply(op) {
+                        return Err(end);
+                    }
+                }
+                Err(TryRecvError::Empty) => break,
+                // The handle is gone: nobody can stop it any more, so it stops now.
+                Err(TryRecvError::Disconnected) => return Err(PlaybackEnd::Stopped),
+            }
+        }
+        if self.player.paused {
+            return Ok(None);
+        }
+        self.player
+            .next_frame()
+            .map(Some)
+            .ok_or(PlaybackEnd::Completed)
+    }
+
+    /// Tells the playback's owner how it ended.
+    pub(super) fn end(mut self, end: PlaybackEnd) {
+        if let Some(done) = self.done.take() {
+            let _ = done.send(end);
+        }
+    }
+}
+
 /// The decoded files, shared by all playbacks in the process.
 static SOUNDS: std::sync::LazyLock<SoundCache> =
     std::sync::LazyLock::new(|| SoundCache::new(sound_cache::DEFAULT_BUDGET));
@@ -287,23 +367,55 @@ async fn decode(path: PathBuf, rate: u32) -> Option<Arc<[i16]>> {
     }
 }
 
+/// Loads the source, then hands the player to the leg's RTP shard or ticks it here.
 async fn play(
-    sink: &Sink,
+    sink: Sink,
     source: Source,
-    mut control: mpsc::UnboundedReceiver<Control>,
-) -> PlaybackEnd {
+    control: mpsc::UnboundedReceiver<Control>,
+    done: oneshot::Sender<PlaybackEnd>,
+) {
     let rate = sink.rate();
-    let frame = usize::try_from(rate * PTIME_MS / 1000).unwrap_or(160);
-    let mut frames = match source {
+    let frames = match source {
         Source::Dtmf { digit, duration_ms } => {
-            return match sink {
+            let end = match &sink {
                 Sink::Leg(leg) => play_digit(leg, digit, duration_ms, control).await,
                 Sink::Bridge(_) => PlaybackEnd::Failed,
             };
+            return finish(&sink, done, end);
         }
-        Source::File(path) => match load(path, rate).await {
-            Some(samples) => Frames::Pcm { samples, pos: 0 },
-            None => return PlaybackEnd::Failed,
+        other => match frames_of(other, rate).await {
+            Some(frames) => frames,
+            None => return finish(&sink, done, PlaybackEnd::Failed),
+        },
+    };
+    sink.set_playing(true);
+    let player = Player::new(frames, rate);
+    match &sink {
+        Sink::Leg(leg) if leg.engine.shards.is_some() => leg.drive(Driven {
+            player,
+            control,
+            done: Some(done),
+        }),
+        _ => {
+            let end = tick_here(&sink, player, control).await;
+            finish(&sink, done, end);
+        }
+    }
+}
+
+fn finish(sink: &Sink, done: oneshot::Sender<PlaybackEnd>, end: PlaybackEnd) {
+    sink.set_playing(false);
+    let _ = done.send(end);
+}
+
+/// What a source plays, frame by frame (`None`: unreadable, or a digit, which
+/// [`play_digit`] sends).
+async fn frames_of(source: Source, rate: u32) -> Option<Frames> {
+    Some(match source {
+        Source::Dtmf { .. } => return None,
+        Source::File(path) => Frames::Pcm {
+            samples: load(path, rate).await?,
+            pos: 0,
         },
         Source::Loop(paths) => {
             let mut files = Vec::new();
@@ -311,7 +423,7 @@ async fn play(
                 files.extend(load(path, rate).await);
             }
             if files.is_empty() {
-                return PlaybackEnd::Failed;
+                return None;
             }
             Frames::Loop {
                 files,
@@ -335,10 +447,16 @@ async fn play(
         Source::Silence { duration_ms } => {
             Frames::Silence(u64::from(duration_ms).div_ceil(u64::from(PTIME_MS)))
         }
-    };
-    sink.set_playing(true);
+    })
+}
+
+/// Ticks the player on an interval of this task: a command applies at once.
+async fn tick_here(
+    sink: &Sink,
+    mut player: Player,
+    mut control: mpsc::UnboundedReceiver<Control>,
+) -> PlaybackEnd {
     let mut clock = tokio::time::interval(Duration::from_millis(u64::from(PTIME_MS)));
-    let mut paused = false;
     let mut pending: Option<Vec<i16>> = None;
     loop {
         // Commands first: one queued before the first frame (a start offset, or a stop
@@ -346,23 +464,23 @@ async fn play(
         tokio::select! {
             biased;
             op = control.recv() => {
-                match op.unwrap_or(Control::Stop) {
-                    Control::Stop => return PlaybackEnd::Stopped,
-                    Control::Pause => paused = true,
-                    Control::Unpause => paused = false,
-                    Control::Restart => { frames.restart(); pending = None; }
-                    Control::Seek(ms) => { frames.seek(ms, rate); pending = None; }
+                let op = op.unwrap_or(Control::Stop);
+                if matches!(op, Control::Restart | Control::Seek(_)) {
+                    pending = None;
+                }
+                if let Some(end) = player.apply(op) {
+                    return end;
                 }
                 continue;
             }
             _ = clock.tick() => {}
         }
-        if paused {
+        if player.paused {
             continue;
         }
         let pcm = match pending.take() {
             Some(pcm) => pcm,
-            None => match frames.next(frame) {
+            None => match player.next_frame() {
                 Some(pcm) => pcm,
                 None => return PlaybackEnd::Completed,
             },

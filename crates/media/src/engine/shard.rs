@@ -3,6 +3,9 @@
 //! leg's logic, which relays it straight out of the peer leg's socket. No task, timer,
 //! channel or allocation per packet; the time is read once per wake-up.
 //!
+//! A shard is also the media clock of the playbacks into its legs: every 20 ms it ticks
+//! all of them, one frame each.
+//!
 //! This is the port-per-leg side of the design choice (see [`super`]): every leg keeps
 //! its own RTP/RTCP port pair, as phones, SBCs and NAT latching expect, and the cost
 //! over shared sockets is one `recvfrom` and one `sendto` per packet instead of a share
@@ -15,7 +18,7 @@ use std::sync::{mpsc, Arc};
 use std::time::{Duration, Instant};
 
 use super::epoll::{Epoll, EventFd, Events};
-use super::leg::{self, Shared, RTCP_INTERVAL};
+use super::leg::{self, Shared, PTIME_MS, RTCP_INTERVAL};
 use super::load::LoadMeter;
 use super::net::LegSocket;
 use crate::MediaError;
@@ -30,6 +33,8 @@ const REPORT_SWEEP: Duration = Duration::from_millis(250);
 enum Command {
     Add(Arc<Shared>),
     Remove(Arc<Shared>),
+    /// The leg has a playback to tick.
+    Play(Arc<Shared>),
 }
 
 struct Shard {
@@ -54,6 +59,8 @@ impl Shard {
 /// The engine's RTP shards; a new leg goes to the one with the fewest legs.
 pub(super) struct Shards {
     shards: Vec<Shard>,
+    /// Round-robin over the shards for playbacks (any shard can tick any leg).
+    next_player: AtomicUsize,
 }
 
 impl Shards {
@@ -79,7 +86,10 @@ impl Shards {
                 })
             })
             .collect::<Result<Vec<_>, MediaError>>()?;
-        Ok(Self { shards })
+        Ok(Self {
+            shards,
+            next_player: AtomicUsize::new(0),
+        })
     }
 
     /// Hands a leg with UDP sockets to a shard; returns which, for [`Shards::remove`].
@@ -92,6 +102,15 @@ impl Shards {
             .map_or(0, |(index, _)| index);
         self.add_to(index, leg)?;
         Ok(index)
+    }
+
+    /// Has a shard tick the playbacks of `leg` until none is left.
+    pub(super) fn play(&self, leg: Arc<Shared>) {
+        let index = self.next_player.fetch_add(1, Ordering::Relaxed) % self.shards.len();
+        if let Some(shard) = self.shards.get(index) {
+            // A stopped shard: the playback's owner hears Stopped when the leg closes.
+            let _ = shard.send(Command::Play(leg));
+        }
     }
 
     /// How many legs shard `index` serves.
@@ -218,9 +237,14 @@ fn run(
     // Where the leg logic writes the packets it sends: reused, never reallocated.
     let mut scratch = Vec::with_capacity(2048);
     let mut next_sweep = Instant::now() + REPORT_SWEEP;
+    // Legs with playbacks, and when they get their next frames (none while empty).
+    let mut playing: Vec<Arc<Shared>> = Vec::new();
+    let mut next_tick: Option<Instant> = None;
     loop {
-        let timeout = next_sweep.saturating_duration_since(Instant::now());
-        let timeout_ms = i32::try_from(timeout.as_millis()).unwrap_or(i32::MAX);
+        let wake = next_tick.map_or(next_sweep, |tick| tick.min(next_sweep));
+        let timeout = wake.saturating_duration_since(Instant::now());
+        // Rounded up: waking a little late keeps the 20 ms grid, early would spin.
+        let timeout_ms = i32::try_from(timeout.as_micros().div_ceil(1000)).unwrap_or(i32::MAX);
         if let Err(e) = epoll.wait(&mut events, timeout_ms) {
             tracing::error!(shard = index, error = %e, "epoll_wait failed; RTP shard stops");
             return;
@@ -233,6 +257,13 @@ fn run(
                     match command {
                         Command::Add(leg) => add(epoll, &mut legs, leg, now),
                         Command::Remove(leg) => remove(epoll, &mut legs, &leg),
+                        Command::Play(leg) => {
+                            if !playing.iter().any(|l| Arc::ptr_eq(l, &leg)) {
+                                playing.push(leg);
+                            }
+                            // A first playback starts at once; later ones join the grid.
+                            next_tick.get_or_insert(now);
+                        }
                     }
                 }
                 continue;
@@ -253,6 +284,17 @@ fn run(
                 }
                 Some(Slot::Free) | None => {}
             }
+        }
+        if let Some(tick) = next_tick.filter(|tick| now >= *tick) {
+            playing.retain(|leg| leg::tick_players(leg));
+            let frame = Duration::from_millis(u64::from(PTIME_MS));
+            // On the grid, unless a whole frame late (then from now, not in a burst).
+            let next = if tick + frame > now {
+                tick + frame
+            } else {
+                now + frame
+            };
+            next_tick = (!playing.is_empty()).then_some(next);
         }
         if now >= next_sweep {
             next_sweep = now + REPORT_SWEEP;
