@@ -149,6 +149,63 @@ impl EventFd {
     }
 }
 
+/// A periodic timerfd: the kernel's high-resolution timer keeps the period, so a
+/// clock driven by it neither drifts nor rounds to `epoll_wait`'s milliseconds.
+#[derive(Debug)]
+pub(super) struct TimerFd {
+    fd: OwnedFd,
+}
+
+impl TimerFd {
+    pub(super) fn new() -> io::Result<Self> {
+        // SAFETY: no pointers; a non-negative result is a new fd owned here only.
+        let fd = check(unsafe {
+            libc::timerfd_create(
+                libc::CLOCK_MONOTONIC,
+                libc::TFD_NONBLOCK | libc::TFD_CLOEXEC,
+            )
+        })?;
+        Ok(Self {
+            // SAFETY: as above.
+            fd: unsafe { OwnedFd::from_raw_fd(fd) },
+        })
+    }
+
+    pub(super) fn raw(&self) -> RawFd {
+        self.fd.as_raw_fd()
+    }
+
+    /// Expires every `period` from one `period` from now; a zero period disarms it.
+    pub(super) fn set_period(&self, period: std::time::Duration) -> io::Result<()> {
+        let spec = libc::timespec {
+            tv_sec: libc::time_t::try_from(period.as_secs()).unwrap_or(libc::time_t::MAX),
+            tv_nsec: period.subsec_nanos().into(),
+        };
+        let value = libc::itimerspec {
+            it_interval: spec,
+            it_value: spec,
+        };
+        // SAFETY: `value` lives through the call; a null old value is allowed.
+        check(unsafe {
+            libc::timerfd_settime(self.fd.as_raw_fd(), 0, &value, std::ptr::null_mut())
+        })?;
+        Ok(())
+    }
+
+    /// Resets it after it fired (the count of expirations is not needed).
+    pub(super) fn clear(&self) {
+        let mut count: u64 = 0;
+        // SAFETY: reads at most 8 bytes into `count`, which lives through the call.
+        unsafe {
+            libc::read(
+                self.fd.as_raw_fd(),
+                std::ptr::addr_of_mut!(count).cast(),
+                std::mem::size_of::<u64>(),
+            );
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -183,6 +240,25 @@ mod tests {
         epoll.delete(socket.as_raw_fd()).unwrap();
         sender.send_to(b"x", socket.local_addr().unwrap()).unwrap();
         epoll.wait(&mut events, 50).unwrap();
+        assert_eq!(events.tokens().count(), 0);
+    }
+
+    #[test]
+    fn a_timerfd_fires_each_period_until_disarmed() {
+        let epoll = Epoll::new().unwrap();
+        let timer = TimerFd::new().unwrap();
+        epoll.add(timer.raw(), 3).unwrap();
+        timer
+            .set_period(std::time::Duration::from_millis(5))
+            .unwrap();
+        let mut events = Events::with_capacity(4);
+        for _ in 0..2 {
+            epoll.wait(&mut events, 1000).unwrap();
+            assert_eq!(events.tokens().collect::<Vec<_>>(), [3]);
+            timer.clear();
+        }
+        timer.set_period(std::time::Duration::ZERO).unwrap();
+        epoll.wait(&mut events, 30).unwrap();
         assert_eq!(events.tokens().count(), 0);
     }
 

@@ -17,7 +17,7 @@ use std::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
 use std::sync::{mpsc, Arc};
 use std::time::{Duration, Instant};
 
-use super::epoll::{Epoll, EventFd, Events};
+use super::epoll::{Epoll, EventFd, Events, TimerFd};
 use super::leg::{self, Shared, PTIME_MS, RTCP_INTERVAL};
 use super::load::LoadMeter;
 use super::net::LegSocket;
@@ -25,6 +25,8 @@ use crate::MediaError;
 
 /// The token of a shard's own eventfd (socket tokens are file descriptors).
 const WAKER: u64 = u64::MAX;
+/// The token of its playback clock.
+const CLOCK: u64 = u64::MAX - 1;
 /// Readiness events taken per `epoll_wait`.
 const BATCH: usize = 256;
 /// How often a shard looks for RTCP reports that are due.
@@ -237,14 +239,24 @@ fn run(
     // Where the leg logic writes the packets it sends: reused, never reallocated.
     let mut scratch = Vec::with_capacity(2048);
     let mut next_sweep = Instant::now() + REPORT_SWEEP;
-    // Legs with playbacks, and when they get their next frames (none while empty).
+    // Legs with playbacks, the 20 ms clock that ticks them (running while there are
+    // any), and whether a tick is due.
     let mut playing: Vec<Arc<Shared>> = Vec::new();
-    let mut next_tick: Option<Instant> = None;
+    let clock = match TimerFd::new().and_then(|clock| {
+        epoll.add(clock.raw(), CLOCK)?;
+        Ok(clock)
+    }) {
+        Ok(clock) => clock,
+        Err(e) => {
+            tracing::error!(shard = index, error = %e, "no timerfd; RTP shard stops");
+            return;
+        }
+    };
+    let frame = Duration::from_millis(u64::from(PTIME_MS));
+    let mut tick = false;
     loop {
-        let wake = next_tick.map_or(next_sweep, |tick| tick.min(next_sweep));
-        let timeout = wake.saturating_duration_since(Instant::now());
-        // Rounded up: waking a little late keeps the 20 ms grid, early would spin.
-        let timeout_ms = i32::try_from(timeout.as_micros().div_ceil(1000)).unwrap_or(i32::MAX);
+        let timeout = next_sweep.saturating_duration_since(Instant::now());
+        let timeout_ms = i32::try_from(timeout.as_millis()).unwrap_or(i32::MAX);
         if let Err(e) = epoll.wait(&mut events, timeout_ms) {
             tracing::error!(shard = index, error = %e, "epoll_wait failed; RTP shard stops");
             return;
@@ -258,14 +270,25 @@ fn run(
                         Command::Add(leg) => add(epoll, &mut legs, leg, now),
                         Command::Remove(leg) => remove(epoll, &mut legs, &leg),
                         Command::Play(leg) => {
+                            if playing.is_empty() {
+                                // A first playback starts at once, and the clock with it;
+                                // later ones join its ticks.
+                                tick = true;
+                                if let Err(e) = clock.set_period(frame) {
+                                    tracing::error!(shard = index, error = %e, "cannot start the playback clock");
+                                }
+                            }
                             if !playing.iter().any(|l| Arc::ptr_eq(l, &leg)) {
                                 playing.push(leg);
                             }
-                            // A first playback starts at once; later ones join the grid.
-                            next_tick.get_or_insert(now);
                         }
                     }
                 }
+                continue;
+            }
+            if token == CLOCK {
+                clock.clear();
+                tick = true;
                 continue;
             }
             let Ok(fd) = RawFd::try_from(token) else {
@@ -285,16 +308,11 @@ fn run(
                 Some(Slot::Free) | None => {}
             }
         }
-        if let Some(tick) = next_tick.filter(|tick| now >= *tick) {
+        if std::mem::take(&mut tick) {
             playing.retain(|leg| leg::tick_players(leg));
-            let frame = Duration::from_millis(u64::from(PTIME_MS));
-            // On the grid, unless a whole frame late (then from now, not in a burst).
-            let next = if tick + frame > now {
-                tick + frame
-            } else {
-                now + frame
-            };
-            next_tick = (!playing.is_empty()).then_some(next);
+            if playing.is_empty() {
+                let _ = clock.set_period(Duration::ZERO);
+            }
         }
         if now >= next_sweep {
             next_sweep = now + REPORT_SWEEP;
