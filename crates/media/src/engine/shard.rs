@@ -29,6 +29,8 @@ const WAKER: u64 = u64::MAX;
 const CLOCK: u64 = u64::MAX - 1;
 /// Readiness events taken per `epoll_wait`.
 const BATCH: usize = 256;
+/// Groups of playing legs a shard ticks in turn, one every 20 ms / PHASES.
+const PHASES: usize = 4;
 /// How often a shard looks for RTCP reports that are due.
 const REPORT_SWEEP: Duration = Duration::from_millis(250);
 
@@ -239,9 +241,12 @@ fn run(
     // Where the leg logic writes the packets it sends: reused, never reallocated.
     let mut scratch = Vec::with_capacity(2048);
     let mut next_sweep = Instant::now() + REPORT_SWEEP;
-    // Legs with playbacks, the 20 ms clock that ticks them (running while there are
-    // any), and whether a tick is due.
-    let mut playing: Vec<Arc<Shared>> = Vec::new();
+    // Legs with playbacks in PHASES groups, the clock that ticks one group every
+    // 20 ms / PHASES (running while there are any), the group next due, and whether a
+    // tick is due: each leg still gets a frame every 20 ms, and the shard's sending is
+    // spread over the period rather than one burst that crowds out everything else.
+    let mut playing: [Vec<Arc<Shared>>; PHASES] = Default::default();
+    let mut phase = 0;
     let clock = match TimerFd::new().and_then(|clock| {
         epoll.add(clock.raw(), CLOCK)?;
         Ok(clock)
@@ -252,7 +257,7 @@ fn run(
             return;
         }
     };
-    let frame = Duration::from_millis(u64::from(PTIME_MS));
+    let period = Duration::from_millis(u64::from(PTIME_MS)) / PHASES as u32;
     let mut tick = false;
     loop {
         let timeout = next_sweep.saturating_duration_since(Instant::now());
@@ -270,16 +275,24 @@ fn run(
                         Command::Add(leg) => add(epoll, &mut legs, leg, now),
                         Command::Remove(leg) => remove(epoll, &mut legs, &leg),
                         Command::Play(leg) => {
-                            if playing.is_empty() {
+                            if playing.iter().all(Vec::is_empty) {
                                 // A first playback starts at once, and the clock with it;
                                 // later ones join its ticks.
                                 tick = true;
-                                if let Err(e) = clock.set_period(frame) {
+                                if let Err(e) = clock.set_period(period) {
                                     tracing::error!(shard = index, error = %e, "cannot start the playback clock");
                                 }
                             }
-                            if !playing.iter().any(|l| Arc::ptr_eq(l, &leg)) {
-                                playing.push(leg);
+                            let known = playing.iter().flatten().any(|l| Arc::ptr_eq(l, &leg));
+                            if !known {
+                                // The next group to tick, if it is no bigger than the rest:
+                                // a first frame soon, and groups of about equal size.
+                                let fewest = playing.iter().map(Vec::len).min().unwrap_or(0);
+                                let group = (0..PHASES)
+                                    .map(|i| (phase + i) % PHASES)
+                                    .find(|&i| playing[i].len() == fewest)
+                                    .unwrap_or(phase);
+                                playing[group].push(leg);
                             }
                         }
                     }
@@ -309,8 +322,9 @@ fn run(
             }
         }
         if std::mem::take(&mut tick) {
-            playing.retain(|leg| leg::tick_players(leg));
-            if playing.is_empty() {
+            playing[phase].retain(|leg| leg::tick_players(leg));
+            phase = (phase + 1) % PHASES;
+            if playing.iter().all(Vec::is_empty) {
                 let _ = clock.set_period(Duration::ZERO);
             }
         }
