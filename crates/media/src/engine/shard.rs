@@ -228,6 +228,76 @@ fn remove(epoll: &Epoll, legs: &mut Legs, leg: &Shared) {
     }
 }
 
+/// The legs a shard plays into, in PHASES groups, and the clock that ticks one group
+/// every 20 ms / PHASES while there are any: each leg still gets a frame every 20 ms,
+/// and the shard's sending is spread over the period rather than one burst that crowds
+/// out everything else on the machine.
+struct Playing {
+    groups: [Vec<Arc<Shared>>; PHASES],
+    /// The group the next tick serves.
+    phase: usize,
+    clock: TimerFd,
+    due: bool,
+}
+
+impl Playing {
+    fn new(epoll: &Epoll) -> std::io::Result<Self> {
+        let clock = TimerFd::new()?;
+        epoll.add(clock.raw(), CLOCK)?;
+        Ok(Self {
+            groups: Default::default(),
+            phase: 0,
+            clock,
+            due: false,
+        })
+    }
+
+    fn is_empty(&self) -> bool {
+        self.groups.iter().all(Vec::is_empty)
+    }
+
+    /// A leg with a (new) playback to tick.
+    fn add(&mut self, leg: Arc<Shared>) {
+        if self.is_empty() {
+            // A first playback starts at once, and the clock with it; later ones join
+            // its ticks.
+            self.due = true;
+            let period = Duration::from_millis(u64::from(PTIME_MS)) / PHASES as u32;
+            if let Err(e) = self.clock.set_period(period) {
+                tracing::error!(error = %e, "cannot start the playback clock");
+            }
+        }
+        if self.groups.iter().flatten().any(|l| Arc::ptr_eq(l, &leg)) {
+            return;
+        }
+        // The next group to tick among the smallest: a first frame soon, and groups of
+        // about equal size.
+        let fewest = self.groups.iter().map(Vec::len).min().unwrap_or(0);
+        let group = (0..PHASES)
+            .map(|i| (self.phase + i) % PHASES)
+            .find(|&i| self.groups[i].len() == fewest)
+            .unwrap_or(self.phase);
+        self.groups[group].push(leg);
+    }
+
+    fn clock_fired(&mut self) {
+        self.clock.clear();
+        self.due = true;
+    }
+
+    /// Sends the due group its frames; stops the clock once nothing plays.
+    fn tick_if_due(&mut self) {
+        if !std::mem::take(&mut self.due) {
+            return;
+        }
+        self.groups[self.phase].retain(|leg| leg::tick_players(leg));
+        self.phase = (self.phase + 1) % PHASES;
+        if self.is_empty() {
+            let _ = self.clock.set_period(Duration::ZERO);
+        }
+    }
+}
+
 fn run(
     index: usize,
     epoll: &Epoll,
@@ -241,24 +311,13 @@ fn run(
     // Where the leg logic writes the packets it sends: reused, never reallocated.
     let mut scratch = Vec::with_capacity(2048);
     let mut next_sweep = Instant::now() + REPORT_SWEEP;
-    // Legs with playbacks in PHASES groups, the clock that ticks one group every
-    // 20 ms / PHASES (running while there are any), the group next due, and whether a
-    // tick is due: each leg still gets a frame every 20 ms, and the shard's sending is
-    // spread over the period rather than one burst that crowds out everything else.
-    let mut playing: [Vec<Arc<Shared>>; PHASES] = Default::default();
-    let mut phase = 0;
-    let clock = match TimerFd::new().and_then(|clock| {
-        epoll.add(clock.raw(), CLOCK)?;
-        Ok(clock)
-    }) {
-        Ok(clock) => clock,
+    let mut playing = match Playing::new(epoll) {
+        Ok(playing) => playing,
         Err(e) => {
             tracing::error!(shard = index, error = %e, "no timerfd; RTP shard stops");
             return;
         }
     };
-    let period = Duration::from_millis(u64::from(PTIME_MS)) / PHASES as u32;
-    let mut tick = false;
     loop {
         let timeout = next_sweep.saturating_duration_since(Instant::now());
         let timeout_ms = i32::try_from(timeout.as_millis()).unwrap_or(i32::MAX);
@@ -274,34 +333,13 @@ fn run(
                     match command {
                         Command::Add(leg) => add(epoll, &mut legs, leg, now),
                         Command::Remove(leg) => remove(epoll, &mut legs, &leg),
-                        Command::Play(leg) => {
-                            if playing.iter().all(Vec::is_empty) {
-                                // A first playback starts at once, and the clock with it;
-                                // later ones join its ticks.
-                                tick = true;
-                                if let Err(e) = clock.set_period(period) {
-                                    tracing::error!(shard = index, error = %e, "cannot start the playback clock");
-                                }
-                            }
-                            let known = playing.iter().flatten().any(|l| Arc::ptr_eq(l, &leg));
-                            if !known {
-                                // The next group to tick, if it is no bigger than the rest:
-                                // a first frame soon, and groups of about equal size.
-                                let fewest = playing.iter().map(Vec::len).min().unwrap_or(0);
-                                let group = (0..PHASES)
-                                    .map(|i| (phase + i) % PHASES)
-                                    .find(|&i| playing[i].len() == fewest)
-                                    .unwrap_or(phase);
-                                playing[group].push(leg);
-                            }
-                        }
+                        Command::Play(leg) => playing.add(leg),
                     }
                 }
                 continue;
             }
             if token == CLOCK {
-                clock.clear();
-                tick = true;
+                playing.clock_fired();
                 continue;
             }
             let Ok(fd) = RawFd::try_from(token) else {
@@ -321,13 +359,7 @@ fn run(
                 Some(Slot::Free) | None => {}
             }
         }
-        if std::mem::take(&mut tick) {
-            playing[phase].retain(|leg| leg::tick_players(leg));
-            phase = (phase + 1) % PHASES;
-            if playing.iter().all(Vec::is_empty) {
-                let _ = clock.set_period(Duration::ZERO);
-            }
-        }
+        playing.tick_if_due();
         if now >= next_sweep {
             next_sweep = now + REPORT_SWEEP;
             for slot in &mut legs.slots {
