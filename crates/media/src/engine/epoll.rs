@@ -34,6 +34,20 @@ impl Events {
     }
 }
 
+/// Reads (and so resets) the 8-byte counter of an eventfd or timerfd; an empty one
+/// (EAGAIN) is fine.
+fn read_counter(fd: &OwnedFd) {
+    let mut count: u64 = 0;
+    // SAFETY: reads at most 8 bytes into `count`, which lives through the call.
+    unsafe {
+        libc::read(
+            fd.as_raw_fd(),
+            std::ptr::addr_of_mut!(count).cast(),
+            std::mem::size_of::<u64>(),
+        );
+    }
+}
+
 fn check(result: libc::c_int) -> io::Result<libc::c_int> {
     if result < 0 {
         Err(io::Error::last_os_error())
@@ -137,15 +151,7 @@ impl EventFd {
 
     /// Resets the counter after a wake-up.
     pub(super) fn clear(&self) {
-        let mut count: u64 = 0;
-        // SAFETY: reads at most 8 bytes into `count`, which lives through the call.
-        unsafe {
-            libc::read(
-                self.fd.as_raw_fd(),
-                std::ptr::addr_of_mut!(count).cast(),
-                std::mem::size_of::<u64>(),
-            );
-        }
+        read_counter(&self.fd);
     }
 }
 
@@ -194,15 +200,7 @@ impl TimerFd {
 
     /// Resets it after it fired (the count of expirations is not needed).
     pub(super) fn clear(&self) {
-        let mut count: u64 = 0;
-        // SAFETY: reads at most 8 bytes into `count`, which lives through the call.
-        unsafe {
-            libc::read(
-                self.fd.as_raw_fd(),
-                std::ptr::addr_of_mut!(count).cast(),
-                std::mem::size_of::<u64>(),
-            );
-        }
+        read_counter(&self.fd);
     }
 }
 
