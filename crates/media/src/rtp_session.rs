@@ -73,7 +73,7 @@ pub struct RtpSession {
     mute_in: bool,
     mute_out: bool,
     reports: ReportSummaries,
-    /// The session's time zero, for the millisecond arrival times of the statistics.
+    /// The session's time zero, for millisecond arrival times ([`RtpSession::millis`]).
     epoch: Instant,
 }
 
@@ -121,7 +121,9 @@ impl RtpSession {
         (self.mute_in, self.mute_out)
     }
 
-    fn millis(&self, now: Instant) -> u64 {
+    /// Milliseconds since the session began: the arrival times of its statistics, and of
+    /// the owner's jitter buffer.
+    pub fn millis(&self, now: Instant) -> u64 {
         u64::try_from(now.saturating_duration_since(self.epoch).as_millis()).unwrap_or(u64::MAX)
     }
 

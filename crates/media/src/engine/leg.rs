@@ -89,8 +89,6 @@ pub(super) struct Shared {
     port: u16,
     state: Mutex<State>,
     events: mpsc::UnboundedSender<MediaEvent>,
-    /// Time zero of the jitter buffer's arrival times.
-    started: Instant,
 }
 
 /// The media clock of the engine's tasks: tokio's, so a test on paused time drives it.
@@ -114,10 +112,6 @@ impl Shared {
 
     pub(super) fn sockets(&self) -> Option<&(LegSocket, LegSocket)> {
         self.sockets.as_ref()
-    }
-
-    fn millis(&self, now: Instant) -> u64 {
-        u64::try_from(now.saturating_duration_since(self.started).as_millis()).unwrap_or(u64::MAX)
     }
 
     /// Sends a packet out of the leg's RTP socket.
@@ -205,8 +199,8 @@ impl Shared {
 
     /// The next de-jittered frame of what the far end said; `None` while it is silent.
     pub(super) fn pop_jitter(&self) -> Option<Vec<i16>> {
-        let now = self.millis(clock_now());
         let mut state = self.state();
+        let now = state.rtp.millis(clock_now());
         let frame = state.jitter.as_mut()?.pop(now);
         // Taps get every tick, silence included, so a recording keeps real time.
         send_to_taps(&mut state.taps_in, &frame.samples);
@@ -277,7 +271,7 @@ impl std::fmt::Debug for Leg {
 
 impl Leg {
     pub(super) fn open(engine: Arc<EngineInner>, name: &str) -> Result<Self, MediaError> {
-        let server = match (&engine.net, &engine.shards) {
+        let (leg, server) = match (&engine.net, &engine.shards) {
             (Some(net), _) => {
                 let (rtp, rtcp) = engine.ports.take_pair(|port| {
                     let rtp = net.bind(SocketAddr::new(engine.ip, port)).ok()?;
@@ -300,7 +294,6 @@ impl Leg {
             }
             (None, None) => return Err(MediaError::Engine("the engine has no network".into())),
         };
-        let (leg, server) = server;
         if let Ok(mut slot) = leg.server.lock() {
             *slot = Some(server);
         }
@@ -329,16 +322,19 @@ impl Leg {
     ) -> Self {
         let (events, events_rx) = mpsc::unbounded_channel();
         let seed = random_u32(port);
-        let now = clock_now();
         let shared = Arc::new(Shared {
             name: name.to_owned(),
             engine: engine.clone(),
             sockets,
             port,
             events,
-            started: now,
             state: Mutex::new(State {
-                rtp: RtpSession::new(seed, (seed >> 16) as u16 & 0x7fff, seed.rotate_left(7), now),
+                rtp: RtpSession::new(
+                    seed,
+                    (seed >> 16) as u16 & 0x7fff,
+                    seed.rotate_left(7),
+                    clock_now(),
+                ),
                 route: Route::Nowhere,
                 encoder: None,
                 transcode: None,
@@ -367,8 +363,8 @@ impl Leg {
 
     /// Audio into a virtual leg (20 ms frames at 8 kHz), as if its far end had said it.
     pub fn feed(&self, pcm: Vec<i16>) {
-        let now = self.shared.millis(clock_now());
         let mut state = self.shared.state();
+        let now = state.rtp.millis(clock_now());
         let (seq, ts) = state.fed;
         state.fed = (seq.wrapping_add(1), ts.wrapping_add(160));
         if let Some(jitter) = state.jitter.as_mut() {
@@ -696,7 +692,7 @@ pub(super) fn on_rtp_socket(
         if let Some(decoder) = state.mix_decoder.as_mut() {
             decoder.decode(payload, &mut pcm);
         }
-        let at = shared.millis(now);
+        let at = state.rtp.millis(now);
         if let Some(jitter) = state.jitter.as_mut() {
             jitter.push(header.sequence, header.timestamp, at, pcm);
         }
