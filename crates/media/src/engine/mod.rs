@@ -6,8 +6,9 @@
 //! port-per-leg side of the design choice, which keeps NAT latching and per-leg
 //! statistics trivial and matches what phones and SBCs expect. Received packets are
 //! handled on RTP shard threads, each an epoll loop over its legs' sockets
-//! (`shard.rs`); generated audio (playbacks, mixing bridges) is paced by tasks on a
-//! runtime of the engine's own.
+//! (`shard.rs`), which also pace the playbacks into UDP legs; mixing bridges, RFC 4733
+//! digits and the in-memory network of the tests run as tasks on a runtime of the
+//! engine's own.
 //!
 //! Two legs with the same codec relay packets without decoding (only the header is
 //! rewritten, so each outgoing stream stays continuous); different codecs are transcoded

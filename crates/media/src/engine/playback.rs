@@ -2,9 +2,9 @@
 //! media clock (one frame per 20 ms tick), never by how fast a file can be read.
 //!
 //! A playback is a [`Player`] (its source's position and pause state, no I/O) ticked by
-//! a clock: on UDP legs the clock of an RTP shard, which ticks all the legs it plays
-//! into at once (no timer or task wake-up per playback and frame); on the in-memory
-//! network of the tests, and into mixing bridges, an interval of the playback's task.
+//! a clock: on UDP legs the clock of an RTP shard, one timer for all the legs it plays
+//! into (no timer or task wake-up per playback and frame); on the in-memory network of
+//! the tests, and into mixing bridges, an interval of the playback's task.
 
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};

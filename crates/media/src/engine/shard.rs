@@ -3,8 +3,8 @@
 //! leg's logic, which relays it straight out of the peer leg's socket. No task, timer,
 //! channel or allocation per packet; the time is read once per wake-up.
 //!
-//! A shard is also the media clock of the playbacks into its legs: every 20 ms it ticks
-//! all of them, one frame each.
+//! A shard is also the media clock of the playbacks it is handed (`Playing`): each leg
+//! gets one frame every 20 ms, the legs ticked in four groups 5 ms apart.
 //!
 //! This is the port-per-leg side of the design choice (see [`super`]): every leg keeps
 //! its own RTP/RTCP port pair, as phones, SBCs and NAT latching expect, and the cost
